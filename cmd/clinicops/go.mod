@@ -1,0 +1,3 @@
+module github.com/clinicops/clinicops/cmd/clinicops
+
+go 1.26.0

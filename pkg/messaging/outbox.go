@@ -1,0 +1,101 @@
+package messaging
+
+import (
+	"context"
+	stdsql "database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jmoiron/sqlx"
+	"google.golang.org/protobuf/proto"
+)
+
+// Outbox writes events into the outbox table of the transaction that changed
+// state, through a Watermill SQL publisher bound to that transaction. Nothing
+// reaches JetStream unless the transaction commits; the Relay does the rest.
+type Outbox struct {
+	source string
+	now    func() time.Time
+}
+
+// NewOutbox returns the outbox of a service; source is its name (ce-source).
+func NewOutbox(source string, now func() time.Time) *Outbox {
+	if now == nil {
+		now = time.Now
+	}
+	return &Outbox{source: source, now: now}
+}
+
+// Publish writes events about one aggregate into tx's outbox, in order.
+func (o *Outbox) Publish(ctx context.Context, tx *sqlx.Tx, aggregateID string, events ...proto.Message) error {
+	if len(events) == 0 {
+		return nil
+	}
+	pub, err := wsql.NewPublisher(wsql.TxFromStdSQL(tx.Tx), wsql.PublisherConfig{SchemaAdapter: outboxSchema{}}, nil)
+	if err != nil {
+		return fmt.Errorf("outbox publisher: %w", err)
+	}
+	now := o.now()
+	for _, ev := range events {
+		msg, err := newEventMessage(ctx, o.source, aggregateID, ev, now)
+		if err != nil {
+			return err
+		}
+		if err := pub.Publish(SubjectOf(ev), msg); err != nil {
+			return fmt.Errorf("outbox %s: %w", SubjectOf(ev), err)
+		}
+	}
+	return nil
+}
+
+// outboxSchema is the Watermill SQL schema of our single outbox table: the
+// topic is the NATS subject, the payload is raw protobuf (bytea). Only the
+// insert side is used: the Relay, not Watermill's SQL subscriber, reads the
+// table, because it is woken at commit time and publishes in batches.
+type outboxSchema struct{}
+
+var errRelayReadsOutbox = errors.New("the outbox is read by messaging.Relay, not by a Watermill SQL subscriber")
+
+func (outboxSchema) InsertQuery(params wsql.InsertQueryParams) (wsql.Query, error) {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO outbox (event_id, subject, payload, headers) VALUES `)
+	args := make([]any, 0, 4*len(params.Msgs))
+	for i, msg := range params.Msgs {
+		headers, err := json.Marshal(msg.Metadata)
+		if err != nil {
+			return wsql.Query{}, fmt.Errorf("marshal headers of %s: %w", msg.UUID, err)
+		}
+		if i > 0 {
+			b.WriteString(",")
+		}
+		n := 4 * i
+		fmt.Fprintf(&b, "($%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4)
+		args = append(args, msg.UUID, params.Topic, []byte(msg.Payload), headers)
+	}
+	return wsql.Query{Query: b.String(), Args: args}, nil
+}
+
+func (outboxSchema) SelectQuery(wsql.SelectQueryParams) (wsql.Query, error) {
+	return wsql.Query{}, errRelayReadsOutbox
+}
+
+func (outboxSchema) UnmarshalMessage(wsql.UnmarshalMessageParams) (wsql.Row, error) {
+	return wsql.Row{}, errRelayReadsOutbox
+}
+
+// SchemaInitializingQueries returns nothing: the table comes from Migrations.
+func (outboxSchema) SchemaInitializingQueries(wsql.SchemaInitializingQueriesParams) ([]wsql.Query, error) {
+	return nil, nil
+}
+
+func (outboxSchema) SubscribeIsolationLevel() stdsql.IsolationLevel {
+	return stdsql.LevelDefault
+}
+
+var _ wsql.SchemaAdapter = outboxSchema{}
+var _ message.Publisher = (*wsql.Publisher)(nil)

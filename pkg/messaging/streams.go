@@ -1,0 +1,66 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ServiceStreams are the services that own a stream each, over
+// clinicops.<service>.>.
+var ServiceStreams = []string{"intake", "scheduling", "billing", "followup"}
+
+// DLQStream holds dead letters under clinicops.dlq.<consumer>.
+const DLQStream = "DLQ"
+
+// DLQSubjectPrefix prefixes dead-letter subjects.
+const DLQSubjectPrefix = "clinicops.dlq."
+
+// StreamConfig tunes the streams.
+type StreamConfig struct {
+	// Replicas per stream (1 for a single server, 3 in production).
+	Replicas int
+	// Duplicates is JetStream's de-duplication window (default 10 min): an
+	// event republished by the relay within it is dropped by the server.
+	Duplicates time.Duration
+	// MaxAge bounds retention (0 = keep forever: finance replays from the start).
+	MaxAge time.Duration
+}
+
+// EnsureStreams creates or updates the service streams and the DLQ, with file
+// storage. It is idempotent and safe to run from every replica at start.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Duplicates <= 0 {
+		cfg.Duplicates = 10 * time.Minute
+	}
+	streams := make([]jetstream.StreamConfig, 0, len(ServiceStreams)+1)
+	for _, svc := range ServiceStreams {
+		streams = append(streams, jetstream.StreamConfig{
+			Name:        strings.ToUpper(svc),
+			Description: "events published by clinicops " + svc,
+			Subjects:    []string{"clinicops." + svc + ".>"},
+		})
+	}
+	streams = append(streams, jetstream.StreamConfig{
+		Name:        DLQStream,
+		Description: "messages a consumer gave up on, with the error and attempts",
+		Subjects:    []string{DLQSubjectPrefix + ">"},
+	})
+	for _, sc := range streams {
+		sc.Storage = jetstream.FileStorage
+		sc.Retention = jetstream.LimitsPolicy
+		sc.Replicas = cfg.Replicas
+		sc.Duplicates = cfg.Duplicates
+		sc.MaxAge = cfg.MaxAge
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/messaging"
+	"github.com/clinicops/clinicops/pkg/pgdb"
+)
+
+// Options are what a Runtime is built from.
+type Options struct {
+	Config Config
+	// Tokens authenticates requests; nil builds it from Config.AuthTokens.
+	Tokens *httpx.TokenStore
+	// Migrations are the service's own, applied after the platform's.
+	Migrations []pgdb.MigrationSource
+	Log        *slog.Logger
+	// Listener, if set, is used instead of listening on Config.HTTPAddr.
+	Listener net.Listener
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Processor tunes event handling (Service, DB, JS and Log are filled in).
+	Processor messaging.ProcessorConfig
+	// Relay tunes the outbox relay (DB, JS, ListenDSN and Log are filled in).
+	Relay messaging.RelayConfig
+	// Pool limits the database pool.
+	Pool pgdb.PoolConfig
+}
+
+// Runtime is a running service's infrastructure.
+type Runtime struct {
+	Config    Config
+	DB        *sqlx.DB
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Outbox    *messaging.Outbox
+	Processor *messaging.Processor
+	Relay     *messaging.Relay
+	Router    *httpx.Router
+	Log       *slog.Logger
+	Now       func() time.Time
+	Location  *time.Location
+
+	listener net.Listener
+}
+
+// New connects, migrates and prepares a service; register routes on Router
+// and handlers on Processor, then call Run.
+func New(ctx context.Context, opts Options) (rt *Runtime, err error) {
+	cfg := opts.Config.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", cfg.Service)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	tokens := opts.Tokens
+	if tokens == nil {
+		if tokens, err = httpx.ParseTokenConfig(cfg.AuthTokens); err != nil {
+			return nil, fmt.Errorf("auth tokens: %w", err)
+		}
+	}
+	rt = &Runtime{Config: cfg, Log: log, Now: now, Location: loc}
+	defer func() {
+		if err != nil {
+			rt.close()
+		}
+	}()
+
+	if rt.DB, err = openWithRetry(ctx, cfg.DatabaseURL, opts.Pool, log); err != nil {
+		return nil, err
+	}
+	sources := append([]pgdb.MigrationSource{messaging.Migrations}, opts.Migrations...)
+	if err := pgdb.Migrate(ctx, rt.DB, sources...); err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", cfg.Service, err)
+	}
+	rt.NC, err = nats.Connect(cfg.NATSURL, nats.Name("clinicops-"+cfg.Service),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+	if err != nil {
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	if rt.JS, err = jetstream.New(rt.NC); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := ensureStreamsWithRetry(ctx, rt.JS, cfg.StreamReplicas, log); err != nil {
+		return nil, err
+	}
+	rt.Outbox = messaging.NewOutbox(cfg.Service, now)
+	pc := opts.Processor
+	pc.Service, pc.DB, pc.JS, pc.Log = cfg.Service, rt.DB, rt.JS, log
+	if rt.Processor, err = messaging.NewProcessor(pc); err != nil {
+		return nil, err
+	}
+	rc := opts.Relay
+	rc.DB, rc.JS, rc.ListenDSN, rc.Log = rt.DB, rt.JS, cfg.DatabaseURL, log
+	rt.Relay = messaging.NewRelay(rc)
+
+	rt.Router = httpx.NewRouter(tokens, log)
+	rt.Router.Health(map[string]httpx.Check{
+		"postgres": func(ctx context.Context) error { return rt.DB.PingContext(ctx) },
+		"nats": func(context.Context) error {
+			if !rt.NC.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		},
+	})
+	if opts.Listener != nil {
+		rt.listener = opts.Listener
+	} else if rt.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	return rt, nil
+}
+
+// Addr is where the HTTP API listens.
+func (rt *Runtime) Addr() string { return rt.listener.Addr().String() }
+
+// Run serves HTTP, relays the outbox and processes events until ctx is
+// done; then it stops taking requests, lets in-flight handlers finish,
+// flushes the relay and closes the connections.
+func (rt *Runtime) Run(ctx context.Context) error {
+	defer rt.close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return httpx.ServeListener(gctx, rt.listener, httpx.ServerConfig{ShutdownTimeout: rt.Config.ShutdownTimeout}, rt.Router, rt.Log)
+	})
+	g.Go(func() error { return rt.Processor.Run(gctx) })
+	g.Go(func() error { return rt.Relay.Run(gctx) })
+	rt.Log.Info("service started", "config", rt.Config, "http", rt.Addr())
+	err := g.Wait()
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	rt.Log.Info("service stopped")
+	return err
+}
+
+func (rt *Runtime) close() {
+	if rt.NC != nil {
+		_ = rt.NC.Drain()
+	}
+	if rt.DB != nil {
+		_ = rt.DB.Close()
+	}
+}
+
+func openWithRetry(ctx context.Context, dsn string, pool pgdb.PoolConfig, log *slog.Logger) (*sqlx.DB, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		db, err := pgdb.Open(ctx, dsn, pool)
+		if err == nil {
+			return db, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		log.Warn("database not reachable yet; retrying", "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func ensureStreamsWithRetry(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := messaging.EnsureStreams(sctx, js, messaging.StreamConfig{Replicas: replicas})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("jetstream not ready yet; retrying", "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}

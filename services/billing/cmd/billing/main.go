@@ -1,0 +1,11 @@
+// Command billing runs course billing (invoices, payments, refunds),
+// configured by environment variables (BILLING_DATABASE_URL,
+// NATS_URL, BILLING_HTTP_ADDR, CLINICOPS_AUTH_TOKENS, LOG_LEVEL).
+package main
+
+import (
+	"github.com/clinicops/clinicops/pkg/platform"
+	"github.com/clinicops/clinicops/services/billing/service"
+)
+
+func main() { platform.Main(service.Name, service.DefaultAddr, service.New) }

@@ -1,0 +1,56 @@
+// Package adapters holds billing's Postgres repositories.
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
+)
+
+type accountRow struct {
+	PatientID uuid.UUID `db:"patient_id"`
+	Currency  string    `db:"currency"`
+	OpenedAt  time.Time `db:"opened_at"`
+	Version   int64     `db:"version"`
+}
+
+const (
+	// insertAccount opens an account once; a repeated event changes nothing.
+	insertAccount = `INSERT INTO accounts (patient_id, currency, opened_at, version)
+		VALUES (:patient_id, :currency, :opened_at, :version) ON CONFLICT (patient_id) DO NOTHING`
+	selectAccount = `SELECT * FROM accounts WHERE patient_id = $1`
+)
+
+// AccountsTx writes accounts inside an event handler's transaction.
+type AccountsTx struct{ Tx *sqlx.Tx }
+
+// Open stores a new account unless the patient has one.
+func (r AccountsTx) Open(ctx context.Context, a account.Account) error {
+	row := accountRow{PatientID: a.PatientID, Currency: a.Currency, OpenedAt: a.OpenedAt, Version: a.Version}
+	if _, err := r.Tx.NamedExecContext(ctx, insertAccount, row); err != nil {
+		return fmt.Errorf("open account %s: %w", a.PatientID, err)
+	}
+	return nil
+}
+
+// Accounts reads accounts.
+type Accounts struct{ DB *sqlx.DB }
+
+// Get returns the patient's account or account.ErrNotFound.
+func (r Accounts) Get(ctx context.Context, patientID uuid.UUID) (account.Account, error) {
+	var row accountRow
+	if err := r.DB.GetContext(ctx, &row, selectAccount, patientID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return account.Account{}, account.ErrNotFound
+		}
+		return account.Account{}, fmt.Errorf("get account %s: %w", patientID, err)
+	}
+	return account.Account{PatientID: row.PatientID, Currency: row.Currency, OpenedAt: row.OpenedAt.UTC(), Version: row.Version}, nil
+}

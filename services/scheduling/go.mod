@@ -1,0 +1,7 @@
+module github.com/clinicops/clinicops/services/scheduling
+
+go 1.26.0
+
+require github.com/clinicops/clinicops/pkg v0.0.0
+
+replace github.com/clinicops/clinicops/pkg => ../../pkg
