@@ -67,6 +67,7 @@ type Processor struct {
 	router   *message.Router
 	sub      *subscriber
 	handlers []consumerSpec
+	idle     chan struct{}
 }
 
 type consumerSpec struct {
@@ -100,7 +101,7 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Processor{cfg: cfg, router: router, sub: newSubscriber(cfg.JS, cfg.Workers, cfg.Backoff, cfg.Log)}
+	p := &Processor{cfg: cfg, router: router, idle: make(chan struct{}), sub: newSubscriber(cfg.JS, cfg.Workers, cfg.Backoff, cfg.Log)}
 	// First added runs outermost: panics become errors, then the DLQ policy
 	// decides between redelivery and dead-lettering.
 	router.AddMiddleware(p.deadLetterPolicy, middleware.Recoverer)
@@ -290,6 +291,12 @@ func truncate(s string, n int) string {
 
 // Run creates the durable consumers and runs the router until ctx is done.
 func (p *Processor) Run(ctx context.Context) error {
+	if len(p.handlers) == 0 {
+		// Watermill's router with no handlers does not return when ctx ends.
+		close(p.idle)
+		<-ctx.Done()
+		return nil
+	}
 	for _, h := range p.handlers {
 		_, err := p.cfg.JS.CreateOrUpdateConsumer(ctx, h.stream, jetstream.ConsumerConfig{
 			Durable:       h.name,
@@ -309,5 +316,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	return p.router.Run(ctx)
 }
 
-// Running is closed once the router runs.
-func (p *Processor) Running() chan struct{} { return p.router.Running() }
+// Running is closed once the router runs (at once when there are no handlers).
+func (p *Processor) Running() chan struct{} {
+	if len(p.handlers) == 0 {
+		return p.idle
+	}
+	return p.router.Running()
+}

@@ -58,10 +58,23 @@ func Cluster(t testing.TB) *devstack.Postgres {
 			clusterErr = err
 			return
 		}
-		cluster, clusterErr = devstack.StartPostgres(ctx, devstack.PostgresOptions{Logger: Logger()})
+		cluster, clusterErr = devstack.StartPostgres(ctx, devstack.PostgresOptions{Logger: Logger(), TempDir: fastTempDir()})
 	})
 	require.NoError(t, clusterErr, "start throwaway postgres")
 	return cluster
+}
+
+// fastTempDir is /dev/shm where it is usable: CREATE DATABASE from a
+// template takes ~26 ms there against ~250 ms on disk (fsync off either way).
+func fastTempDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if f, err := os.CreateTemp("/dev/shm", "clinicops-probe-"); err == nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+			return "/dev/shm"
+		}
+	}
+	return ""
 }
 
 // DB returns a fresh database with the given migrations applied, dropped at

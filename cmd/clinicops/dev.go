@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/clinicops/clinicops/pkg/devstack"
+	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/platform"
+	billing "github.com/clinicops/clinicops/services/billing/service"
+	followup "github.com/clinicops/clinicops/services/followup/service"
+	intake "github.com/clinicops/clinicops/services/intake/service"
+	scheduling "github.com/clinicops/clinicops/services/scheduling/service"
+)
+
+// serviceDef is one service as `dev` runs it.
+type serviceDef struct {
+	name  string
+	build func(context.Context, platform.Options) (*platform.Runtime, error)
+}
+
+// services in port order: intake on base, scheduling on base+1, ...
+var services = []serviceDef{
+	{intake.Name, intake.New},
+	{scheduling.Name, scheduling.New},
+	{billing.Name, billing.New},
+	{followup.Name, followup.New},
+}
+
+type devFlags struct {
+	dataDir         string
+	host            string
+	basePort        int
+	natsPort        int
+	natsMonitorPort int
+	pgPort          int
+	logLevel        string
+}
+
+func parseDevFlags(args []string) (devFlags, error) {
+	var f devFlags
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.StringVar(&f.dataDir, "data-dir", ".data", "where PostgreSQL, NATS and the dev tokens keep their data")
+	fs.StringVar(&f.host, "host", "127.0.0.1", "interface the services, NATS and PostgreSQL listen on")
+	fs.IntVar(&f.basePort, "base-port", 8081, "intake's port; scheduling, billing and followup take the next three")
+	fs.IntVar(&f.natsPort, "nats-port", 4222, "embedded NATS client port")
+	fs.IntVar(&f.natsMonitorPort, "nats-monitor-port", 8222, "embedded NATS monitoring port")
+	fs.IntVar(&f.pgPort, "pg-port", 54329, "local PostgreSQL port")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return f, fs.Parse(args)
+}
+
+// runDev runs everything until ctx is done. Data survives restarts; a
+// previous run killed with -9 leaves nothing that blocks this one.
+func runDev(ctx context.Context, args []string, out io.Writer) error {
+	f, err := parseDevFlags(args)
+	if err != nil {
+		return err
+	}
+	log := platform.NewLogger(f.logLevel, "text")
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return err
+	}
+
+	natsURL := os.Getenv("NATS_URL")
+	if natsURL == "" {
+		ns, err := devstack.StartNATS(devstack.NATSOptions{StoreDir: filepath.Join(dataDir, "nats"), Host: f.host,
+			Port: f.natsPort, HTTPPort: f.natsMonitorPort, Logger: log})
+		if err != nil {
+			return fmt.Errorf("start nats: %w", err)
+		}
+		defer ns.Shutdown()
+		natsURL = ns.ClientURL()
+	}
+
+	dsns := map[string]string{}
+	for _, s := range services {
+		if v := os.Getenv(strings.ToUpper(s.name) + "_DATABASE_URL"); v != "" {
+			dsns[s.name] = v
+		}
+	}
+	var pg *devstack.Postgres
+	if len(dsns) < len(services) {
+		if _, err := devstack.EnsurePostgresInstalled(ctx, log); err != nil {
+			return err
+		}
+		pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{DataDir: filepath.Join(dataDir, "postgres"),
+			Host: f.host, Port: f.pgPort, Durable: true, Logger: log})
+		if err != nil {
+			return fmt.Errorf("start postgres: %w", err)
+		}
+		defer func() {
+			if err := pg.Stop(); err != nil {
+				log.Warn("stop postgres", "err", err)
+			}
+		}()
+		for _, s := range services {
+			if dsns[s.name] != "" {
+				continue
+			}
+			if err := pg.EnsureDatabase(ctx, s.name); err != nil {
+				return fmt.Errorf("create database %s: %w", s.name, err)
+			}
+			dsns[s.name] = pg.DSN(s.name)
+		}
+	}
+
+	tokensFile := filepath.Join(dataDir, "dev-tokens.env")
+	tokens, err := loadOrCreateDevTokens(tokensFile)
+	if err != nil {
+		return err
+	}
+	store, err := httpx.NewTokenStore(tokens)
+	if err != nil {
+		return err
+	}
+
+	runtimes := make([]*platform.Runtime, 0, len(services))
+	for i, s := range services {
+		cfg := platform.Config{Service: s.name, HTTPAddr: net.JoinHostPort(f.host, strconv.Itoa(f.basePort+i)),
+			DatabaseURL: dsns[s.name], NATSURL: natsURL}
+		rt, err := s.build(ctx, platform.Options{Config: cfg, Tokens: store, Log: log})
+		if err != nil {
+			return fmt.Errorf("start %s: %w", s.name, err)
+		}
+		runtimes = append(runtimes, rt)
+	}
+	printBanner(out, runtimes, natsURL, f, pg, tokens, tokensFile)
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, rt := range runtimes {
+		g.Go(func() error { return rt.Run(gctx) })
+	}
+	err = g.Wait()
+	fmt.Fprintln(out, "clinicops dev stopped")
+	return err
+}
+
+func printBanner(out io.Writer, rts []*platform.Runtime, natsURL string, f devFlags, pg *devstack.Postgres, tokens map[httpx.Role][]string, tokensFile string) {
+	fmt.Fprintln(out, "clinicops dev is running. Ctrl-C stops it; data stays in", f.dataDir)
+	for _, rt := range rts {
+		fmt.Fprintf(out, "  %-11s http://%s   (/healthz, /readyz)\n", rt.Config.Service, rt.Addr())
+	}
+	fmt.Fprintf(out, "  %-11s %s", "nats", natsURL)
+	if os.Getenv("NATS_URL") == "" {
+		fmt.Fprintf(out, "   monitoring http://%s\n", net.JoinHostPort(f.host, strconv.Itoa(f.natsMonitorPort)))
+	} else {
+		fmt.Fprintln(out)
+	}
+	if pg != nil {
+		fmt.Fprintf(out, "  %-11s %s\n", "postgres", strings.Replace(pg.DSN("<service>"), "<service>", "{intake,scheduling,billing,followup}", 1))
+	}
+	fmt.Fprintf(out, "dev tokens (also in %s):\n", tokensFile)
+	roles := make([]string, 0, len(tokens))
+	for r := range tokens {
+		roles = append(roles, string(r))
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		fmt.Fprintf(out, "  %-11s %s\n", r, tokens[httpx.Role(r)][0])
+	}
+	fmt.Fprintf(out, "try: curl -s -H \"Authorization: Bearer $CLINICOPS_TOKEN_FRONT_DESK\" http://%s/readyz\n", rts[0].Addr())
+}
+
+// loadOrCreateDevTokens keeps one token per role in path
+// (CLINICOPS_TOKEN_<ROLE>=...), creating missing ones, so tokens stay the
+// same across runs.
+func loadOrCreateDevTokens(path string) (map[httpx.Role][]string, error) {
+	tokens := map[httpx.Role][]string{}
+	if fh, err := os.Open(path); err == nil {
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+			if !ok || !strings.HasPrefix(k, "CLINICOPS_TOKEN_") || v == "" {
+				continue
+			}
+			role, err := httpx.ParseRole(strings.ToLower(strings.TrimPrefix(k, "CLINICOPS_TOKEN_")))
+			if err == nil {
+				tokens[role] = []string{v}
+			}
+		}
+		_ = fh.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString("# clinicops dev tokens, one per role: source this file to use them.\n")
+	for _, r := range httpx.Roles() {
+		if len(tokens[r]) == 0 {
+			tokens[r] = []string{httpx.GenerateToken()}
+		}
+		fmt.Fprintf(&b, "CLINICOPS_TOKEN_%s=%s\n", strings.ToUpper(string(r)), tokens[r][0])
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return tokens, nil
+}
