@@ -146,8 +146,11 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	}
 	autoPort := p.port == 0
 
-	if !autoPort {
-		// Fail before a slow initdb.
+	// Fail before a slow initdb. Not when the data dir has a postmaster.pid:
+	// the port may be held by this cluster's own server from a run that was
+	// just killed (still shutting down on its parent-death signal), which the
+	// stale-server handling below stops first.
+	if !autoPort && !hasPostmasterPid(opts.DataDir) {
 		if err := checkPortFree("postgres", p.host, p.port); err != nil {
 			return nil, fmt.Errorf("start postgres: %w", err)
 		}
@@ -788,4 +791,13 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// hasPostmasterPid reports whether dataDir holds a postmaster.pid.
+func hasPostmasterPid(dataDir string) bool {
+	if dataDir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dataDir, pgPostmasterPIDFileName))
+	return err == nil
 }
