@@ -15,6 +15,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clinicops/clinicops/pkg/correlation"
@@ -95,4 +96,21 @@ func newEventMessage(ctx context.Context, source, aggregateID string, ev proto.M
 	}
 	msg.SetContext(ctx)
 	return msg, nil
+}
+
+// NewNATSMsg builds the NATS message the relay would publish for one event:
+// envelope headers, Nats-Msg-Id = event id, protobuf body. Tools and tests
+// use it to inject events; services publish only through the Outbox.
+func NewNATSMsg(ctx context.Context, source, aggregateID string, ev proto.Message, now time.Time) (*nats.Msg, error) {
+	msg, err := newEventMessage(ctx, source, aggregateID, ev, now)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(SubjectOf(ev))
+	m.Data = msg.Payload
+	for k, v := range msg.Metadata {
+		m.Header.Set(k, v)
+	}
+	m.Header.Set(HeaderMsgID, msg.UUID)
+	return m, nil
 }

@@ -29,7 +29,8 @@ type Options struct {
 	Log        *slog.Logger
 	// Listener, if set, is used instead of listening on Config.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock (default time.Now).
+	// Now is the clock (default time.Now); the runtime's Now is UTC with
+	// microsecond precision.
 	Now func() time.Time
 	// Processor tunes event handling (Service, DB, JS and Log are filled in).
 	Processor messaging.ProcessorConfig
@@ -68,10 +69,13 @@ func New(ctx context.Context, opts Options) (rt *Runtime, err error) {
 		log = slog.Default()
 	}
 	log = log.With("service", cfg.Service)
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Postgres keeps microseconds: what a service answers must equal what it
+	// later reads back.
+	now := func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return nil, err
