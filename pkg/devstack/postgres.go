@@ -522,7 +522,7 @@ func (p *Postgres) initdb(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 
 	var out []byte
 	for _, locale := range []string{"C.UTF-8", "C"} {
@@ -576,7 +576,7 @@ func (p *Postgres) start(ctx context.Context) (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open server log: %w", err)
 	}
-	defer logFile.Close() // the child has its own descriptor
+	defer func() { _ = logFile.Close() }() // the child has its own descriptor
 	logStart, err := logFile.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, fmt.Errorf("open server log: %w", err)
@@ -685,7 +685,7 @@ func (p *Postgres) logTail(offset int64) string {
 	if err != nil {
 		return "(no server log: " + err.Error() + ")"
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return "(server log: " + err.Error() + ")"
 	}
@@ -758,7 +758,7 @@ func readPostmasterPID(dataDir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	if !sc.Scan() {
 		return 0, nil // empty: being written, or truncated by a crash

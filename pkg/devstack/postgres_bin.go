@@ -158,7 +158,7 @@ func ensurePostgresInstalled(ctx context.Context, log *slog.Logger, in installer
 	default:
 		return "", ErrPostgresNotInstalled
 	}
-	fmt.Fprintln(in.out, "PostgreSQL server binaries not found: installing them now with `apt-get install -y postgresql` (takes a minute)")
+	_, _ = fmt.Fprintln(in.out, "PostgreSQL server binaries not found: installing them now with `apt-get install -y postgresql` (takes a minute)")
 	log.Info("installing postgresql with apt-get", "sudo", len(prefix) > 0)
 	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "postgresql"}} {
 		full := append(slices.Clone(prefix), args...)

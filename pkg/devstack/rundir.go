@@ -80,7 +80,7 @@ func freePort(host string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 

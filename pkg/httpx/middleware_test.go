@@ -89,7 +89,7 @@ func TestRecover(t *testing.T) {
 		{"panic before writing", func(http.ResponseWriter, *http.Request) error { panic("boom") }, http.StatusInternalServerError},
 		{"nil map write", func(http.ResponseWriter, *http.Request) error {
 			var m map[string]int
-			m["x"] = 1
+			m["x"] = 1 //nolint:staticcheck // the panic is the point of this case
 			return nil
 		}, http.StatusInternalServerError},
 	}

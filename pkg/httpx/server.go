@@ -117,7 +117,7 @@ func ServeListener(ctx context.Context, ln net.Listener, cfg ServerConfig, handl
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		closeErr := srv.Close()
-		<-errc
+		<-errc //nolint:errcheck // Serve returns ErrServerClosed after Close
 		return errors.Join(fmt.Errorf("shut down http server on %s: %w", addr, err), closeErr)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

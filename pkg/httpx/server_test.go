@@ -63,7 +63,7 @@ func TestServeListenerGracefulShutdown(t *testing.T) {
 			slow <- result{err: err}
 			return
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, err := io.ReadAll(resp.Body)
 		slow <- result{status: resp.StatusCode, body: string(b), err: err}
 	}()
@@ -75,7 +75,7 @@ func TestServeListenerGracefulShutdown(t *testing.T) {
 		c := http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 		resp, err := c.Get(base + "/healthz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		return err != nil
 	}, 5*time.Second, 10*time.Millisecond)
@@ -106,7 +106,7 @@ func TestServeListenerShutdownTimeout(t *testing.T) {
 	go func() {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 	}()
 	<-entered
@@ -119,7 +119,7 @@ func TestServeListenAddressInUse(t *testing.T) {
 	ctx := context.Background()
 	ln, err := httpx.Listen(ctx, httpx.ServerConfig{Addr: "127.0.0.1:0"})
 	require.NoError(t, err)
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	err = httpx.Serve(ctx, httpx.ServerConfig{Addr: ln.Addr().String()}, http.NotFoundHandler(), nil)
 	require.Error(t, err)
 }

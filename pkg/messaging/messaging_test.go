@@ -492,4 +492,3 @@ func tryRegister(b *bundle) (string, error) {
 	}
 	return id, nil
 }
-

@@ -176,4 +176,3 @@ func (s *Service) Count(t testing.TB, query string, args ...any) int {
 	require.NoError(t, s.DB.Get(&n, query, args...))
 	return n
 }
-
