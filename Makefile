@@ -31,11 +31,10 @@ test: ## Run every module's tests with -race, the proto staleness check and brie
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each
-	@for m in $(MODULES); do \
-	  for pkg in $$(cd $$m && go list ./...); do \
-	    for f in $$(cd $$m && go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
-	      echo "fuzz $$pkg $$f"; (cd $$m && go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg) || exit 1; \
-	    done; \
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg services cmd); do \
+	  dir=$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "fuzz ./$$dir $$t"; (cd $$dir && go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) .) || exit 1; \
 	  done; \
 	done
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/clinicops/clinicops/pkg/devstack"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
+	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // txResult is a fixed-time run of concurrent transactions.
@@ -34,23 +36,43 @@ func (r txResult) String() string {
 		r.count, r.elapsed.Seconds(), r.rate(), quantile(r.lat, 0.50), quantile(r.lat, 0.99), r.cpu)
 }
 
+// ceilingOpts vary the row+outbox ceiling for the diagnostics.
+type ceilingOpts struct {
+	// notify keeps the outbox's pg_notify trigger (the pipeline's producer
+	// has it; the ceiling does not).
+	notify bool
+	// binaryParams opens the pool with lib/pq's binary_parameters=yes: one
+	// round trip per parameterised statement instead of two (jsonb values
+	// are then sent as text).
+	binaryParams bool
+}
+
 // measureRowOutboxTx is the ceiling the pipeline is compared with: workers
 // each committing, as fast as they can for d, one transaction holding the
 // same INSERT into things and the same outbox row the pipeline's producer
 // writes (protobuf body, JSON envelope headers), in plain SQL: no Watermill
-// publisher, no relay, no consumer. With notify false the outbox's
+// publisher, no relay, no consumer. Unless opts.notify the outbox's
 // pg_notify trigger is dropped first, so the figure is the database's cost
 // of the two rows and a durable commit, nothing else.
-func measureRowOutboxTx(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, workers int, d time.Duration, notify bool) (txResult, error) {
+func measureRowOutboxTx(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, workers int, d time.Duration, opts ceilingOpts) (txResult, error) {
 	db, err := freshDB(ctx, pg, "intake", workers+4, messaging.Migrations, producerMigrations)
 	if err != nil {
 		return txResult{}, err
 	}
 	defer db.drop()
-	if !notify {
+	if !opts.notify {
 		if _, err := db.db.ExecContext(ctx, `DROP TRIGGER outbox_notify ON outbox`); err != nil {
 			return txResult{}, err
 		}
+	}
+	pool := db.db
+	jsonArg := func(b []byte) any { return b }
+	if opts.binaryParams {
+		if pool, err = pgdb.Open(ctx, db.dsn+"&binary_parameters=yes", pgdb.PoolConfig{MaxOpenConns: workers + 4}); err != nil {
+			return txResult{}, err
+		}
+		defer pool.Close()
+		jsonArg = func(b []byte) any { return string(b) }
 	}
 	subject := messaging.SubjectOf((*intakev1.PatientRegistered)(nil))
 	one := func() error {
@@ -70,21 +92,76 @@ func measureRowOutboxTx(ctx context.Context, log *slog.Logger, pg *devstack.Post
 		if err != nil {
 			return err
 		}
-		tx, err := db.db.BeginTx(ctx, nil)
+		tx, err := pool.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, insertThing, id, thingPayload(ev)); err != nil {
+		if _, err := tx.ExecContext(ctx, insertThing, id, jsonArg(thingPayload(ev))); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, insertOutboxRow, eventID, subject, body, headers); err != nil {
+		if _, err := tx.ExecContext(ctx, insertOutboxRow, eventID, subject, body, jsonArg(headers)); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
 		return tx.Commit()
 	}
 	// Warm the pool and the caches, untimed.
+	for range workers {
+		if err := one(); err != nil {
+			return txResult{}, err
+		}
+	}
+	meter := newCPUMeter(pg)
+	res, err := runFor(workers, d, one)
+	res.cpu = meter.since()
+	return res, err
+}
+
+// measureConsumerTx is the database side of the processor alone: workers
+// each committing transactions that record batch events in
+// processed_events and apply their effects, in plain SQL. batch 1 is what
+// the processor does today (one transaction per event); a larger batch shows
+// what handling several messages per transaction would save. The result
+// counts transactions; events are count*batch.
+func measureConsumerTx(ctx context.Context, pg *devstack.Postgres, workers, batch int, d time.Duration) (txResult, error) {
+	db, err := freshDB(ctx, pg, "scheduling", workers+4, messaging.Migrations, consumerMigrations)
+	if err != nil {
+		return txResult{}, err
+	}
+	defer db.drop()
+	var processed, effects strings.Builder
+	processed.WriteString(`INSERT INTO processed_events (consumer, event_id) VALUES `)
+	effects.WriteString(`INSERT INTO effects (id, applied) VALUES `)
+	for i := range batch {
+		if i > 0 {
+			processed.WriteString(",")
+			effects.WriteString(",")
+		}
+		fmt.Fprintf(&processed, "('scheduling_patient_registered', $%d)", i+1)
+		fmt.Fprintf(&effects, "($%d, 1)", i+1)
+	}
+	processed.WriteString(` ON CONFLICT DO NOTHING`)
+	effects.WriteString(` ON CONFLICT (id) DO UPDATE SET applied = effects.applied + 1`)
+	one := func() error {
+		eventIDs, ids := make([]any, batch), make([]any, batch)
+		for i := range batch {
+			eventIDs[i], ids[i] = uuid.Must(uuid.NewV7()).String(), uuid.NewString()
+		}
+		tx, err := db.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, processed.String(), eventIDs...); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, effects.String(), ids...); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
 	for range workers {
 		if err := one(); err != nil {
 			return txResult{}, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"testing"
 	"time"
 
 	"github.com/clinicops/clinicops/pkg/devstack"
@@ -14,17 +13,48 @@ import (
 // diagnose runs each stage of the pipeline alone (CLINICOPS_BENCH_DIAG=1),
 // so that the pipeline's figure can be split into what each stage costs:
 //
-//   - the row+outbox ceiling again, with the outbox's NOTIFY trigger kept;
+//   - the row+outbox ceiling again, then with the outbox's NOTIFY trigger
+//     kept, then with one round trip per statement (binary_parameters);
+//   - the consumer's transaction alone in plain SQL, one event per
+//     transaction (as today) and 16 per transaction;
+//   - the pipeline's latency at a lower rate (CLINICOPS_BENCH_DIAG_RATE,
+//     default 400 events/s);
 //   - the producer alone (messaging.Outbox.Publish, trigger kept, no relay);
 //   - the relay alone, draining the outbox the producer left;
 //   - the processor alone, draining the stream the relay filled, for several
 //     worker counts.
-func diagnose(ctx context.Context, b *testing.B, log *slog.Logger, pg *devstack.Postgres, cfg config) error {
-	withNotify, err := measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, true)
+func diagnose(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, cfg config) error {
+	for _, v := range []struct {
+		name string
+		opts ceilingOpts
+	}{
+		{"as in the main run (no NOTIFY trigger)", ceilingOpts{}},
+		{"WITH the outbox NOTIFY trigger", ceilingOpts{notify: true}},
+		{"no NOTIFY, binary_parameters=yes (1 round trip per statement)", ceilingOpts{binaryParams: true}},
+	} {
+		res, err := measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, v.opts)
+		if err != nil {
+			return err
+		}
+		notef("diag ceiling row+outbox tx %s (%d workers): %s", v.name, cfg.producers, res)
+	}
+	for _, batch := range []int{1, 16} {
+		res, err := measureConsumerTx(ctx, pg, cfg.producers, batch, cfg.ceilingTime)
+		if err != nil {
+			return err
+		}
+		notef("diag consumer tx alone (processed_events + effect, %d events/tx, %d workers): %.0f events/s; %s",
+			batch, cfg.producers, res.rate()*float64(batch), res)
+	}
+	low := cfg
+	low.latencyRate = envInt("CLINICOPS_BENCH_DIAG_RATE", 400)
+	lat, err := measureLatency(ctx, log, pg, low)
 	if err != nil {
 		return err
 	}
-	b.Logf("diag ceiling row+outbox tx WITH the outbox NOTIFY trigger (%d workers): %s", cfg.producers, withNotify)
+	for _, l := range lat.notes {
+		notef("%s", "diag "+l)
+	}
 
 	r, err := newRig(ctx, log, pg)
 	if err != nil {
@@ -43,7 +73,7 @@ func diagnose(ctx context.Context, b *testing.B, log *slog.Logger, pg *devstack.
 		return err
 	}
 	took, usage := time.Since(start), meter.since()
-	b.Logf("diag producer alone (InTx: INSERT thing + Outbox.Publish, NOTIFY trigger, %d workers): %d events in %.2fs = %.0f events/s; %s; %s",
+	notef("diag producer alone (InTx: INSERT thing + Outbox.Publish, NOTIFY trigger, %d workers): %d events in %.2fs = %.0f events/s; %s; %s",
 		cfg.producers, n, took.Seconds(), float64(n)/took.Seconds(), usage, perEvent(usage))
 
 	meter.reset()
@@ -58,7 +88,7 @@ func diagnose(ctx context.Context, b *testing.B, log *slog.Logger, pg *devstack.
 		time.Sleep(time.Millisecond)
 	}
 	took, usage = time.Since(start), meter.since()
-	b.Logf("diag relay alone draining %d outbox rows: %.2fs = %.0f events/s; %s; %s; %s",
+	notef("diag relay alone draining %d outbox rows: %.2fs = %.0f events/s; %s; %s; %s",
 		n, took.Seconds(), float64(n)/took.Seconds(), r.batchStats(), usage, perEvent(usage))
 
 	for _, w := range []int{4, 8, 16, 32} {
@@ -79,7 +109,7 @@ func diagnose(ctx context.Context, b *testing.B, log *slog.Logger, pg *devstack.
 		}
 		took, usage = time.Unix(0, r.lastCommit.Load()).Sub(start), meter.since()
 		stop()
-		b.Logf("diag processor alone draining %d events, %2d workers: %.2fs = %.0f events/s; %s; %s",
+		notef("diag processor alone draining %d events, %2d workers: %.2fs = %.0f events/s; %s; %s",
 			n, w, took.Seconds(), float64(n)/took.Seconds(), usage, perEvent(usage))
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +29,13 @@ type config struct {
 	latencyWorkers  int           // CLINICOPS_BENCH_LATENCY_PRODUCERS: producer workers of the latency phase
 	warmUp          time.Duration // not counted in the latency figures
 	diag            bool          // CLINICOPS_BENCH_DIAG=1: per-stage diagnostics
-	only            string        // CLINICOPS_BENCH_ONLY=diag: skip the main phases (development)
+	only            string        // CLINICOPS_BENCH_ONLY: run only these phases, no BENCH lines (development)
+}
+
+// want reports whether a main phase (ceiling, jetstream, throughput,
+// latency) runs: all of them unless CLINICOPS_BENCH_ONLY lists some.
+func (c config) want(phase string) bool {
+	return c.only == "" || slices.Contains(strings.Split(c.only, ","), phase)
 }
 
 func loadConfig() config {
@@ -63,57 +71,60 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	})
 	sample := patient(uuid.NewString())
-	b.Logf("config: %+v; %d cores; postgres data in %s; event %d B protobuf, business row %d B json",
+	notef("config: %+v; %d cores; postgres data in %s; event %d B protobuf, business row %d B json",
 		cfg, numCPU(), pg.DataDir(), proto.Size(sample), len(thingPayload(sample)))
 
-	if cfg.only == "diag" {
-		if err := diagnose(ctx, b, log, pg, cfg); err != nil {
-			b.Fatalf("diagnostics: %v", err)
-		}
-		return
-	}
-
 	// 1. Ceiling: bare row + outbox transaction, plain SQL, no NOTIFY.
-	ceiling, err := measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, false)
-	if err != nil {
-		b.Fatalf("row+outbox ceiling: %v", err)
+	var ceiling txResult
+	if cfg.want("ceiling") {
+		if ceiling, err = measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, ceilingOpts{}); err != nil {
+			b.Fatalf("row+outbox ceiling: %v", err)
+		}
+		notef("ceiling row+outbox tx (%d workers, no NOTIFY): %s", cfg.producers, ceiling)
 	}
-	b.Logf("ceiling row+outbox tx (%d workers, no NOTIFY): %s", cfg.producers, ceiling)
 
 	// 2. Ceilings: bare JetStream publishes.
-	async, err := measurePublishAsync(ctx, log, pg, cfg.jsTime)
-	if err != nil {
-		b.Fatalf("jetstream async ceiling: %v", err)
+	var async, syncPub pubResult
+	if cfg.want("jetstream") {
+		if async, err = measurePublishAsync(ctx, log, pg, cfg.jsTime); err != nil {
+			b.Fatalf("jetstream async ceiling: %v", err)
+		}
+		notef("ceiling jetstream publish async (1 client, 256 B, msg id): %s", async)
+		if syncPub, err = measurePublishSync(ctx, log, pg, cfg.jsTime); err != nil {
+			b.Fatalf("jetstream sync ceiling: %v", err)
+		}
+		notef("ceiling jetstream publish sync (1 client, 256 B, msg id): %s", syncPub)
 	}
-	b.Logf("ceiling jetstream publish async (1 client, 256 B, msg id): %s", async)
-	syncPub, err := measurePublishSync(ctx, log, pg, cfg.jsTime)
-	if err != nil {
-		b.Fatalf("jetstream sync ceiling: %v", err)
-	}
-	b.Logf("ceiling jetstream publish sync (1 client, 256 B, msg id): %s", syncPub)
 
 	// 3. Pipeline throughput.
-	tp, err := measureThroughput(ctx, log, pg, cfg)
-	if err != nil {
-		b.Fatalf("pipeline throughput: %v", err)
-	}
-	for _, l := range tp.notes {
-		b.Log(l)
+	var tp throughput
+	if cfg.want("throughput") {
+		if tp, err = measureThroughput(ctx, log, pg, cfg); err != nil {
+			b.Fatalf("pipeline throughput: %v", err)
+		}
+		for _, l := range tp.notes {
+			notef("%s", l)
+		}
 	}
 
 	// 4. Pipeline latency at a steady rate.
-	lat, err := measureLatency(ctx, log, pg, cfg)
-	if err != nil {
-		b.Fatalf("pipeline latency: %v", err)
-	}
-	for _, l := range lat.notes {
-		b.Log(l)
+	var lat latency
+	if cfg.want("latency") {
+		if lat, err = measureLatency(ctx, log, pg, cfg); err != nil {
+			b.Fatalf("pipeline latency: %v", err)
+		}
+		for _, l := range lat.notes {
+			notef("%s", l)
+		}
 	}
 
-	if cfg.diag {
-		if err := diagnose(ctx, b, log, pg, cfg); err != nil {
+	if cfg.diag || cfg.only == "diag" {
+		if err := diagnose(ctx, log, pg, cfg); err != nil {
 			b.Fatalf("diagnostics: %v", err)
 		}
+	}
+	if cfg.only != "" {
+		return // partial run: no BENCH lines
 	}
 
 	ratio := tp.rate / ceiling.rate()

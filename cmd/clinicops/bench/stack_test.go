@@ -143,14 +143,15 @@ func (s *jsServer) close() {
 // cpuMeter tells where CPU time went during a phase: this Go process (the
 // benchmark's producers, the relay, the processor and the embedded
 // nats-server), the PostgreSQL server (postmaster and its children), and the
-// whole machine (busy and iowait share of all cores, from /proc/stat).
+// whole machine from /proc/stat (busy share of all cores, and within it the
+// kernel's softirq time, mostly loopback TCP between client and servers,
+// which no process is charged with; steal is time the hypervisor took).
 type cpuMeter struct {
-	pgPID      int
-	start      time.Time
-	self       time.Duration
-	pg         map[int]time.Duration
-	busy, idle float64
-	iowait     float64
+	pgPID int
+	start time.Time
+	self  time.Duration
+	pg    map[int]time.Duration
+	stat  []float64
 }
 
 type cpuUsage struct {
@@ -159,11 +160,13 @@ type cpuUsage struct {
 	Postgres time.Duration // CPU of the postgres server processes
 	BusyPct  float64       // machine, % of all cores
 	IOWait   float64       // machine, % of all cores
+	SoftIRQ  float64       // machine, % of all cores
+	Steal    float64       // machine, % of all cores
 }
 
 func (u cpuUsage) String() string {
-	return fmt.Sprintf("wall %.1fs; cpu: go process %.1fs, postgres %.1fs; machine busy %.0f%%, iowait %.0f%% (of %d cores)",
-		u.Wall.Seconds(), u.Self.Seconds(), u.Postgres.Seconds(), u.BusyPct, u.IOWait, numCPU())
+	return fmt.Sprintf("wall %.1fs; cpu: go process %.1fs, postgres %.1fs; machine busy %.0f%% (softirq %.0f%%, steal %.0f%%), iowait %.0f%% of %d cores",
+		u.Wall.Seconds(), u.Self.Seconds(), u.Postgres.Seconds(), u.BusyPct, u.SoftIRQ, u.Steal, u.IOWait, numCPU())
 }
 
 func newCPUMeter(pg *devstack.Postgres) *cpuMeter {
@@ -176,7 +179,7 @@ func (m *cpuMeter) reset() {
 	m.start = time.Now()
 	m.self = selfCPU()
 	m.pg = processTreeCPU(m.pgPID)
-	m.busy, m.idle, m.iowait = machineCPU()
+	m.stat = machineCPU()
 }
 
 // since returns the usage since the last reset.
@@ -185,10 +188,21 @@ func (m *cpuMeter) since() cpuUsage {
 	for pid, t := range processTreeCPU(m.pgPID) {
 		u.Postgres += t - m.pg[pid] // a backend born in the phase starts at 0
 	}
-	busy, idle, iowait := machineCPU()
-	if total := (busy - m.busy) + (idle - m.idle) + (iowait - m.iowait); total > 0 {
-		u.BusyPct = 100 * (busy - m.busy) / total
-		u.IOWait = 100 * (iowait - m.iowait) / total
+	now := machineCPU()
+	if len(now) < 8 || len(m.stat) < 8 {
+		return u
+	}
+	d := make([]float64, 8) // user nice system idle iowait irq softirq steal
+	var total float64
+	for i := range d {
+		d[i] = now[i] - m.stat[i]
+		total += d[i]
+	}
+	if total > 0 {
+		u.BusyPct = 100 * (total - d[3] - d[4]) / total
+		u.IOWait = 100 * d[4] / total
+		u.SoftIRQ = 100 * d[6] / total
+		u.Steal = 100 * d[7] / total
 	}
 	return u
 }
@@ -254,28 +268,22 @@ func processTreeCPU(root int) map[int]time.Duration {
 	return out
 }
 
-// machineCPU returns busy, idle and iowait jiffies of all cores.
-func machineCPU() (busy, idle, iowait float64) {
+// machineCPU returns the first line of /proc/stat: jiffies of all cores in
+// user, nice, system, idle, iowait, irq, softirq, steal (guest time is
+// already in user).
+func machineCPU() []float64 {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, 0
+		return nil
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, 0, 0
+	if len(f) < 9 || f[0] != "cpu" {
+		return nil
 	}
-	for i, s := range f[1:] {
-		v, _ := strconv.ParseFloat(s, 64)
-		switch i {
-		case 3:
-			idle = v
-		case 4:
-			iowait = v
-		case 8, 9: // guest time is already in user
-		default:
-			busy += v
-		}
+	out := make([]float64, 8)
+	for i := range out {
+		out[i], _ = strconv.ParseFloat(f[i+1], 64)
 	}
-	return busy, idle, iowait
+	return out
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"runtime"
@@ -46,4 +47,11 @@ func envDuration(name string, def time.Duration) time.Duration {
 		return v
 	}
 	return def
+}
+
+// notef writes a detail line to stderr. Stdout carries only the BENCH lines
+// (and go test's own); the testing package would keep just the first ten
+// lines of a benchmark's log.
+func notef(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }

@@ -9,10 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 // Sex as recorded at registration.
@@ -35,25 +35,20 @@ func ParseSex(s string) (Sex, error) {
 	return "", errors.New("must be one of female, male, other, unknown")
 }
 
-// FieldError names the input field a rule rejected.
-type FieldError struct {
-	Field   string
-	Message string
-}
+// FieldError names the input field a rule rejected. It is the shared
+// validation.FieldError.
+type FieldError = validation.FieldError
 
-// ValidationError lists every rejected field of one input.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "invalid patient: " + strings.Join(parts, "; ")
-}
+// ValidationError lists every rejected field of one input. It is the shared
+// validation.Error, so every intake domain package returns the same type.
+type ValidationError = validation.Error
 
 // ErrNotFound is returned when a patient does not exist.
 var ErrNotFound = errors.New("patient not found")
+
+// ErrVersionMismatch is returned by Update when the caller's expected version
+// is not the current one (a stale If-Match).
+var ErrVersionMismatch = errors.New("patient version mismatch")
 
 // DuplicateError says the patient is already registered.
 type DuplicateError struct {
@@ -72,9 +67,12 @@ type Details struct {
 	GivenName         string
 	BirthDate         time.Time // a date: midnight UTC
 	Sex               Sex
-	Phone             string // E.164
-	Email             string
-	PreferredLanguage string // BCP 47
+	Phone             string // E.164, optional
+	Email             string // optional
+	PreferredLanguage string // BCP 47; zh-CN when empty
+	NationalID        *NationalID
+	Address           *Address
+	EmergencyContact  *EmergencyContact
 }
 
 // Patient is the aggregate.
@@ -97,14 +95,31 @@ func NewPatient(id uuid.UUID, d Details, now time.Time) (*Patient, error) {
 
 // UnmarshalPatientFromDatabase rebuilds a stored patient; for repositories only.
 func UnmarshalPatientFromDatabase(id uuid.UUID, d Details, version int64, createdAt, updatedAt time.Time) *Patient {
-	return &Patient{id: id, details: d, version: version, createdAt: createdAt, updatedAt: updatedAt}
+	return &Patient{id: id, details: d.clone(), version: version, createdAt: createdAt, updatedAt: updatedAt}
+}
+
+// Update replaces the details. expectedVersion is the version the caller read
+// (If-Match); a different one gives ErrVersionMismatch and changes nothing, as
+// does invalid input (*ValidationError). On success the version grows by one.
+func (p *Patient) Update(d Details, expectedVersion int64, now time.Time) error {
+	if expectedVersion != p.version {
+		return ErrVersionMismatch
+	}
+	d, err := validate(d, now)
+	if err != nil {
+		return err
+	}
+	p.details = d
+	p.version++
+	p.updatedAt = now
+	return nil
 }
 
 // ID is the patient's id.
 func (p *Patient) ID() uuid.UUID { return p.id }
 
 // Details returns a copy of the patient's details.
-func (p *Patient) Details() Details { return p.details }
+func (p *Patient) Details() Details { return p.details.clone() }
 
 // Version grows with every change.
 func (p *Patient) Version() int64 { return p.version }
@@ -115,10 +130,32 @@ func (p *Patient) CreatedAt() time.Time { return p.createdAt }
 // UpdatedAt is when the patient last changed.
 func (p *Patient) UpdatedAt() time.Time { return p.updatedAt }
 
+// AgeOn is the patient's age in completed years on day; see CompletedYears.
+func (p *Patient) AgeOn(day time.Time) int { return CompletedYears(p.details.BirthDate, day) }
+
+// clone copies the optional parts so callers cannot change the aggregate
+// through shared pointers.
+func (d Details) clone() Details {
+	if d.NationalID != nil {
+		n := *d.NationalID
+		d.NationalID = &n
+	}
+	if d.Address != nil {
+		a := *d.Address
+		d.Address = &a
+	}
+	if d.EmergencyContact != nil {
+		c := *d.EmergencyContact
+		d.EmergencyContact = &c
+	}
+	return d
+}
+
 var (
 	e164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	bcp47     = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 	maxName   = 100
+	maxEmail  = 254
 	dateLimit = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
@@ -131,47 +168,61 @@ func ParseDate(s string) (time.Time, error) {
 	return t, nil
 }
 
+// ValidPhone reports whether s is an E.164 number such as +8613800138000.
+func ValidPhone(s string) bool { return e164.MatchString(s) }
+
+const phoneMessage = "must be E.164, e.g. +8613800138000"
+
+// validate normalises d (trimming, upper-casing ids and country codes) and
+// checks every rule, listing all rejected fields at once.
 func validate(d Details, now time.Time) (Details, error) {
-	var fields []FieldError
-	bad := func(field, msg string) { fields = append(fields, FieldError{field, msg}) }
-	d.FamilyName = strings.TrimSpace(d.FamilyName)
-	d.GivenName = strings.TrimSpace(d.GivenName)
-	for _, f := range []struct{ name, v string }{{"family_name", d.FamilyName}, {"given_name", d.GivenName}} {
-		switch {
-		case f.v == "":
-			bad(f.name, "is required")
-		case utf8.RuneCountInString(f.v) > maxName:
-			bad(f.name, fmt.Sprintf("is longer than %d characters", maxName))
-		case strings.IndexFunc(f.v, func(r rune) bool { return unicode.IsControl(r) }) >= 0:
-			bad(f.name, "contains control characters")
-		}
-	}
+	d = d.clone()
+	var l validation.List
+	d.FamilyName = l.CheckText("family_name", d.FamilyName, true, maxName, false)
+	d.GivenName = l.CheckText("given_name", d.GivenName, true, maxName, false)
 	switch {
 	case d.BirthDate.IsZero():
-		bad("birth_date", "is required")
+		l.Add("birth_date", "is required")
 	case d.BirthDate.After(now):
-		bad("birth_date", "is in the future")
+		l.Add("birth_date", "is in the future")
 	case d.BirthDate.Before(dateLimit):
-		bad("birth_date", "is before 1900")
+		l.Add("birth_date", "is before 1900")
 	}
 	if _, err := ParseSex(string(d.Sex)); err != nil {
-		bad("sex", err.Error())
+		l.Add("sex", err.Error())
 	}
-	if d.Phone != "" && !e164.MatchString(d.Phone) {
-		bad("phone", "must be E.164, e.g. +8613800138000")
+	d.Phone = strings.TrimSpace(d.Phone)
+	if d.Phone != "" && !ValidPhone(d.Phone) {
+		l.Add("phone", phoneMessage)
 	}
+	d.Email = strings.TrimSpace(d.Email)
 	if d.Email != "" {
-		if a, err := mail.ParseAddress(d.Email); err != nil || a.Address != d.Email {
-			bad("email", "is not an e-mail address")
+		if len(d.Email) > maxEmail {
+			l.Add("email", fmt.Sprintf("is longer than %d characters", maxEmail))
+		} else if a, err := mail.ParseAddress(d.Email); err != nil || a.Address != d.Email {
+			l.Add("email", "is not an e-mail address")
 		}
 	}
+	d.PreferredLanguage = strings.TrimSpace(d.PreferredLanguage)
 	if d.PreferredLanguage == "" {
 		d.PreferredLanguage = "zh-CN"
 	} else if !bcp47.MatchString(d.PreferredLanguage) {
-		bad("preferred_language", "must be a BCP 47 tag, e.g. zh-CN")
+		l.Add("preferred_language", "must be a BCP 47 tag, e.g. zh-CN")
 	}
-	if len(fields) > 0 {
-		return d, &ValidationError{Fields: fields}
+	if d.NationalID != nil {
+		n, err := ParseNationalID(string(d.NationalID.Type), d.NationalID.Value, d.BirthDate)
+		if err := l.Merge(err); err != nil {
+			return d, err
+		}
+		if n.Type != "" {
+			d.NationalID = &n
+		}
 	}
-	return d, nil
+	if d.Address != nil {
+		*d.Address = d.Address.validate(&l)
+	}
+	if d.EmergencyContact != nil {
+		*d.EmergencyContact = d.EmergencyContact.validate(&l)
+	}
+	return d, l.Err()
 }
