@@ -141,6 +141,10 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		}
 		runtimes = append(runtimes, rt)
 	}
+	// Demo reference data (programs); added where missing, never overwriting.
+	if err := intake.SeedReferenceData(ctx, runtimes[0]); err != nil {
+		return fmt.Errorf("seed reference data: %w", err)
+	}
 	printBanner(out, runtimes, natsURL, f, pg, tokens, tokensFile)
 
 	g, gctx := errgroup.WithContext(ctx)

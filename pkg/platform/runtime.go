@@ -54,7 +54,14 @@ type Runtime struct {
 	Now       func() time.Time
 	Location  *time.Location
 
-	listener net.Listener
+	listener   net.Listener
+	background []func(context.Context) error
+}
+
+// Background adds a task that runs with the service (e.g. a pruner) and
+// stops with it.
+func (rt *Runtime) Background(task func(context.Context) error) {
+	rt.background = append(rt.background, task)
 }
 
 // New connects, migrates and prepares a service; register routes on Router
@@ -159,6 +166,9 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return rt.Processor.Run(gctx) })
 	g.Go(func() error { return rt.Relay.Run(gctx) })
+	for _, task := range rt.background {
+		g.Go(func() error { return task(gctx) })
+	}
 	rt.Log.Info("service started", "config", rt.Config, "http", rt.Addr())
 	err := g.Wait()
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {

@@ -1,11 +1,15 @@
-// Package adapters holds intake's Postgres repositories.
+// Package adapters holds intake's Postgres repositories. Every change and
+// the events it causes commit in one transaction (outbox).
 package adapters
 
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +20,7 @@ import (
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
+	"github.com/clinicops/clinicops/services/intake/internal/app"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 )
 
@@ -40,33 +45,99 @@ type patientRow struct {
 	Phone             sql.NullString `db:"phone"`
 	Email             sql.NullString `db:"email"`
 	PreferredLanguage string         `db:"preferred_language"`
+	NationalIDType    sql.NullString `db:"national_id_type"`
+	NationalIDValue   sql.NullString `db:"national_id_value"`
+	Address           []byte         `db:"address"`
+	EmergencyContact  []byte         `db:"emergency_contact"`
+	NameKey           string         `db:"name_key"`
 	Version           int64          `db:"version"`
 	CreatedAt         time.Time      `db:"created_at"`
 	UpdatedAt         time.Time      `db:"updated_at"`
 }
 
+type addressJSON struct {
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city,omitempty"`
+	Region     string `json:"region,omitempty"`
+	PostalCode string `json:"postal_code,omitempty"`
+	Country    string `json:"country"`
+}
+
+type emergencyJSON struct {
+	Name         string `json:"name"`
+	Relationship string `json:"relationship,omitempty"`
+	Phone        string `json:"phone"`
+}
+
 const (
-	insertPatient = `INSERT INTO patients (id, family_name, given_name, birth_date, sex, phone, email, preferred_language, version, created_at, updated_at)
-		VALUES (:id, :family_name, :given_name, :birth_date, :sex, :phone, :email, :preferred_language, :version, :created_at, :updated_at)`
-	selectPatient         = `SELECT * FROM patients WHERE id = $1`
-	selectPatientIdentity = `SELECT id FROM patients WHERE family_name = $1 AND given_name = $2 AND birth_date = $3 AND phone = $4`
-	identityConstraint    = "patients_identity_key"
+	patientColumns = `id, family_name, given_name, birth_date, sex, phone, email, preferred_language,
+		national_id_type, national_id_value, address, emergency_contact, name_key, version, created_at, updated_at`
+	insertPatient = `INSERT INTO patients (id, family_name, given_name, birth_date, sex, phone, email, preferred_language,
+		national_id_type, national_id_value, address, emergency_contact, version, created_at, updated_at)
+		VALUES (:id, :family_name, :given_name, :birth_date, :sex, :phone, :email, :preferred_language,
+		:national_id_type, :national_id_value, :address, :emergency_contact, :version, :created_at, :updated_at)`
+	updatePatient = `UPDATE patients SET family_name = :family_name, given_name = :given_name, birth_date = :birth_date,
+		sex = :sex, phone = :phone, email = :email, preferred_language = :preferred_language,
+		national_id_type = :national_id_type, national_id_value = :national_id_value, address = :address,
+		emergency_contact = :emergency_contact, version = :version, updated_at = :updated_at WHERE id = :id`
+	selectPatient          = `SELECT ` + patientColumns + ` FROM patients WHERE id = $1`
+	selectPatientForUpdate = selectPatient + ` FOR UPDATE`
+	selectByIdentity       = `SELECT id FROM patients WHERE family_name = $1 AND given_name = $2 AND birth_date = $3 AND phone = $4`
+	selectByNationalID     = `SELECT id FROM patients WHERE national_id_type = $1 AND national_id_value = $2`
+	identityConstraint     = "patients_identity_key"
+	nationalIDConstraint   = "patients_national_id_key"
 )
 
-func toDBPatient(p *patient.Patient) patientRow {
+func toDBPatient(p *patient.Patient) (patientRow, error) {
 	d := p.Details()
-	return patientRow{
+	row := patientRow{
 		ID: p.ID(), FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate, Sex: string(d.Sex),
 		Phone: nullString(d.Phone), Email: nullString(d.Email), PreferredLanguage: d.PreferredLanguage,
 		Version: p.Version(), CreatedAt: p.CreatedAt(), UpdatedAt: p.UpdatedAt(),
 	}
+	if d.NationalID != nil {
+		row.NationalIDType, row.NationalIDValue = nullString(string(d.NationalID.Type)), nullString(d.NationalID.Value)
+	}
+	var err error
+	if d.Address != nil {
+		a := d.Address
+		if row.Address, err = json.Marshal(addressJSON{a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.Country}); err != nil {
+			return row, err
+		}
+	}
+	if d.EmergencyContact != nil {
+		e := d.EmergencyContact
+		if row.EmergencyContact, err = json.Marshal(emergencyJSON{e.Name, e.Relationship, e.Phone}); err != nil {
+			return row, err
+		}
+	}
+	return row, nil
 }
 
-func toDomainPatient(r patientRow) *patient.Patient {
-	return patient.UnmarshalPatientFromDatabase(r.ID, patient.Details{
+func toDomainPatient(r patientRow) (*patient.Patient, error) {
+	d := patient.Details{
 		FamilyName: r.FamilyName, GivenName: r.GivenName, BirthDate: r.BirthDate.UTC(), Sex: patient.Sex(r.Sex),
 		Phone: r.Phone.String, Email: r.Email.String, PreferredLanguage: r.PreferredLanguage,
-	}, r.Version, r.CreatedAt.UTC(), r.UpdatedAt.UTC())
+	}
+	if r.NationalIDValue.Valid {
+		d.NationalID = &patient.NationalID{Type: patient.NationalIDType(r.NationalIDType.String), Value: r.NationalIDValue.String}
+	}
+	if len(r.Address) > 0 {
+		var a addressJSON
+		if err := json.Unmarshal(r.Address, &a); err != nil {
+			return nil, fmt.Errorf("patient %s address: %w", r.ID, err)
+		}
+		d.Address = &patient.Address{Line1: a.Line1, Line2: a.Line2, City: a.City, Region: a.Region, PostalCode: a.PostalCode, Country: a.Country}
+	}
+	if len(r.EmergencyContact) > 0 {
+		var e emergencyJSON
+		if err := json.Unmarshal(r.EmergencyContact, &e); err != nil {
+			return nil, fmt.Errorf("patient %s emergency contact: %w", r.ID, err)
+		}
+		d.EmergencyContact = &patient.EmergencyContact{Name: e.Name, Relationship: e.Relationship, Phone: e.Phone}
+	}
+	return patient.UnmarshalPatientFromDatabase(r.ID, d, r.Version, r.CreatedAt.UTC(), r.UpdatedAt.UTC()), nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
@@ -74,25 +145,49 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // Add stores a new patient and its PatientRegistered event. A duplicate
 // becomes *patient.DuplicateError naming the existing patient.
 func (r *PatientRepository) Add(ctx context.Context, p *patient.Patient) error {
-	err := pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
-		if _, err := tx.NamedExecContext(ctx, insertPatient, toDBPatient(p)); err != nil {
+	row, err := toDBPatient(p)
+	if err != nil {
+		return err
+	}
+	err = pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(ctx, insertPatient, row); err != nil {
 			return pgdb.MapError(err)
 		}
-		return r.outbox.Publish(ctx, tx, p.ID().String(), registeredEvent(p))
+		return r.outbox.Publish(ctx, tx, p.ID().String(), patientEvent(p, true))
 	})
-	var ce *pgdb.ConstraintError
-	if errors.As(err, &ce) && ce.Constraint == identityConstraint {
-		d := p.Details()
-		var existing uuid.UUID
-		if qerr := r.db.GetContext(ctx, &existing, selectPatientIdentity, d.FamilyName, d.GivenName, d.BirthDate, d.Phone); qerr != nil {
-			return fmt.Errorf("look up duplicate: %w", qerr)
-		}
-		return &patient.DuplicateError{ExistingID: existing, Rule: "name_birth_date_phone"}
-	}
 	if err != nil {
+		if dup := r.duplicate(ctx, err, p); dup != nil {
+			return dup
+		}
 		return fmt.Errorf("add patient %s: %w", p.ID(), err)
 	}
 	return nil
+}
+
+// duplicate turns a unique violation into *patient.DuplicateError.
+func (r *PatientRepository) duplicate(ctx context.Context, err error, p *patient.Patient) error {
+	var ce *pgdb.ConstraintError
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	d := p.Details()
+	var existing uuid.UUID
+	var qerr error
+	switch ce.Constraint {
+	case nationalIDConstraint:
+		qerr = r.db.GetContext(ctx, &existing, selectByNationalID, string(d.NationalID.Type), d.NationalID.Value)
+		if qerr == nil {
+			return &patient.DuplicateError{ExistingID: existing, Rule: patient.DuplicateRuleNationalID}
+		}
+	case identityConstraint:
+		qerr = r.db.GetContext(ctx, &existing, selectByIdentity, d.FamilyName, d.GivenName, d.BirthDate, d.Phone)
+		if qerr == nil {
+			return &patient.DuplicateError{ExistingID: existing, Rule: patient.DuplicateRuleNameBirthDatePhone}
+		}
+	default:
+		return nil
+	}
+	return fmt.Errorf("look up duplicate: %w", qerr)
 }
 
 // Get returns a patient or patient.ErrNotFound.
@@ -104,12 +199,141 @@ func (r *PatientRepository) Get(ctx context.Context, id uuid.UUID) (*patient.Pat
 		}
 		return nil, fmt.Errorf("get patient %s: %w", id, err)
 	}
-	return toDomainPatient(row), nil
+	return toDomainPatient(row)
 }
 
-func registeredEvent(p *patient.Patient) proto.Message {
+// Update locks the patient, applies fn, stores the result and writes
+// PatientUpdated, all in one transaction.
+func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*patient.Patient) error) (*patient.Patient, error) {
+	var out *patient.Patient
+	err := pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
+		var row patientRow
+		if err := tx.GetContext(ctx, &row, selectPatientForUpdate, id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return patient.ErrNotFound
+			}
+			return err
+		}
+		p, err := toDomainPatient(row)
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		newRow, err := toDBPatient(p)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NamedExecContext(ctx, updatePatient, newRow); err != nil {
+			return pgdb.MapError(err)
+		}
+		out = p
+		return r.outbox.Publish(ctx, tx, p.ID().String(), patientEvent(p, false))
+	})
+	if err != nil {
+		if out != nil {
+			if dup := r.duplicate(ctx, err, out); dup != nil {
+				return nil, dup
+			}
+		}
+		return nil, fmt.Errorf("update patient %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// ErrBadCursor: the cursor was not issued by Search.
+var ErrBadCursor = errors.New("bad cursor")
+
+type cursor struct {
+	Key string    `json:"k"`
+	ID  uuid.UUID `json:"i"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	if s == "" {
+		return c, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || len(c.Key) > 400 {
+		return cursor{}, ErrBadCursor
+	}
+	return c, nil
+}
+
+// likePrefix escapes LIKE metacharacters.
+func likePrefix(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s) + "%"
+}
+
+// Search returns one page of patients and the cursor of the next page ("" at
+// the end). Every filter given must match. Pages follow an index: name
+// searches in (name_key, id) order, the others in id order.
+func (r *PatientRepository) Search(ctx context.Context, q app.PatientSearch) ([]*patient.Patient, string, error) {
+	cur, err := decodeCursor(q.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	where := []string{"true"}
+	args := []any{}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	order := "id"
+	if q.NamePrefix != "" {
+		key := strings.ToLower(strings.ReplaceAll(q.NamePrefix, " ", ""))
+		where = append(where, "name_key LIKE "+arg(likePrefix(key)))
+		order = "name_key, id"
+		if cur.ID != uuid.Nil {
+			where = append(where, fmt.Sprintf("(name_key, id) > (%s, %s)", arg(cur.Key), arg(cur.ID)))
+		}
+	} else if cur.ID != uuid.Nil {
+		where = append(where, "id > "+arg(cur.ID))
+	}
+	if q.Phone != "" {
+		where = append(where, "phone = "+arg(q.Phone))
+	}
+	if q.NationalID != "" {
+		where = append(where, "national_id_value = "+arg(strings.ToUpper(strings.TrimSpace(q.NationalID))))
+	}
+	query := `SELECT ` + patientColumns + ` FROM patients WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + order + ` LIMIT ` + arg(q.Limit+1)
+	var rows []patientRow
+	if err := r.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, "", fmt.Errorf("search patients: %w", err)
+	}
+	next := ""
+	if len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+		last := rows[len(rows)-1]
+		next = encodeCursor(cursor{Key: last.NameKey, ID: last.ID})
+	}
+	out := make([]*patient.Patient, 0, len(rows))
+	for _, row := range rows {
+		p, err := toDomainPatient(row)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, p)
+	}
+	return out, next, nil
+}
+
+func patientEvent(p *patient.Patient, registered bool) proto.Message {
 	d := p.Details()
-	return &intakev1.PatientRegistered{
+	if registered {
+		return &intakev1.PatientRegistered{
+			PatientId: p.ID().String(), Version: p.Version(), OccurredAt: timestamppb.New(p.UpdatedAt()),
+			FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
+			Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,
+		}
+	}
+	return &intakev1.PatientUpdated{
 		PatientId: p.ID().String(), Version: p.Version(), OccurredAt: timestamppb.New(p.UpdatedAt()),
 		FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
 		Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,

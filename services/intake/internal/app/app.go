@@ -1,4 +1,4 @@
-// Package app holds intake's use cases.
+// Package app holds intake's use cases: one small type per command or query.
 package app
 
 import (
@@ -10,10 +10,23 @@ import (
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 )
 
-// PatientRepository is what the use cases need from storage.
+// PatientRepository is what the patient use cases need from storage.
 type PatientRepository interface {
 	Add(ctx context.Context, p *patient.Patient) error
 	Get(ctx context.Context, id uuid.UUID) (*patient.Patient, error)
+	Update(ctx context.Context, id uuid.UUID, fn func(*patient.Patient) error) (*patient.Patient, error)
+	Search(ctx context.Context, q PatientSearch) ([]*patient.Patient, string, error)
+}
+
+// PatientSearch finds patients by name prefix, phone or national id; every
+// filter given must match.
+type PatientSearch struct {
+	// NamePrefix matches family name then given name, without spaces, case-insensitively.
+	NamePrefix string
+	Phone      string
+	NationalID string
+	Limit      int
+	Cursor     string
 }
 
 // RegisterPatient registers a patient and publishes PatientRegistered.
@@ -28,7 +41,7 @@ func (h RegisterPatient) Handle(ctx context.Context, d patient.Details) (*patien
 	if err != nil {
 		return nil, err
 	}
-	p, err := patient.NewPatient(id, d, h.Now().UTC())
+	p, err := patient.NewPatient(id, d, h.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -44,4 +57,27 @@ type GetPatient struct{ Repo PatientRepository }
 // Handle returns the patient or patient.ErrNotFound.
 func (h GetPatient) Handle(ctx context.Context, id uuid.UUID) (*patient.Patient, error) {
 	return h.Repo.Get(ctx, id)
+}
+
+// UpdatePatient changes a patient's details if the caller saw the current
+// version, and publishes PatientUpdated.
+type UpdatePatient struct {
+	Repo PatientRepository
+	Now  func() time.Time
+}
+
+// Handle applies change to the current details; expectedVersion is the
+// version the caller read (If-Match).
+func (h UpdatePatient) Handle(ctx context.Context, id uuid.UUID, expectedVersion int64, change func(patient.Details) patient.Details) (*patient.Patient, error) {
+	return h.Repo.Update(ctx, id, func(p *patient.Patient) error {
+		return p.Update(change(p.Details()), expectedVersion, h.Now())
+	})
+}
+
+// SearchPatients finds patients by name prefix, phone or national id.
+type SearchPatients struct{ Repo PatientRepository }
+
+// Handle returns a page and the next cursor.
+func (h SearchPatients) Handle(ctx context.Context, q PatientSearch) ([]*patient.Patient, string, error) {
+	return h.Repo.Search(ctx, q)
 }
