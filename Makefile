@@ -44,8 +44,10 @@ bench: ## Run the benchmarks (pipeline, registration) and print BENCH lines
 	cd cmd/clinicops && go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 .PHONY: lint
-lint: ## buf lint, gofmt, go vet and golangci-lint over every module
+lint: ## buf lint and breaking (against main), gofmt, go vet and golangci-lint over every module
 	cd tools && GOWORK=off go tool buf lint ../proto
+	@if git rev-parse --verify -q main >/dev/null; then \
+	  cd tools && GOWORK=off go tool buf breaking ../proto --against '../.git#branch=main,subdir=proto'; fi
 	@unformatted=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
