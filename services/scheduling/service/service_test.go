@@ -38,6 +38,11 @@ func TestPatientReferenceIsKeptOnceAndNewestVersionWins(t *testing.T) {
 	require.EqualValues(t, 2, body["version"])
 	require.Equal(t, "1969-12-31", body["birth_date"], "a date stays the same date whatever the time zone")
 	require.Equal(t, 2, s.Count(t, `SELECT count(*) FROM processed_events`), "two distinct events, the redelivery skipped")
+
+	s.Publish(t, "intake", id, &intakev1.PatientUpdated{PatientId: id, Version: 3, OccurredAt: timestamppb.Now(),
+		FamilyName: "张", GivenName: "伟伟", BirthDate: "1969-12-31"})
+	s.WaitConsumed(t, "INTAKE", "scheduling_patient_updated")
+	require.Equal(t, "伟伟", s.Do(t, httpx.RoleNurse, http.MethodGet, "/v1/patients/"+id, nil).JSON(t)["given_name"])
 }
 
 func TestMalformedEventGoesToDLQAndLaterOnesFlow(t *testing.T) {

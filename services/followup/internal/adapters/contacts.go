@@ -27,13 +27,20 @@ type contactRow struct {
 
 const (
 	// upsertContact keeps the newest version: a stale or repeated event changes nothing.
-	upsertContact = `INSERT INTO patient_contacts (patient_id, phone, email, preferred_language, sms_consent, email_consent, version, updated_at)
-		VALUES (:patient_id, :phone, :email, :preferred_language, :sms_consent, :email_consent, :version, :updated_at)
+	upsertContact = `INSERT INTO patient_contacts (patient_id, phone, email, preferred_language, version, updated_at)
+		VALUES (:patient_id, :phone, :email, :preferred_language, :version, :updated_at)
 		ON CONFLICT (patient_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,
-			preferred_language = EXCLUDED.preferred_language, sms_consent = EXCLUDED.sms_consent,
-			email_consent = EXCLUDED.email_consent, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+			preferred_language = EXCLUDED.preferred_language, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
 		WHERE patient_contacts.version < EXCLUDED.version`
-	selectContact = `SELECT * FROM patient_contacts WHERE patient_id = $1`
+	selectContact = `SELECT c.patient_id, c.phone, c.email, c.preferred_language, c.version, c.updated_at,
+			EXISTS (SELECT 1 FROM channel_consents k WHERE k.patient_id = c.patient_id AND k.channel = 'sms' AND k.active) AS sms_consent,
+			EXISTS (SELECT 1 FROM channel_consents k WHERE k.patient_id = c.patient_id AND k.channel = 'email' AND k.active) AS email_consent
+		FROM patient_contacts c WHERE c.patient_id = $1`
+	// upsertChannelConsent keeps each consent's newest version.
+	upsertChannelConsent = `INSERT INTO channel_consents (consent_id, patient_id, channel, active, version, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (consent_id) DO UPDATE SET active = EXCLUDED.active, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+		WHERE channel_consents.version < EXCLUDED.version`
 )
 
 func toDBContact(c contact.Contact) contactRow {
@@ -55,6 +62,15 @@ type ContactsTx struct{ Tx *sqlx.Tx }
 func (r ContactsTx) Save(ctx context.Context, c contact.Contact) error {
 	if _, err := r.Tx.NamedExecContext(ctx, upsertContact, toDBContact(c)); err != nil {
 		return fmt.Errorf("save contact %s: %w", c.PatientID, err)
+	}
+	return nil
+}
+
+// SaveChannelConsent records a contact consent's state unless a newer
+// version of it is stored.
+func (r ContactsTx) SaveChannelConsent(ctx context.Context, c contact.ChannelConsent) error {
+	if _, err := r.Tx.ExecContext(ctx, upsertChannelConsent, c.ConsentID, c.PatientID, string(c.Channel), c.Active, c.Version, c.UpdatedAt); err != nil {
+		return fmt.Errorf("save channel consent %s: %w", c.ConsentID, err)
 	}
 	return nil
 }

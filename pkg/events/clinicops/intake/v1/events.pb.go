@@ -66,9 +66,14 @@ type PatientRegistered struct {
 	Email string `protobuf:"bytes,9,opt,name=email,proto3" json:"email,omitempty"`
 	// Preferred language for communication as a BCP 47 tag (e.g. "zh-CN", "en").
 	PreferredLanguage string `protobuf:"bytes,10,opt,name=preferred_language,json=preferredLanguage,proto3" json:"preferred_language,omitempty"`
-	// Whether the patient currently consents to be contacted by SMS.
+	// Deprecated: never set; channel consents travel as ConsentRecorded and
+	// ConsentWithdrawn (kinds contact_sms, contact_email).
+	//
+	// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 	ContactSmsConsent bool `protobuf:"varint,11,opt,name=contact_sms_consent,json=contactSmsConsent,proto3" json:"contact_sms_consent,omitempty"`
-	// Whether the patient currently consents to be contacted by e-mail.
+	// Deprecated: never set; see contact_sms_consent.
+	//
+	// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 	ContactEmailConsent bool `protobuf:"varint,12,opt,name=contact_email_consent,json=contactEmailConsent,proto3" json:"contact_email_consent,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
@@ -174,6 +179,7 @@ func (x *PatientRegistered) GetPreferredLanguage() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 func (x *PatientRegistered) GetContactSmsConsent() bool {
 	if x != nil {
 		return x.ContactSmsConsent
@@ -181,6 +187,7 @@ func (x *PatientRegistered) GetContactSmsConsent() bool {
 	return false
 }
 
+// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 func (x *PatientRegistered) GetContactEmailConsent() bool {
 	if x != nil {
 		return x.ContactEmailConsent
@@ -214,9 +221,14 @@ type PatientUpdated struct {
 	Email string `protobuf:"bytes,9,opt,name=email,proto3" json:"email,omitempty"`
 	// Preferred language for communication as a BCP 47 tag (e.g. "zh-CN", "en").
 	PreferredLanguage string `protobuf:"bytes,10,opt,name=preferred_language,json=preferredLanguage,proto3" json:"preferred_language,omitempty"`
-	// Whether the patient currently consents to be contacted by SMS.
+	// Deprecated: never set; channel consents travel as ConsentRecorded and
+	// ConsentWithdrawn (kinds contact_sms, contact_email).
+	//
+	// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 	ContactSmsConsent bool `protobuf:"varint,11,opt,name=contact_sms_consent,json=contactSmsConsent,proto3" json:"contact_sms_consent,omitempty"`
-	// Whether the patient currently consents to be contacted by e-mail.
+	// Deprecated: never set; see contact_sms_consent.
+	//
+	// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 	ContactEmailConsent bool `protobuf:"varint,12,opt,name=contact_email_consent,json=contactEmailConsent,proto3" json:"contact_email_consent,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
@@ -322,6 +334,7 @@ func (x *PatientUpdated) GetPreferredLanguage() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 func (x *PatientUpdated) GetContactSmsConsent() bool {
 	if x != nil {
 		return x.ContactSmsConsent
@@ -329,6 +342,7 @@ func (x *PatientUpdated) GetContactSmsConsent() bool {
 	return false
 }
 
+// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 func (x *PatientUpdated) GetContactEmailConsent() bool {
 	if x != nil {
 		return x.ContactEmailConsent
@@ -893,7 +907,7 @@ var File_clinicops_intake_v1_events_proto protoreflect.FileDescriptor
 
 const file_clinicops_intake_v1_events_proto_rawDesc = "" +
 	"\n" +
-	" clinicops/intake/v1/events.proto\x12\x13clinicops.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x03\n" +
+	" clinicops/intake/v1/events.proto\x12\x13clinicops.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x03\n" +
 	"\x11PatientRegistered\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x18\n" +
@@ -910,9 +924,9 @@ const file_clinicops_intake_v1_events_proto_rawDesc = "" +
 	"\x05phone\x18\b \x01(\tR\x05phone\x12\x14\n" +
 	"\x05email\x18\t \x01(\tR\x05email\x12-\n" +
 	"\x12preferred_language\x18\n" +
-	" \x01(\tR\x11preferredLanguage\x12.\n" +
-	"\x13contact_sms_consent\x18\v \x01(\bR\x11contactSmsConsent\x122\n" +
-	"\x15contact_email_consent\x18\f \x01(\bR\x13contactEmailConsent\"\xb6\x03\n" +
+	" \x01(\tR\x11preferredLanguage\x122\n" +
+	"\x13contact_sms_consent\x18\v \x01(\bB\x02\x18\x01R\x11contactSmsConsent\x126\n" +
+	"\x15contact_email_consent\x18\f \x01(\bB\x02\x18\x01R\x13contactEmailConsent\"\xbe\x03\n" +
 	"\x0ePatientUpdated\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x18\n" +
@@ -929,9 +943,9 @@ const file_clinicops_intake_v1_events_proto_rawDesc = "" +
 	"\x05phone\x18\b \x01(\tR\x05phone\x12\x14\n" +
 	"\x05email\x18\t \x01(\tR\x05email\x12-\n" +
 	"\x12preferred_language\x18\n" +
-	" \x01(\tR\x11preferredLanguage\x12.\n" +
-	"\x13contact_sms_consent\x18\v \x01(\bR\x11contactSmsConsent\x122\n" +
-	"\x15contact_email_consent\x18\f \x01(\bR\x13contactEmailConsent\"\xec\x02\n" +
+	" \x01(\tR\x11preferredLanguage\x122\n" +
+	"\x13contact_sms_consent\x18\v \x01(\bB\x02\x18\x01R\x11contactSmsConsent\x126\n" +
+	"\x15contact_email_consent\x18\f \x01(\bB\x02\x18\x01R\x13contactEmailConsent\"\xec\x02\n" +
 	"\x0fConsentRecorded\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x18\n" +

@@ -33,10 +33,15 @@ type Contact struct {
 	UpdatedAt time.Time
 }
 
+// InvalidError says an event's contact details cannot be kept.
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string { return "invalid contact: " + e.Reason }
+
 // New validates contact details built from an event.
 func New(c Contact) (Contact, error) {
 	if c.PatientID == uuid.Nil || c.Version < 1 {
-		return Contact{}, errors.New("contact needs a patient id and a version")
+		return Contact{}, &InvalidError{Reason: "needs a patient id and a version"}
 	}
 	if c.PreferredLanguage == "" {
 		c.PreferredLanguage = "zh-CN"
@@ -55,4 +60,28 @@ func (c Contact) Channels() []Channel {
 		out = append(out, ChannelEmail)
 	}
 	return out
+}
+
+// ChannelConsent is a patient's consent to be contacted on one channel, as
+// intake recorded or withdrew it.
+type ChannelConsent struct {
+	ConsentID uuid.UUID
+	PatientID uuid.UUID
+	Channel   Channel
+	Active    bool
+	// Version is the consent's version in intake (1 recorded, 2 withdrawn).
+	Version   int64
+	UpdatedAt time.Time
+}
+
+// ChannelOfConsentKind maps intake's consent kinds to channels; ok is false
+// for kinds that are not about contact.
+func ChannelOfConsentKind(kind string) (Channel, bool) {
+	switch kind {
+	case "contact_sms":
+		return ChannelSMS, true
+	case "contact_email":
+		return ChannelEmail, true
+	}
+	return "", false
 }
