@@ -86,7 +86,7 @@ func TestValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			requireFields(t, err, tc.fields...)
+			_ = requireFields(t, err, tc.fields...)
 		})
 	}
 }
@@ -127,7 +127,7 @@ func TestParseICD10(t *testing.T) {
 				require.Equal(t, tc.want, got)
 				return
 			}
-			requireFields(t, err, tc.fields...)
+			_ = requireFields(t, err, tc.fields...)
 		})
 	}
 }

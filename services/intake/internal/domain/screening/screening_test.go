@@ -216,7 +216,7 @@ func TestNew(t *testing.T) {
 	require.Equal(t, []string{screening.ReasonDisqualifyingAnswer}, codes(s.Result()))
 
 	_, err = screening.New(id, patientID, msc(), ra, map[string]bool{}, born(1980, 5, 17), now, today)
-	requireFields(t, err, "answers.q_active_infection", "answers.q_pregnant", "answers.q_attends_follow_up")
+	_ = requireFields(t, err, "answers.q_active_infection", "answers.q_pregnant", "answers.q_attends_follow_up")
 }
 
 func TestUnmarshalScreeningFromDatabase(t *testing.T) {
