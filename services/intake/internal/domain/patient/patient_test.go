@@ -139,7 +139,7 @@ func TestNewPatient(t *testing.T) {
 				require.Equal(t, now, p.UpdatedAt())
 				return
 			}
-			requireFields(t, err, tc.field)
+			_ = requireFields(t, err, tc.field)
 		})
 	}
 }
@@ -152,7 +152,7 @@ func TestNewPatientListsEveryField(t *testing.T) {
 	d.Address.Country = ""
 	d.EmergencyContact.Phone = ""
 	_, err := patient.NewPatient(uuid.New(), d, time.Now())
-	requireFields(t, err, "family_name", "phone", "address.country", "emergency_contact.phone")
+	_ = requireFields(t, err, "family_name", "phone", "address.country", "emergency_contact.phone")
 }
 
 func TestNewPatientNormalises(t *testing.T) {
@@ -219,7 +219,7 @@ func TestUpdate(t *testing.T) {
 			require.ErrorIs(t, err, patient.ErrVersionMismatch)
 		}},
 		{"invalid", 1, func(d *patient.Details) { d.Email = "nope" }, func(t *testing.T, err error) {
-			requireFields(t, err, "email")
+			_ = requireFields(t, err, "email")
 		}},
 	}
 	for _, tc := range tests {
