@@ -49,7 +49,7 @@ func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) 
 		Idempotency: idem,
 		OpenAPI:     api.OpenAPI,
 		Clinical: ports.Clinical{
-			RecordConsent:   app.RecordConsent{Repo: clinical, Clock: clock},
+			RecordConsent:   app.RecordConsent{Repo: clinical, Programs: programs, Clock: clock},
 			WithdrawConsent: app.WithdrawConsent{Repo: clinical, Clock: clock},
 			RecordScreening: app.RecordScreening{Repo: clinical, Patients: patients, Programs: programs, Clock: clock},
 			RequestCourse:   app.RequestCourse{Repo: clinical, Programs: programs, Clock: clock, MaxScreeningAge: MaxScreeningAge},

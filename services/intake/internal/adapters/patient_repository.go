@@ -218,8 +218,13 @@ func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*p
 		if err != nil {
 			return err
 		}
+		before := p.Version()
 		if err := fn(p); err != nil {
 			return err
+		}
+		out = p
+		if p.Version() == before {
+			return nil // nothing changed: no write, no event
 		}
 		newRow, err := toDBPatient(p)
 		if err != nil {
@@ -228,7 +233,6 @@ func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*p
 		if _, err := tx.NamedExecContext(ctx, updatePatient, newRow); err != nil {
 			return pgdb.MapError(err)
 		}
-		out = p
 		return r.outbox.Publish(ctx, tx, p.ID().String(), patientEvent(p, false))
 	})
 	if err != nil {

@@ -43,12 +43,19 @@ func (c Clock) Today() time.Time {
 
 // RecordConsent records a signed consent.
 type RecordConsent struct {
-	Repo  ClinicalRepository
-	Clock Clock
+	Repo     ClinicalRepository
+	Programs ProgramReader
+	Clock    Clock
 }
 
-// Handle validates and stores the consent for an existing patient.
+// Handle validates and stores the consent for an existing patient; a
+// program it names must be one of the clinic's.
 func (h RecordConsent) Handle(ctx context.Context, patientID uuid.UUID, in consent.Input) (*consent.Consent, error) {
+	if in.Program != "" && program.ValidCode(in.Program) {
+		if _, err := h.Programs.Get(ctx, in.Program); err != nil {
+			return nil, err
+		}
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err

@@ -150,9 +150,9 @@ type indicationJSON struct {
 }
 
 type screeningRequest struct {
-	Program    string          `json:"program"`
-	Indication *indicationJSON `json:"indication"`
-	Answers    map[string]bool `json:"answers"`
+	Program    string           `json:"program"`
+	Indication *indicationJSON  `json:"indication"`
+	Answers    map[string]*bool `json:"answers"`
 }
 
 type reasonJSON struct {
@@ -210,7 +210,24 @@ func (h Clinical) recordScreening(w http.ResponseWriter, r *http.Request) error 
 	if req.Answers == nil {
 		return problem(validation.Field("answers", "is required"))
 	}
-	s, err := h.RecordScreening.Handle(r.Context(), id, req.Program, ind, req.Answers)
+	// null is not an answer: "unknown" must never read as "no".
+	answers := make(map[string]bool, len(req.Answers))
+	var nulls validation.List
+	for q, a := range req.Answers {
+		if a == nil {
+			if program.ValidQuestionID(q) {
+				nulls.Add("answers."+q, "must be true or false")
+			} else {
+				nulls.Add("answers", "has an answer that is not true or false")
+			}
+			continue
+		}
+		answers[q] = *a
+	}
+	if err := nulls.Err(); err != nil {
+		return problem(err)
+	}
+	s, err := h.RecordScreening.Handle(r.Context(), id, req.Program, ind, answers)
 	if err != nil {
 		return problem(err)
 	}

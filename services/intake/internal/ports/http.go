@@ -201,6 +201,11 @@ func (h HTTP) listPrograms(w http.ResponseWriter, r *http.Request) error {
 
 func (h HTTP) listAudit(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
+	for k := range qv {
+		if k != "patient_id" && k != "cursor" {
+			return httpx.BadRequest("unknown query parameter", httpx.FieldError{Field: k, Message: "is not an audit parameter"})
+		}
+	}
 	id, err := uuid.Parse(qv.Get("patient_id"))
 	if err != nil {
 		return httpx.BadRequest("patient_id is required", httpx.FieldError{Field: "patient_id", Message: "must be a UUID"})

@@ -71,13 +71,13 @@ func (r patientRequest) toDetails() (patient.Details, error) {
 // patientPatch changes the fields it names; absent fields stay. An optional
 // field sent as null (or "") is cleared.
 type patientPatch struct {
-	FamilyName        *string                        `json:"family_name"`
-	GivenName         *string                        `json:"given_name"`
-	BirthDate         *string                        `json:"birth_date"`
-	Sex               *string                        `json:"sex"`
+	FamilyName        optional[string]               `json:"family_name"`
+	GivenName         optional[string]               `json:"given_name"`
+	BirthDate         optional[string]               `json:"birth_date"`
+	Sex               optional[string]               `json:"sex"`
 	Phone             optional[string]               `json:"phone"`
 	Email             optional[string]               `json:"email"`
-	PreferredLanguage *string                        `json:"preferred_language"`
+	PreferredLanguage optional[string]               `json:"preferred_language"`
 	NationalID        optional[nationalIDJSON]       `json:"national_id"`
 	Address           optional[addressJSON]          `json:"address"`
 	EmergencyContact  optional[emergencyContactJSON] `json:"emergency_contact"`
@@ -85,20 +85,25 @@ type patientPatch struct {
 
 func (p patientPatch) apply(d patient.Details) (patient.Details, error) {
 	var l validation.List
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
+	// Required fields may change but not be cleared.
+	required := func(field string, o optional[string], dst *string) {
+		switch {
+		case !o.Set:
+		case o.Null:
+			l.Add(field, "cannot be null")
+		default:
+			*dst = o.Value
 		}
 	}
-	set(&d.FamilyName, p.FamilyName)
-	set(&d.GivenName, p.GivenName)
-	set(&d.PreferredLanguage, p.PreferredLanguage)
-	if p.Sex != nil {
-		d.Sex = patient.Sex(*p.Sex)
-	}
-	if p.BirthDate != nil {
-		bd, err := patient.ParseDate(*p.BirthDate)
-		if err != nil {
+	sex := string(d.Sex)
+	required("family_name", p.FamilyName, &d.FamilyName)
+	required("given_name", p.GivenName, &d.GivenName)
+	required("preferred_language", p.PreferredLanguage, &d.PreferredLanguage)
+	required("sex", p.Sex, &sex)
+	d.Sex = patient.Sex(sex)
+	if p.BirthDate.Set {
+		bd, err := patient.ParseDate(p.BirthDate.Value)
+		if p.BirthDate.Null || err != nil {
 			l.Add("birth_date", "must be a date YYYY-MM-DD")
 		}
 		d.BirthDate = bd

@@ -64,6 +64,10 @@ var (
 // letter, then 1 to 40 lower-case letters, digits or dashes.
 func ValidCode(s string) bool { return codePattern.MatchString(s) }
 
+// ValidQuestionID reports whether s has the shape of a question id (so it
+// may be echoed as a field name).
+func ValidQuestionID(s string) bool { return questionIDPattern.MatchString(s) }
+
 // Question returns the question with id.
 func (s Screening) Question(id string) (Question, bool) {
 	for _, q := range s.Questions {

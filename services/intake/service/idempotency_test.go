@@ -1,0 +1,155 @@
+package service_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/testharness"
+)
+
+const replayedHeader = "Idempotent-Replayed"
+
+// requireReplay checks that again is first answered once more from the store.
+func requireReplay(t *testing.T, first, again testharness.Response) {
+	t.Helper()
+	require.Equal(t, first.Status, again.Status, string(again.Body))
+	require.Equal(t, "true", again.Header.Get(replayedHeader))
+	require.JSONEq(t, string(first.Body), string(again.Body), "the first answer, byte for byte")
+	require.Equal(t, first.Header.Get("Location"), again.Header.Get("Location"))
+	require.Equal(t, first.Header.Get("ETag"), again.Header.Get("ETag"))
+}
+
+// TestIdempotencyKeys: on every creating POST the same key and body return
+// the first answer (one row, one event), the same key with another body is
+// a 422, and keys belong to the caller.
+func TestIdempotencyKeys(t *testing.T) {
+	t.Parallel()
+	s := startSeededIntake(t)
+	fd := httpx.RoleFrontDesk
+	key := func(k string) []string { return []string{"Idempotency-Key", k} }
+
+	// Register.
+	reg := newPatient("郑", "秀英", "1960-12-12", "+8613300000001")
+	first := s.Do(t, fd, http.MethodPost, "/v1/patients", reg, key("reg-1")...)
+	p := created(t, first)
+	require.Empty(t, first.Header.Get(replayedHeader))
+	requireReplay(t, first, s.Do(t, fd, http.MethodPost, "/v1/patients", reg, key("reg-1")...))
+	other := s.Do(t, fd, http.MethodPost, "/v1/patients", with(reg, "given_name", "秀兰"), key("reg-1")...)
+	requireProblem(t, other, http.StatusUnprocessableEntity, "Idempotency-Key")
+	base := "/v1/patients/" + p["id"].(string)
+
+	// Consent.
+	first = s.Do(t, fd, http.MethodPost, base+"/consents", treatmentConsent("nk-autologous"), key("consent-1")...)
+	created(t, first)
+	requireReplay(t, first, s.Do(t, fd, http.MethodPost, base+"/consents", treatmentConsent("nk-autologous"), key("consent-1")...))
+	requireProblem(t, s.Do(t, fd, http.MethodPost, base+"/consents", smsConsent(), key("consent-1")...),
+		http.StatusUnprocessableEntity, "Idempotency-Key")
+
+	// Screening: the front desk and a clinician may use the same key
+	// without meeting each other.
+	first = s.Do(t, fd, http.MethodPost, base+"/screenings", nkScreening(false), key("screen-1")...)
+	fdScreening := created(t, first)
+	requireReplay(t, first, s.Do(t, fd, http.MethodPost, base+"/screenings", nkScreening(false), key("screen-1")...))
+	requireProblem(t, s.Do(t, fd, http.MethodPost, base+"/screenings", nkScreening(true), key("screen-1")...),
+		http.StatusUnprocessableEntity, "Idempotency-Key")
+	clin := s.Do(t, httpx.RoleClinician, http.MethodPost, base+"/screenings", nkScreening(false), key("screen-1")...)
+	clinScreening := created(t, clin)
+	require.Empty(t, clin.Header.Get(replayedHeader), "another principal's key is independent")
+	require.NotEqual(t, fdScreening["id"], clinScreening["id"])
+	requireReplay(t, clin, s.Do(t, httpx.RoleClinician, http.MethodPost, base+"/screenings", nkScreening(false), key("screen-1")...))
+	// A clinician's different body under that key is judged against the
+	// clinician's own first request only.
+	requireProblem(t, s.Do(t, httpx.RoleClinician, http.MethodPost, base+"/screenings", nkScreening(true), key("screen-1")...),
+		http.StatusUnprocessableEntity, "Idempotency-Key")
+
+	// Course.
+	first = s.Do(t, fd, http.MethodPost, base+"/courses", nkCourse(), key("course-1")...)
+	course := created(t, first)
+	require.Equal(t, "requested", course["status"])
+	requireReplay(t, first, s.Do(t, fd, http.MethodPost, base+"/courses", nkCourse(), key("course-1")...))
+	requireProblem(t, s.Do(t, fd, http.MethodPost, base+"/courses", with(nkCourse(), "notes", "下午"), key("course-1")...),
+		http.StatusUnprocessableEntity, "Idempotency-Key")
+
+	// A refusal is replayed as well, and stays a refusal once the key is spent.
+	dup := s.Do(t, fd, http.MethodPost, "/v1/patients", reg, key("reg-2")...)
+	requireProblem(t, dup, http.StatusConflict, "")
+	requireReplay(t, dup, s.Do(t, fd, http.MethodPost, "/v1/patients", reg, key("reg-2")...))
+
+	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM patients`))
+	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM consents`))
+	require.Equal(t, 2, s.Count(t, `SELECT count(*) FROM screenings`), "the front desk's and the clinician's")
+	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM courses`))
+	waitPublished(t, s, 5) // registered, consent, two screenings, course
+
+	// Without a key nothing is deduplicated: that is what keys are for.
+	created(t, s.Do(t, fd, http.MethodPost, base+"/consents", smsConsent()))
+	created(t, s.Do(t, fd, http.MethodPost, base+"/consents", smsConsent()))
+	require.Equal(t, 3, s.Count(t, `SELECT count(*) FROM consents`))
+}
+
+// TestIdempotencyKeyUnderConcurrentRetries: retries racing each other with
+// one key register the patient once; each answer is the first one or "in
+// progress, retry".
+func TestIdempotencyKeyUnderConcurrentRetries(t *testing.T) {
+	t.Parallel()
+	s := startSeededIntake(t)
+	body, err := json.Marshal(newPatient("冯", "刚", "1958-03-03", "+8613300000002"))
+	require.NoError(t, err)
+
+	const n = 8
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequest(http.MethodPost, "http://"+s.Runtime.Addr()+"/v1/patients", bytes.NewReader(body))
+			if err != nil {
+				answers[i].err = err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+s.Tokens[httpx.RoleFrontDesk])
+			req.Header.Set("Idempotency-Key", "desk-retry")
+			resp, err := s.HTTP.Do(req)
+			if err != nil {
+				answers[i].err = err
+				return
+			}
+			defer func() { _ = resp.Body.Close() }()
+			answers[i].status = resp.StatusCode
+			answers[i].body, answers[i].err = io.ReadAll(resp.Body)
+		}()
+	}
+	wg.Wait()
+
+	ids := map[string]bool{}
+	for _, a := range answers {
+		require.NoError(t, a.err)
+		switch a.status {
+		case http.StatusCreated:
+			var p map[string]any
+			require.NoError(t, json.Unmarshal(a.body, &p))
+			ids[p["id"].(string)] = true
+		case http.StatusConflict:
+			require.Contains(t, string(a.body), "in progress")
+		default:
+			require.Failf(t, "unexpected answer", "%d %s", a.status, a.body)
+		}
+	}
+	require.Len(t, ids, 1, "every success names the same patient")
+	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM patients`))
+	waitPublished(t, s, 1)
+}
