@@ -128,7 +128,7 @@ func (s *Store) serve(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return nil
 	}
 	hdr := map[string]string{}
-	for _, k := range []string{"Content-Type", "Location", "ETag"} {
+	for _, k := range []string{"Content-Type", "Location", "ETag", "X-Content-Type-Options"} {
 		if v := rec.header.Get(k); v != "" {
 			hdr[k] = v
 		}

@@ -52,7 +52,7 @@ func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) 
 			RecordConsent:   app.RecordConsent{Repo: clinical, Programs: programs, Clock: clock},
 			WithdrawConsent: app.WithdrawConsent{Repo: clinical, Clock: clock},
 			RecordScreening: app.RecordScreening{Repo: clinical, Patients: patients, Programs: programs, Clock: clock},
-			RequestCourse:   app.RequestCourse{Repo: clinical, Programs: programs, Clock: clock, MaxScreeningAge: MaxScreeningAge},
+			RequestCourse:   app.RequestCourse{Repo: clinical, Patients: patients, Programs: programs, Clock: clock, MaxScreeningAge: MaxScreeningAge},
 			CancelCourse:    app.CancelCourse{Repo: clinical, Clock: clock},
 			Repo:            clinical,
 		},

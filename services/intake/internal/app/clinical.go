@@ -113,6 +113,7 @@ func (h RecordScreening) Handle(ctx context.Context, patientID uuid.UUID, progra
 // consent and a recent eligible screening for the program.
 type RequestCourse struct {
 	Repo     ClinicalRepository
+	Patients PatientRepository
 	Programs ProgramReader
 	Clock    Clock
 	// MaxScreeningAge is how old an eligible screening may be (default 90 days).
@@ -121,6 +122,9 @@ type RequestCourse struct {
 
 // Handle decides under the patient's lock and stores the course.
 func (h RequestCourse) Handle(ctx context.Context, patientID uuid.UUID, in course.Input) (*course.Course, error) {
+	if _, err := h.Patients.Get(ctx, patientID); err != nil {
+		return nil, err // an unknown patient is a 404 before anything else
+	}
 	prog, err := h.Programs.Get(ctx, in.Program)
 	if err != nil {
 		return nil, err

@@ -99,7 +99,6 @@ func (h Clinical) recordConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
-	w.Header().Set("Location", "/v1/patients/"+id.String()+"/consents/"+c.ID().String())
 	return httpx.WriteJSON(w, http.StatusCreated, toConsentResponse(c))
 }
 
@@ -231,7 +230,6 @@ func (h Clinical) recordScreening(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return problem(err)
 	}
-	w.Header().Set("Location", "/v1/patients/"+id.String()+"/screenings/"+s.ID().String())
 	return httpx.WriteJSON(w, http.StatusCreated, toScreeningResponse(s))
 }
 
@@ -318,7 +316,6 @@ func (h Clinical) requestCourse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
-	w.Header().Set("Location", "/v1/courses/"+c.ID().String())
 	return httpx.WriteJSON(w, http.StatusCreated, toCourseResponse(c))
 }
 

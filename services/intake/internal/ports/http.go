@@ -210,6 +210,9 @@ func (h HTTP) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpx.BadRequest("patient_id is required", httpx.FieldError{Field: "patient_id", Message: "must be a UUID"})
 	}
+	if _, err := h.Get.Handle(r.Context(), id); err != nil {
+		return problem(err)
+	}
 	limit := maxLimit
 	after := int64(0)
 	if v := qv.Get("cursor"); v != "" {
