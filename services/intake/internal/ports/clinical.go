@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -103,22 +104,7 @@ func (h Clinical) recordConsent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h Clinical) listConsents(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := h.requirePatient(r, id, "consents.read"); err != nil {
-		return err
-	}
-	cs, err := h.Repo.Consents(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	items := make([]consentResponse, len(cs))
-	for i, c := range cs {
-		items[i] = toConsentResponse(c)
-	}
-	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return listFor(h, w, r, "consents.read", h.Repo.Consents, toConsentResponse)
 }
 
 func (h Clinical) withdrawConsent(w http.ResponseWriter, r *http.Request) error {
@@ -234,22 +220,7 @@ func (h Clinical) recordScreening(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h Clinical) listScreenings(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := h.requirePatient(r, id, "screenings.read"); err != nil {
-		return err
-	}
-	ss, err := h.Repo.Screenings(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	items := make([]screeningResponse, len(ss))
-	for i, s := range ss {
-		items[i] = toScreeningResponse(s)
-	}
-	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return listFor(h, w, r, "screenings.read", h.Repo.Screenings, toScreeningResponse)
 }
 
 type courseRequest struct {
@@ -320,22 +291,7 @@ func (h Clinical) requestCourse(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h Clinical) listCourses(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := h.requirePatient(r, id, "courses.read"); err != nil {
-		return err
-	}
-	cs, err := h.Repo.Courses(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	items := make([]courseResponse, len(cs))
-	for i, c := range cs {
-		items[i] = toCourseResponse(c)
-	}
-	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return listFor(h, w, r, "courses.read", h.Repo.Courses, toCourseResponse)
 }
 
 func (h Clinical) cancelCourse(w http.ResponseWriter, r *http.Request) error {
@@ -356,9 +312,26 @@ func (h Clinical) cancelCourse(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, toCourseResponse(c))
 }
 
-// requirePatient answers 404 for an unknown patient and audits the read.
-func (h Clinical) requirePatient(r *http.Request, id uuid.UUID, action string) error {
-	return h.Audit(r, action, id)
+// listFor answers one patient's records: a 404 for an unknown patient, and
+// the read is audited.
+func listFor[T, R any](h Clinical, w http.ResponseWriter, r *http.Request, action string,
+	load func(context.Context, uuid.UUID) ([]T, error), convert func(T) R) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := h.Audit(r, action, id); err != nil {
+		return err
+	}
+	records, err := load(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	items := make([]R, len(records))
+	for i, rec := range records {
+		items[i] = convert(rec)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
 // clinicalProblem maps the clinical domain's errors.

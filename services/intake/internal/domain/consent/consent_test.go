@@ -1,7 +1,6 @@
 package consent_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,8 +8,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -22,17 +22,6 @@ func treatment() consent.Input {
 	}
 }
 
-func requireFields(t *testing.T, err error, fields ...string) {
-	t.Helper()
-	var ve *validation.Error
-	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-}
-
 func TestParseKind(t *testing.T) {
 	t.Parallel()
 	for _, k := range []string{"treatment", "data_processing", "research", "contact_sms", "contact_email"} {
@@ -42,7 +31,7 @@ func TestParseKind(t *testing.T) {
 	}
 	for _, k := range []string{"", "Treatment", "contact", "sms", "treatment "} {
 		_, err := consent.ParseKind(k)
-		requireFields(t, err, "kind")
+		validationtest.RequireFields(t, err, "kind")
 	}
 }
 
@@ -55,7 +44,7 @@ func TestParseSignedBy(t *testing.T) {
 	}
 	for _, s := range []string{"", "doctor", "Patient"} {
 		_, err := consent.ParseSignedBy(s)
-		requireFields(t, err, "signed_by")
+		validationtest.RequireFields(t, err, "signed_by")
 	}
 }
 
@@ -104,7 +93,7 @@ func TestNew(t *testing.T) {
 			id, patientID := uuid.New(), uuid.New()
 			c, err := consent.New(id, patientID, in, now)
 			if tc.fields != nil {
-				requireFields(t, err, tc.fields...)
+				validationtest.RequireFields(t, err, tc.fields...)
 				return
 			}
 			require.NoError(t, err)
@@ -136,8 +125,8 @@ func TestWithdraw(t *testing.T) {
 	}{
 		{"withdraws", "  patient moved abroad ", nil},
 		{"multi-line reason", "moved\nabroad", nil},
-		{"no reason", "  ", func(t *testing.T, err error) { requireFields(t, err, "reason") }},
-		{"long reason", strings.Repeat("r", 501), func(t *testing.T, err error) { requireFields(t, err, "reason") }},
+		{"no reason", "  ", func(t *testing.T, err error) { validationtest.RequireFields(t, err, "reason") }},
+		{"long reason", strings.Repeat("r", 501), func(t *testing.T, err error) { validationtest.RequireFields(t, err, "reason") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

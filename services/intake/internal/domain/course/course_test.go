@@ -9,11 +9,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/course"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/screening"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 var (
@@ -83,17 +84,6 @@ func requireMissing(t *testing.T, err error, codes ...string) {
 	require.Equal(t, codes, got)
 }
 
-func requireFields(t *testing.T, err error, fields ...string) {
-	t.Helper()
-	var ve *validation.Error
-	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-}
-
 func TestRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture()
@@ -161,7 +151,7 @@ func TestRequestBadInput(t *testing.T) {
 				require.NotNil(t, c)
 				return
 			}
-			requireFields(t, err, tc.fields...)
+			validationtest.RequireFields(t, err, tc.fields...)
 		})
 	}
 }
@@ -172,7 +162,7 @@ func TestRequestBadInputBeforePreconditions(t *testing.T) {
 	in := input()
 	in.PreferredStart = time.Time{}
 	_, err := f.request(in, 0)
-	requireFields(t, err, "preferred_start")
+	validationtest.RequireFields(t, err, "preferred_start")
 }
 
 func TestRequestPreconditions(t *testing.T) {
@@ -288,8 +278,8 @@ func TestCancel(t *testing.T) {
 		wantErr func(*testing.T, error)
 	}{
 		{"cancels", " patient unwell ", nil},
-		{"no reason", " ", func(t *testing.T, err error) { requireFields(t, err, "reason") }},
-		{"long reason", strings.Repeat("r", 501), func(t *testing.T, err error) { requireFields(t, err, "reason") }},
+		{"no reason", " ", func(t *testing.T, err error) { validationtest.RequireFields(t, err, "reason") }},
+		{"long reason", strings.Repeat("r", 501), func(t *testing.T, err error) { validationtest.RequireFields(t, err, "reason") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,13 +1,14 @@
 package patient_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
 
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 )
@@ -47,18 +48,6 @@ func wrongCheck(id string) string {
 		c = '1'
 	}
 	return id[:17] + string(c)
-}
-
-func requireFields(t *testing.T, err error, fields ...string) *patient.ValidationError {
-	t.Helper()
-	var ve *patient.ValidationError
-	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-	return ve
 }
 
 func TestNewPatient(t *testing.T) {
@@ -139,7 +128,7 @@ func TestNewPatient(t *testing.T) {
 				require.Equal(t, now, p.UpdatedAt())
 				return
 			}
-			_ = requireFields(t, err, tc.field)
+			_ = validationtest.RequireFields(t, err, tc.field)
 		})
 	}
 }
@@ -152,7 +141,7 @@ func TestNewPatientListsEveryField(t *testing.T) {
 	d.Address.Country = ""
 	d.EmergencyContact.Phone = ""
 	_, err := patient.NewPatient(uuid.New(), d, time.Now())
-	_ = requireFields(t, err, "family_name", "phone", "address.country", "emergency_contact.phone")
+	_ = validationtest.RequireFields(t, err, "family_name", "phone", "address.country", "emergency_contact.phone")
 }
 
 func TestNewPatientNormalises(t *testing.T) {
@@ -195,7 +184,7 @@ func TestMessagesDoNotLeakInput(t *testing.T) {
 	d.Address.Country = "ZZ"
 	d.EmergencyContact.Phone = secret
 	_, err := patient.NewPatient(uuid.New(), d, time.Now())
-	ve := requireFields(t, err, "family_name", "phone", "email", "national_id.value", "address.country", "emergency_contact.phone")
+	ve := validationtest.RequireFields(t, err, "family_name", "phone", "email", "national_id.value", "address.country", "emergency_contact.phone")
 	for _, v := range []string{"秘秘", secret, "secret-mail", d.NationalID.Value, "ZZ"} {
 		require.NotContains(t, ve.Error(), v)
 	}
@@ -219,7 +208,7 @@ func TestUpdate(t *testing.T) {
 			require.ErrorIs(t, err, patient.ErrVersionMismatch)
 		}},
 		{"invalid", 1, func(d *patient.Details) { d.Email = "nope" }, func(t *testing.T, err error) {
-			_ = requireFields(t, err, "email")
+			_ = validationtest.RequireFields(t, err, "email")
 		}},
 	}
 	for _, tc := range tests {

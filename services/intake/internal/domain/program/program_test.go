@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
@@ -24,18 +26,6 @@ func msc() program.Program {
 			},
 		},
 	}
-}
-
-func requireFields(t *testing.T, err error, fields ...string) *validation.Error {
-	t.Helper()
-	var ve *validation.Error
-	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-	return ve
 }
 
 func TestValidate(t *testing.T) {
@@ -86,7 +76,7 @@ func TestValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			_ = requireFields(t, err, tc.fields...)
+			_ = validationtest.RequireFields(t, err, tc.fields...)
 		})
 	}
 }
@@ -127,7 +117,7 @@ func TestParseICD10(t *testing.T) {
 				require.Equal(t, tc.want, got)
 				return
 			}
-			_ = requireFields(t, err, tc.fields...)
+			_ = validationtest.RequireFields(t, err, tc.fields...)
 		})
 	}
 }
@@ -135,7 +125,7 @@ func TestParseICD10(t *testing.T) {
 func TestParseICD10DoesNotLeakInput(t *testing.T) {
 	t.Parallel()
 	_, err := program.ParseICD10("SECRET-SYSTEM", "Q99.SECRET")
-	ve := requireFields(t, err, "indication.system", "indication.code")
+	ve := validationtest.RequireFields(t, err, "indication.system", "indication.code")
 	require.NotContains(t, ve.Error(), "SECRET")
 }
 

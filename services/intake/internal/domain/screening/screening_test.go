@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/screening"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
@@ -40,18 +42,6 @@ func fine() map[string]bool {
 }
 
 func born(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
-
-func requireFields(t *testing.T, err error, fields ...string) *validation.Error {
-	t.Helper()
-	var ve *validation.Error
-	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-	return ve
-}
 
 func codes(r screening.Result) []string {
 	var c []string
@@ -175,7 +165,7 @@ func TestEvaluateBadInput(t *testing.T) {
 			answers := fine()
 			tc.answers(answers)
 			_, err := screening.Evaluate(msc(), tc.birth, tc.ind, answers, today)
-			ve := requireFields(t, err, tc.fields...)
+			ve := validationtest.RequireFields(t, err, tc.fields...)
 			for i, m := range tc.messages {
 				require.Equal(t, m, ve.Fields[i].Message)
 			}
@@ -216,7 +206,7 @@ func TestNew(t *testing.T) {
 	require.Equal(t, []string{screening.ReasonDisqualifyingAnswer}, codes(s.Result()))
 
 	_, err = screening.New(id, patientID, msc(), ra, map[string]bool{}, born(1980, 5, 17), now, today)
-	_ = requireFields(t, err, "answers.q_active_infection", "answers.q_pregnant", "answers.q_attends_follow_up")
+	_ = validationtest.RequireFields(t, err, "answers.q_active_infection", "answers.q_pregnant", "answers.q_attends_follow_up")
 }
 
 func TestUnmarshalScreeningFromDatabase(t *testing.T) {
