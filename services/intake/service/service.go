@@ -4,6 +4,9 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/clinicops/clinicops/pkg/idempotency"
@@ -22,12 +25,29 @@ const Name = "intake"
 // DefaultAddr is where intake listens by default.
 const DefaultAddr = ":8081"
 
-// MaxScreeningAge is how old an eligible screening may be for a course
-// request (INTAKE_MAX_SCREENING_AGE_DAYS overrides it in the binary).
-var MaxScreeningAge = 90 * 24 * time.Hour
+// DefaultMaxScreeningAgeDays is how old, in days, an eligible screening may
+// be for a course request; INTAKE_MAX_SCREENING_AGE_DAYS overrides it.
+const DefaultMaxScreeningAgeDays = 90
+
+// maxScreeningAge reads INTAKE_MAX_SCREENING_AGE_DAYS (1 to 3650).
+func maxScreeningAge(getenv func(string) string) (time.Duration, error) {
+	days := DefaultMaxScreeningAgeDays
+	if v := getenv("INTAKE_MAX_SCREENING_AGE_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return 0, fmt.Errorf("INTAKE_MAX_SCREENING_AGE_DAYS %q: want whole days from 1 to 3650", v)
+		}
+		days = n
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
+}
 
 // New builds intake on a runtime; call Run on the result.
 func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) {
+	screeningAge, err := maxScreeningAge(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	opts.Migrations = append(opts.Migrations, migrations.Source)
 	rt, err := platform.New(ctx, opts)
 	if err != nil {
@@ -52,7 +72,7 @@ func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) 
 			RecordConsent:   app.RecordConsent{Repo: clinical, Programs: programs, Clock: clock},
 			WithdrawConsent: app.WithdrawConsent{Repo: clinical, Clock: clock},
 			RecordScreening: app.RecordScreening{Repo: clinical, Patients: patients, Programs: programs, Clock: clock},
-			RequestCourse:   app.RequestCourse{Repo: clinical, Patients: patients, Programs: programs, Clock: clock, MaxScreeningAge: MaxScreeningAge},
+			RequestCourse:   app.RequestCourse{Repo: clinical, Patients: patients, Programs: programs, Clock: clock, MaxScreeningAge: screeningAge},
 			CancelCourse:    app.CancelCourse{Repo: clinical, Clock: clock},
 			Repo:            clinical,
 		},

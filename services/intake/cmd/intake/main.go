@@ -1,7 +1,9 @@
 // Command intake runs the front desk's API, configured by environment
 // variables (INTAKE_DATABASE_URL, NATS_URL, INTAKE_HTTP_ADDR,
 // CLINICOPS_AUTH_TOKENS, LOG_LEVEL, LOG_FORMAT; INTAKE_SEED_REFERENCE_DATA=true
-// installs the demo programs where the clinic has none of that code).
+// installs the demo programs where the clinic has none of that code;
+// INTAKE_MAX_SCREENING_AGE_DAYS, default 90, is how old an eligible screening
+// may be for a course request).
 package main
 
 import (
