@@ -56,6 +56,7 @@ const (
 	selectOutboxBatch = `SELECT id, event_id, subject, payload, headers FROM outbox ORDER BY id LIMIT $1`
 	deleteOutboxRows  = `DELETE FROM outbox WHERE id = ANY($1)`
 	tryRelayLock      = `SELECT pg_try_advisory_xact_lock($1)`
+	asyncCommit       = `SET LOCAL synchronous_commit = off`
 	outboxChannel     = "clinicops_outbox"
 )
 
@@ -159,6 +160,11 @@ type outboxRow struct {
 // publishBatch publishes one batch. more reports whether the batch was full.
 func (r *Relay) publishBatch(ctx context.Context) (published int, more bool, err error) {
 	err = pgdb.InTx(ctx, r.cfg.DB, nil, func(tx *sqlx.Tx) error {
+		// The DELETE need not wait for a disk flush: if it is lost, the rows
+		// are published again and JetStream drops them by Nats-Msg-Id.
+		if _, err := tx.ExecContext(ctx, asyncCommit); err != nil {
+			return fmt.Errorf("relay tx: %w", err)
+		}
 		var locked bool
 		if err := tx.GetContext(ctx, &locked, tryRelayLock, relayLock); err != nil {
 			return fmt.Errorf("relay lock: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/clinicops/clinicops/pkg/devstack"
@@ -17,6 +18,7 @@ import (
 //     kept, then with one round trip per statement (binary_parameters);
 //   - the consumer's transaction alone in plain SQL, one event per
 //     transaction (as today) and 16 per transaction;
+//   - the pipeline's throughput again, sampling what the backends wait on;
 //   - the pipeline's latency at a lower rate (CLINICOPS_BENCH_DIAG_RATE,
 //     default 400 events/s);
 //   - the producer alone (messaging.Outbox.Publish, trigger kept, no relay);
@@ -32,20 +34,48 @@ func diagnose(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, cfg 
 		{"WITH the outbox NOTIFY trigger", ceilingOpts{notify: true}},
 		{"no NOTIFY, binary_parameters=yes (1 round trip per statement)", ceilingOpts{binaryParams: true}},
 	} {
+		stopWaits, err := waitSampler(ctx, pg)
+		if err != nil {
+			return err
+		}
 		res, err := measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, v.opts)
+		waits := stopWaits()
 		if err != nil {
 			return err
 		}
 		notef("diag ceiling row+outbox tx %s (%d workers): %s", v.name, cfg.producers, res)
+		notef("diag   %s", waits)
 	}
 	for _, batch := range []int{1, 16} {
+		stopWaits, err := waitSampler(ctx, pg)
+		if err != nil {
+			return err
+		}
 		res, err := measureConsumerTx(ctx, pg, cfg.producers, batch, cfg.ceilingTime)
+		waits := stopWaits()
 		if err != nil {
 			return err
 		}
 		notef("diag consumer tx alone (processed_events + effect, %d events/tx, %d workers): %.0f events/s; %s",
 			batch, cfg.producers, res.rate()*float64(batch), res)
+		notef("diag   %s", waits)
 	}
+	stopWaits, err := waitSampler(ctx, pg)
+	if err != nil {
+		return err
+	}
+	tp, err := measureThroughput(ctx, log, pg, cfg)
+	waits := stopWaits()
+	if err != nil {
+		return err
+	}
+	for _, l := range tp.notes {
+		if !strings.HasPrefix(l, "  t=") {
+			notef("diag %s", l)
+		}
+	}
+	notef("diag   %s", waits)
+
 	low := cfg
 	low.latencyRate = envInt("CLINICOPS_BENCH_DIAG_RATE", 400)
 	lat, err := measureLatency(ctx, log, pg, low)

@@ -10,7 +10,9 @@
 // docs/benchmarks.md for what each line means and for past results.
 //
 // Run it with -benchtime 1x: one call of the benchmark is one full run of
-// every phase (about two minutes). CLINICOPS_BENCH_DIAG=1 adds diagnostic
-// phases (each stage of the pipeline alone, consumer worker sweep, NOTIFY
-// cost) whose results go to the benchmark log, not to BENCH lines.
+// every phase (about 80 s on a quiet machine). Details of each phase (CPU
+// split, relay batch sizes, a timeline) go to stderr. CLINICOPS_BENCH_DIAG=1
+// adds diagnostic phases (each stage of the pipeline alone, the NOTIFY cost,
+// consumer transactions batched, a worker sweep, what Postgres backends wait
+// on), also on stderr, not as BENCH lines.
 package bench

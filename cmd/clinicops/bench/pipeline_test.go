@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,9 @@ func BenchmarkPipeline(b *testing.B) {
 	cfg := loadConfig()
 	ctx := context.Background()
 	log := logger()
+	// Write back what earlier work (another benchmark's cluster) left dirty,
+	// so that its I/O does not land in this benchmark's ceilings.
+	syscall.Sync()
 	pg, err := startCluster(ctx, log)
 	if err != nil {
 		b.Fatalf("start durable postgres: %v", err)
@@ -74,16 +78,7 @@ func BenchmarkPipeline(b *testing.B) {
 	notef("config: %+v; %d cores; postgres data in %s; event %d B protobuf, business row %d B json",
 		cfg, numCPU(), pg.DataDir(), proto.Size(sample), len(thingPayload(sample)))
 
-	// 1. Ceiling: bare row + outbox transaction, plain SQL, no NOTIFY.
-	var ceiling txResult
-	if cfg.want("ceiling") {
-		if ceiling, err = measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, ceilingOpts{}); err != nil {
-			b.Fatalf("row+outbox ceiling: %v", err)
-		}
-		notef("ceiling row+outbox tx (%d workers, no NOTIFY): %s", cfg.producers, ceiling)
-	}
-
-	// 2. Ceilings: bare JetStream publishes.
+	// 1. Ceilings: bare JetStream publishes.
 	var async, syncPub pubResult
 	if cfg.want("jetstream") {
 		if async, err = measurePublishAsync(ctx, log, pg, cfg.jsTime); err != nil {
@@ -96,6 +91,18 @@ func BenchmarkPipeline(b *testing.B) {
 		notef("ceiling jetstream publish sync (1 client, 256 B, msg id): %s", syncPub)
 	}
 
+	// 2. Ceiling: bare row + outbox transaction, plain SQL, no NOTIFY, run
+	// just before and just after the pipeline it is compared with. A ceiling
+	// is what the machine can do, and on a shared machine noise only lowers
+	// a run, so the better of the two counts: the ratio errs low, not high.
+	var ceiling, ceilingBefore, ceilingAfter txResult
+	if cfg.want("ceiling") {
+		if ceilingBefore, err = measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, ceilingOpts{}); err != nil {
+			b.Fatalf("row+outbox ceiling: %v", err)
+		}
+		notef("ceiling row+outbox tx before the pipeline (%d workers, no NOTIFY): %s", cfg.producers, ceilingBefore)
+	}
+
 	// 3. Pipeline throughput.
 	var tp throughput
 	if cfg.want("throughput") {
@@ -104,6 +111,17 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		for _, l := range tp.notes {
 			notef("%s", l)
+		}
+	}
+
+	if cfg.want("ceiling") {
+		if ceilingAfter, err = measureRowOutboxTx(ctx, log, pg, cfg.producers, cfg.ceilingTime, ceilingOpts{}); err != nil {
+			b.Fatalf("row+outbox ceiling: %v", err)
+		}
+		notef("ceiling row+outbox tx after the pipeline (%d workers, no NOTIFY): %s", cfg.producers, ceilingAfter)
+		ceiling = ceilingBefore
+		if ceilingAfter.rate() > ceiling.rate() {
+			ceiling = ceilingAfter
 		}
 	}
 
@@ -128,6 +146,11 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 
 	ratio := tp.rate / ceiling.rate()
+	// CPU spent per event against CPU per ceiling transaction: less
+	// sensitive than the rates to other processes on a shared machine.
+	ceilingCPU := (ceiling.cpu.Self + ceiling.cpu.Postgres) / time.Duration(max(ceiling.count, 1))
+	notef("cpu (go process + postgres) per pipeline event %d µs, per ceiling tx %d µs: cpu ratio %.2f (rate ratio %.2f)",
+		tp.cpu.Microseconds(), ceilingCPU.Microseconds(), float64(ceilingCPU)/float64(tp.cpu), ratio)
 	fmt.Printf("BENCH pipeline_throughput %.0f events/s ceiling=%.0f ratio=%.2f\n", tp.rate, ceiling.rate(), ratio)
 	fmt.Printf("BENCH pipeline_latency_p50 %.2f ms\n", lat.p50)
 	fmt.Printf("BENCH pipeline_latency_p95 %.2f ms\n", lat.p95)
@@ -145,6 +168,7 @@ func BenchmarkPipeline(b *testing.B) {
 
 type throughput struct {
 	rate  float64
+	cpu   time.Duration // go process + postgres, per event
 	notes []string
 }
 
@@ -204,7 +228,7 @@ func measureThroughput(ctx context.Context, log *slog.Logger, pg *devstack.Postg
 	for _, l := range timeline {
 		notes = append(notes, "  "+l)
 	}
-	return throughput{rate: rate, notes: notes}, nil
+	return throughput{rate: rate, cpu: (usage.Self + usage.Postgres) / time.Duration(n), notes: notes}, nil
 }
 
 type latency struct {

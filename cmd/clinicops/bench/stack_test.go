@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -164,9 +165,16 @@ type cpuUsage struct {
 	Steal    float64       // machine, % of all cores
 }
 
+// OursPct is the share of the machine (all cores) that this process and
+// postgres used; the rest of BusyPct is other processes and kernel work
+// charged to no process.
+func (u cpuUsage) OursPct() float64 {
+	return 100 * (u.Self + u.Postgres).Seconds() / (u.Wall.Seconds() * float64(numCPU()))
+}
+
 func (u cpuUsage) String() string {
-	return fmt.Sprintf("wall %.1fs; cpu: go process %.1fs, postgres %.1fs; machine busy %.0f%% (softirq %.0f%%, steal %.0f%%), iowait %.0f%% of %d cores",
-		u.Wall.Seconds(), u.Self.Seconds(), u.Postgres.Seconds(), u.BusyPct, u.SoftIRQ, u.Steal, u.IOWait, numCPU())
+	return fmt.Sprintf("wall %.1fs; cpu: go process %.1fs, postgres %.1fs; machine busy %.0f%% of %d cores, go+postgres %.0f%%; softirq %.0f%%, steal %.0f%%, iowait %.0f%%",
+		u.Wall.Seconds(), u.Self.Seconds(), u.Postgres.Seconds(), u.BusyPct, numCPU(), u.OursPct(), u.SoftIRQ, u.Steal, u.IOWait)
 }
 
 func newCPUMeter(pg *devstack.Postgres) *cpuMeter {
@@ -286,4 +294,67 @@ func machineCPU() []float64 {
 		out[i], _ = strconv.ParseFloat(f[i+1], 64)
 	}
 	return out
+}
+
+// waitSampler samples pg_stat_activity every 5 ms while a phase runs and
+// tells what the client backends of the bench databases were doing: on CPU,
+// waiting for the client (ClientRead: a round trip), for the WAL flush
+// (IO:WALSync and LWLock:WALWrite), or for a lock (Lock:object is the
+// cluster-wide lock NOTIFY takes at commit).
+func waitSampler(ctx context.Context, pg *devstack.Postgres) (stop func() string, err error) {
+	db, err := pgdb.Open(ctx, pg.DSN("postgres"), pgdb.PoolConfig{MaxOpenConns: 1})
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT CASE WHEN state = 'active' THEN coalesce(wait_event_type || ':' || wait_event, 'CPU')
+		ELSE state || ':' || coalesce(wait_event, '') END
+		FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND datname IN ('intake', 'scheduling') AND pid <> pg_backend_pid()`
+	counts := map[string]int{}
+	samples := 0
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var states []string
+			if err := db.SelectContext(ctx, &states, q); err != nil {
+				continue
+			}
+			samples++
+			for _, s := range states {
+				counts[s]++
+			}
+		}
+	}()
+	return func() string {
+		close(done)
+		<-finished
+		_ = db.Close()
+		type kv struct {
+			k string
+			v int
+		}
+		var all []kv
+		for k, v := range counts {
+			all = append(all, kv{k, v})
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+		var b strings.Builder
+		fmt.Fprintf(&b, "backend states over %d samples (mean backends per state):", samples)
+		for i, e := range all {
+			if i == 8 {
+				break
+			}
+			fmt.Fprintf(&b, " %s %.2f;", e.k, float64(e.v)/float64(max(samples, 1)))
+		}
+		return b.String()
+	}, nil
 }
