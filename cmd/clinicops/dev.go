@@ -152,34 +152,35 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		g.Go(func() error { return rt.Run(gctx) })
 	}
 	err = g.Wait()
-	fmt.Fprintln(out, "clinicops dev stopped")
+	_, _ = fmt.Fprintln(out, "clinicops dev stopped")
 	return err
 }
 
 func printBanner(out io.Writer, rts []*platform.Runtime, natsURL string, f devFlags, pg *devstack.Postgres, tokens map[httpx.Role][]string, tokensFile string) {
-	fmt.Fprintln(out, "clinicops dev is running. Ctrl-C stops it; data stays in", f.dataDir)
+	printf := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format, args...) }
+	printf("clinicops dev is running. Ctrl-C stops it; data stays in %s\n", f.dataDir)
 	for _, rt := range rts {
-		fmt.Fprintf(out, "  %-11s http://%s   (/healthz, /readyz)\n", rt.Config.Service, rt.Addr())
+		printf("  %-11s http://%s   (/healthz, /readyz)\n", rt.Config.Service, rt.Addr())
 	}
-	fmt.Fprintf(out, "  %-11s %s", "nats", natsURL)
+	printf("  %-11s %s", "nats", natsURL)
 	if os.Getenv("NATS_URL") == "" {
-		fmt.Fprintf(out, "   monitoring http://%s\n", net.JoinHostPort(f.host, strconv.Itoa(f.natsMonitorPort)))
+		printf("   monitoring http://%s\n", net.JoinHostPort(f.host, strconv.Itoa(f.natsMonitorPort)))
 	} else {
-		fmt.Fprintln(out)
+		printf("\n")
 	}
 	if pg != nil {
-		fmt.Fprintf(out, "  %-11s %s\n", "postgres", strings.Replace(pg.DSN("<service>"), "<service>", "{intake,scheduling,billing,followup}", 1))
+		printf("  %-11s %s   (databases intake, scheduling, billing, followup)\n", "postgres", pg.DSN("intake"))
 	}
-	fmt.Fprintf(out, "dev tokens (also in %s):\n", tokensFile)
+	printf("dev tokens (also in %s):\n", tokensFile)
 	roles := make([]string, 0, len(tokens))
 	for r := range tokens {
 		roles = append(roles, string(r))
 	}
 	sort.Strings(roles)
 	for _, r := range roles {
-		fmt.Fprintf(out, "  %-11s %s\n", r, tokens[httpx.Role(r)][0])
+		printf("  %-11s %s\n", r, tokens[httpx.Role(r)][0])
 	}
-	fmt.Fprintf(out, "try: curl -s -H \"Authorization: Bearer $CLINICOPS_TOKEN_FRONT_DESK\" http://%s/readyz\n", rts[0].Addr())
+	printf("try: curl -s -H \"Authorization: Bearer $CLINICOPS_TOKEN_FRONT_DESK\" http://%s/readyz\n", rts[0].Addr())
 }
 
 // loadOrCreateDevTokens keeps one token per role in path

@@ -49,10 +49,10 @@ func runDLQ(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if args[0] == "list" {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tFAILED AT\tCONSUMER\tSUBJECT\tEVENT ID\tATTEMPTS\tERROR")
+		_, _ = fmt.Fprintln(tw, "SEQ\tFAILED AT\tCONSUMER\tSUBJECT\tEVENT ID\tATTEMPTS\tERROR")
 		for _, m := range letters {
 			h := m.Header
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Sequence, h.Get(messaging.HeaderDLQFailedAt), h.Get(messaging.HeaderDLQConsumer),
+			_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Sequence, h.Get(messaging.HeaderDLQFailedAt), h.Get(messaging.HeaderDLQConsumer),
 				h.Get(messaging.HeaderDLQOriginalSubject), h.Get(messaging.HeaderID), h.Get(messaging.HeaderDLQAttempts), h.Get(messaging.HeaderDLQError))
 		}
 		return tw.Flush()
@@ -70,7 +70,7 @@ func runDLQ(ctx context.Context, args []string, out io.Writer) error {
 		}
 		replayed++
 	}
-	fmt.Fprintf(out, "replayed %d dead letter(s)\n", replayed)
+	_, _ = fmt.Fprintf(out, "replayed %d dead letter(s)\n", replayed)
 	return nil
 }
 

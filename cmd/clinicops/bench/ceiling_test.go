@@ -72,7 +72,7 @@ func measureRowOutboxTx(ctx context.Context, log *slog.Logger, pg *devstack.Post
 		if pool, err = pgdb.Open(ctx, db.dsn+"&binary_parameters=yes", pgdb.PoolConfig{MaxOpenConns: workers + 4}); err != nil {
 			return txResult{}, err
 		}
-		defer pool.Close()
+		defer func() { _ = pool.Close() }()
 		jsonArg = func(b []byte) any { return string(b) }
 	}
 	subject := messaging.SubjectOf((*intakev1.PatientRegistered)(nil))

@@ -67,7 +67,12 @@ func BenchmarkIntake(b *testing.B) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(runCtx) }()
-	b.Cleanup(func() { cancel(); <-done })
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("intake: %v", err)
+		}
+	})
 	base := "http://" + rt.Addr()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}, Timeout: 30 * time.Second}
 

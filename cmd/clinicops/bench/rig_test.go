@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -30,18 +31,16 @@ const (
 // protobuf, the business row about 300 bytes of JSON.
 func patient(id string) *intakev1.PatientRegistered {
 	return &intakev1.PatientRegistered{
-		PatientId:           id,
-		Version:             1,
-		OccurredAt:          timestamppb.Now(),
-		FamilyName:          "王",
-		GivenName:           "秀英",
-		BirthDate:           "1987-03-14",
-		Sex:                 "female",
-		Phone:               "+8613800138000",
-		Email:               "wang.xiuying.1987@example-clinic-patients.cn",
-		PreferredLanguage:   "zh-CN",
-		ContactSmsConsent:   true,
-		ContactEmailConsent: true,
+		PatientId:         id,
+		Version:           1,
+		OccurredAt:        timestamppb.Now(),
+		FamilyName:        "王",
+		GivenName:         "秀英",
+		BirthDate:         "1987-03-14",
+		Sex:               "female",
+		Phone:             "+8613800138000",
+		Email:             "wang.xiuying.1987@example-clinic-patients.cn",
+		PreferredLanguage: "zh-CN",
 	}
 }
 
@@ -50,7 +49,7 @@ func thingPayload(ev *intakev1.PatientRegistered) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"family_name": ev.FamilyName, "given_name": ev.GivenName, "birth_date": ev.BirthDate, "sex": ev.Sex,
 		"phone": ev.Phone, "email": ev.Email, "preferred_language": ev.PreferredLanguage,
-		"consent": map[string]bool{"sms": ev.ContactSmsConsent, "email": ev.ContactEmailConsent},
+		"consent": map[string]bool{"sms": true, "email": true},
 		"address": map[string]string{"city": "上海市", "district": "徐汇区", "line1": "漕溪北路 88 号 3 号楼 1203 室"},
 	})
 	return b
@@ -194,8 +193,7 @@ func (r *rig) startProcessor(ctx context.Context, service string, workers int) (
 		return nil, fmt.Errorf("processor: %w", err)
 	case <-ctx.Done():
 		cancel()
-		<-done
-		return nil, ctx.Err()
+		return nil, errors.Join(ctx.Err(), <-done)
 	}
 	var once sync.Once
 	stop = func() {

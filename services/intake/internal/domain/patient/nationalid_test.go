@@ -98,7 +98,7 @@ func TestParseNationalID(t *testing.T) {
 				require.Equal(t, tc.want, n.Value)
 				return
 			}
-			ve := validationtest.RequireFields(t, err, tc.field)
+			ve := validationtest.RequireValidation(t, err, tc.field)
 			if tc.message != "" {
 				require.Equal(t, tc.message, ve.Fields[0].Message)
 			}
@@ -112,7 +112,7 @@ func TestParseNationalID(t *testing.T) {
 func TestParseNationalIDReportsBothCNRules(t *testing.T) {
 	t.Parallel()
 	_, err := patient.ParseNationalID("cn_resident", "110105194912310021", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC))
-	ve := validationtest.RequireFields(t, err, "national_id.value", "national_id.value")
+	ve := validationtest.RequireValidation(t, err, "national_id.value", "national_id.value")
 	require.Equal(t, "check digit does not match", ve.Fields[0].Message)
 	require.Equal(t, "embedded birth date does not match birth_date", ve.Fields[1].Message)
 }

@@ -165,7 +165,7 @@ func TestEvaluateBadInput(t *testing.T) {
 			answers := fine()
 			tc.answers(answers)
 			_, err := screening.Evaluate(msc(), tc.birth, tc.ind, answers, today)
-			ve := validationtest.RequireFields(t, err, tc.fields...)
+			ve := validationtest.RequireValidation(t, err, tc.fields...)
 			for i, m := range tc.messages {
 				require.Equal(t, m, ve.Fields[i].Message)
 			}
@@ -206,7 +206,7 @@ func TestNew(t *testing.T) {
 	require.Equal(t, []string{screening.ReasonDisqualifyingAnswer}, codes(s.Result()))
 
 	_, err = screening.New(id, patientID, msc(), ra, map[string]bool{}, born(1980, 5, 17), now, today)
-	_ = validationtest.RequireFields(t, err, "answers.q_active_infection", "answers.q_pregnant", "answers.q_attends_follow_up")
+	validationtest.RequireFields(t, err, "answers.q_active_infection", "answers.q_pregnant", "answers.q_attends_follow_up")
 }
 
 func TestUnmarshalScreeningFromDatabase(t *testing.T) {

@@ -11,8 +11,15 @@ import (
 )
 
 // RequireFields asserts that err is a *validation.Error naming exactly
-// fields, in order, and returns it.
-func RequireFields(t testing.TB, err error, fields ...string) *validation.Error {
+// fields, in order.
+func RequireFields(t testing.TB, err error, fields ...string) {
+	t.Helper()
+	_ = RequireValidation(t, err, fields...)
+}
+
+// RequireValidation is RequireFields returning the error, for tests that
+// look at the messages too.
+func RequireValidation(t testing.TB, err error, fields ...string) *validation.Error {
 	t.Helper()
 	var ve *validation.Error
 	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
