@@ -492,3 +492,35 @@ func tryRegister(b *bundle) (string, error) {
 	}
 	return id, nil
 }
+
+// TestBatchesKeepEffectsOnceAndIsolateAFailingEvent runs many events through
+// 8 workers (so they share transactions), with every event published twice
+// (duplicates inside one batch) and one event whose handler always fails:
+// every other effect happens once and only the failing event is
+// dead-lettered.
+func TestBatchesKeepEffectsOnceAndIsolateAFailingEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const n = 60
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = b.register(t, context.Background(), false)
+	}
+	poison := ids[n/2]
+	b.relay(t, messaging.RelayConfig{})
+	testharness.Eventually(t, 10*time.Second, func() bool { return count(t, b.producer, `SELECT count(*) FROM outbox`) == 0 })
+	republishWithNewMsgIDs(t, b.nats.JS, n)
+	b.processor(t, messaging.ProcessorConfig{Workers: 8, MaxAttempts: 3}, func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*intakev1.PatientRegistered]) error {
+		if ev.Body.PatientId == poison {
+			return errors.New("this one always fails")
+		}
+		return applyEffect(ctx, tx, ev)
+	})
+	testharness.Eventually(t, 30*time.Second, func() bool {
+		return count(t, b.consumer, `SELECT count(*) FROM effects`) == n-1
+	})
+	waitDLQ(t, b.nats.JS, 1)
+	require.Equal(t, n-1, count(t, b.consumer, `SELECT count(*) FROM effects WHERE applied = 1`), "every effect exactly once")
+	require.Equal(t, 0, applied(t, b.consumer, poison))
+	require.Equal(t, n-1, count(t, b.consumer, `SELECT count(*) FROM processed_events`), "the failing event is not recorded as processed")
+}

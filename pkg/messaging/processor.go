@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -19,7 +20,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clinicops/clinicops/pkg/correlation"
-	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // Dead-letter headers added to the original ones.
@@ -68,6 +68,7 @@ type Processor struct {
 	router   *message.Router
 	sub      *subscriber
 	handlers []consumerSpec
+	batchers map[string]*batcher
 	idle     chan struct{}
 }
 
@@ -102,7 +103,7 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Processor{cfg: cfg, router: router, idle: make(chan struct{}), sub: newSubscriber(cfg.JS, cfg.Workers, cfg.Backoff, cfg.Log)}
+	p := &Processor{cfg: cfg, router: router, idle: make(chan struct{}), batchers: map[string]*batcher{}, sub: newSubscriber(cfg.JS, cfg.Workers, cfg.Backoff, cfg.Log)}
 	// First added runs outermost: panics become errors, then the DLQ policy
 	// decides between redelivery and dead-lettering.
 	router.AddMiddleware(p.deadLetterPolicy, middleware.Recoverer)
@@ -146,6 +147,7 @@ func Handle[T proto.Message](p *Processor, name string, fn HandlerFunc[T]) error
 	}
 	consumer := p.cfg.Service + "_" + name
 	p.handlers = append(p.handlers, consumerSpec{name: consumer, stream: stream, subject: subject})
+	p.batchers[consumer] = newBatcher(consumer, p.cfg.DB, p.cfg.Workers)
 	p.sub.register(consumer, stream)
 	p.router.AddConsumerHandler(consumer, consumer, p.sub, func(msg *message.Message) error {
 		return p.handle(msg, consumer, subject, func(ctx context.Context, tx *sqlx.Tx, env Event[proto.Message]) error {
@@ -160,28 +162,13 @@ func Handle[T proto.Message](p *Processor, name string, fn HandlerFunc[T]) error
 	return nil
 }
 
-const insertProcessed = `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
-
 func (p *Processor) handle(msg *message.Message, consumer, subject string, fn HandlerFunc[proto.Message], zero proto.Message) error {
 	ev, err := decodeEvent(msg, subject, zero)
 	if err != nil {
 		return permanent(err)
 	}
 	ctx := correlation.With(msg.Context(), ev.CorrelationID, ev.ID)
-	var duplicate bool
-	err = pgdb.InTx(ctx, p.cfg.DB, nil, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, insertProcessed, consumer, ev.ID)
-		if err != nil {
-			return fmt.Errorf("record processed event: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			duplicate = true
-			return nil
-		}
-		return fn(ctx, tx, ev)
-	})
+	duplicate, err := p.batchers[consumer].submit(ctx, ev, fn)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", consumer, ev.ID, err)
 	}
@@ -202,10 +189,11 @@ func decodeEvent(msg *message.Message, subject string, zero proto.Message) (Even
 	if h := md.Get(metaMalformed); h != "" {
 		return Event[proto.Message]{}, fmt.Errorf("malformed message: header %q has several values", h)
 	}
-	id := md.Get(HeaderID)
-	if _, err := uuid.Parse(id); err != nil {
+	parsed, err := uuid.Parse(md.Get(HeaderID))
+	if err != nil {
 		return Event[proto.Message]{}, fmt.Errorf("malformed message: %s is not a UUID", HeaderID)
 	}
+	id := parsed.String()
 	if t := md.Get(HeaderType); t != subject {
 		return Event[proto.Message]{}, fmt.Errorf("malformed message: %s is %q, want %q", HeaderType, t, subject)
 	}
@@ -314,6 +302,15 @@ func (p *Processor) Run(ctx context.Context) error {
 		}
 	}
 	defer func() { _ = p.sub.Close() }()
+	// Two transactions per consumer at a time, each taking what is waiting.
+	var wg sync.WaitGroup
+	for _, b := range p.batchers {
+		for range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); b.run(ctx) }()
+		}
+	}
+	defer wg.Wait()
 	return p.router.Run(ctx)
 }
 
