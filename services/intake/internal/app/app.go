@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,11 +70,7 @@ type UpdatePatient struct {
 // version the caller read (If-Match).
 func (h UpdatePatient) Handle(ctx context.Context, id uuid.UUID, expectedVersion int64, change func(patient.Details) patient.Details) (*patient.Patient, error) {
 	return h.Repo.Update(ctx, id, func(p *patient.Patient) error {
-		d := change(p.Details())
-		if p.Version() == expectedVersion && reflect.DeepEqual(d, p.Details()) {
-			return nil // a no-op PATCH changes nothing and publishes nothing
-		}
-		return p.Update(d, expectedVersion, h.Now())
+		return p.Update(change(p.Details()), expectedVersion, h.Now())
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -100,7 +101,8 @@ func UnmarshalPatientFromDatabase(id uuid.UUID, d Details, version int64, create
 
 // Update replaces the details. expectedVersion is the version the caller read
 // (If-Match); a different one gives ErrVersionMismatch and changes nothing, as
-// does invalid input (*ValidationError). On success the version grows by one.
+// does invalid input (*ValidationError). The version grows by one only when
+// the normalised details differ from the current ones.
 func (p *Patient) Update(d Details, expectedVersion int64, now time.Time) error {
 	if expectedVersion != p.version {
 		return ErrVersionMismatch
@@ -108,6 +110,9 @@ func (p *Patient) Update(d Details, expectedVersion int64, now time.Time) error 
 	d, err := validate(d, now)
 	if err != nil {
 		return err
+	}
+	if reflect.DeepEqual(d, p.details) {
+		return nil // nothing changed once normalised: same version, no event
 	}
 	p.details = d
 	p.version++

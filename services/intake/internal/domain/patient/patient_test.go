@@ -330,3 +330,18 @@ func TestCheckDuplicate(t *testing.T) {
 	// A patient being updated does not duplicate itself.
 	require.NoError(t, patient.CheckDuplicate(b.Details(), []*patient.Patient{a, b}, b.ID()))
 }
+
+func TestUpdateThatChangesNothingKeepsTheVersion(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	p, err := patient.NewPatient(uuid.New(), valid(), now)
+	require.NoError(t, err)
+	d := p.Details()
+	d.FamilyName = "  " + d.FamilyName + " " // the same once normalised
+	require.NoError(t, p.Update(d, 1, now.Add(time.Hour)))
+	require.Equal(t, int64(1), p.Version())
+	require.Equal(t, now, p.UpdatedAt())
+	d.GivenName = "大明"
+	require.NoError(t, p.Update(d, 1, now.Add(time.Hour)))
+	require.Equal(t, int64(2), p.Version())
+}
