@@ -138,10 +138,3 @@ func MapError(err error) error {
 	}
 	return &ConstraintError{Kind: kind, Constraint: pqErr.Constraint, cause: err}
 }
-
-// IsConstraint reports whether err is a mapped error of the given kind on the
-// named constraint.
-func IsConstraint(err error, kind error, constraint string) bool {
-	var ce *ConstraintError
-	return errors.As(MapError(err), &ce) && ce.Kind == kind && ce.Constraint == constraint
-}
