@@ -25,19 +25,8 @@ import (
 	scheduling "github.com/clinicops/clinicops/services/scheduling/service"
 )
 
-// serviceDef is one service as `dev` runs it.
-type serviceDef struct {
-	name  string
-	build func(context.Context, platform.Options) (*platform.Runtime, error)
-}
-
 // services in port order: intake on base, scheduling on base+1, ...
-var services = []serviceDef{
-	{intake.Name, intake.New},
-	{scheduling.Name, scheduling.New},
-	{billing.Name, billing.New},
-	{followup.Name, followup.New},
-}
+var services = []platform.Service{intake.Service, scheduling.Service, billing.Service, followup.Service}
 
 type devFlags struct {
 	dataDir         string
@@ -91,8 +80,8 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 
 	dsns := map[string]string{}
 	for _, s := range services {
-		if v := os.Getenv(strings.ToUpper(s.name) + "_DATABASE_URL"); v != "" {
-			dsns[s.name] = v
+		if v := os.Getenv(strings.ToUpper(s.Name) + "_DATABASE_URL"); v != "" {
+			dsns[s.Name] = v
 		}
 	}
 	var pg *devstack.Postgres
@@ -111,13 +100,13 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}()
 		for _, s := range services {
-			if dsns[s.name] != "" {
+			if dsns[s.Name] != "" {
 				continue
 			}
-			if err := pg.EnsureDatabase(ctx, s.name); err != nil {
-				return fmt.Errorf("create database %s: %w", s.name, err)
+			if err := pg.EnsureDatabase(ctx, s.Name); err != nil {
+				return fmt.Errorf("create database %s: %w", s.Name, err)
 			}
-			dsns[s.name] = pg.DSN(s.name)
+			dsns[s.Name] = pg.DSN(s.Name)
 		}
 	}
 
@@ -133,17 +122,17 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 
 	runtimes := make([]*platform.Runtime, 0, len(services))
 	for i, s := range services {
-		cfg := platform.Config{Service: s.name, HTTPAddr: net.JoinHostPort(f.host, strconv.Itoa(f.basePort+i)),
-			DatabaseURL: dsns[s.name], NATSURL: natsURL}
-		rt, err := s.build(ctx, platform.Options{Config: cfg, Tokens: store, Log: log})
+		cfg := platform.Config{Service: s.Name, HTTPAddr: net.JoinHostPort(f.host, strconv.Itoa(f.basePort+i)),
+			DatabaseURL: dsns[s.Name], NATSURL: natsURL}
+		rt, err := s.New(ctx, platform.Options{Config: cfg, Getenv: os.Getenv, Tokens: store, Log: log})
 		if err != nil {
-			return fmt.Errorf("start %s: %w", s.name, err)
+			return fmt.Errorf("start %s: %w", s.Name, err)
 		}
 		runtimes = append(runtimes, rt)
-	}
-	// Demo reference data (programs); added where missing, never overwriting.
-	if err := intake.SeedReferenceData(ctx, runtimes[0]); err != nil {
-		return fmt.Errorf("seed reference data: %w", err)
+		// Demo reference data, added where missing, never overwriting.
+		if err := s.Seed(ctx, rt); err != nil {
+			return err
+		}
 	}
 	printBanner(out, runtimes, natsURL, f, pg, tokens, tokensFile)
 

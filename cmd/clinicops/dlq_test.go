@@ -15,7 +15,7 @@ import (
 
 func TestDLQListAndReplay(t *testing.T) {
 	t.Parallel()
-	n := testharness.StartNATS(t)
+	n := testharness.StartNATS(t, "intake")
 	ctx := context.Background()
 	eventID := uuid.NewString()
 	dl := nats.NewMsg(messaging.DLQSubjectPrefix + "scheduling_patient_registered")

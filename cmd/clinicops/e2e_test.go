@@ -2,21 +2,18 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
-	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/pkg/testharness"
 )
 
@@ -31,39 +28,10 @@ type system struct {
 
 func startSystem(t *testing.T) *system {
 	t.Helper()
-	n := testharness.StartNATS(t)
-	plain := map[httpx.Role][]string{}
-	sys := &system{addrs: map[string]string{}, tokens: map[httpx.Role]string{}}
-	for _, r := range httpx.Roles() {
-		tok := httpx.GenerateToken()
-		plain[r] = []string{tok}
-		sys.tokens[r] = tok
-	}
-	store, err := httpx.NewTokenStore(plain)
-	require.NoError(t, err)
-	dsns := map[string]string{}
-	for _, s := range services {
-		_, dsns[s.name] = testharness.DB(t)
-	}
-	// Registered after the databases, so it runs before they are dropped.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	for _, s := range services {
-		dsn := dsns[s.name]
-		rt, err := s.build(ctx, platform.Options{
-			Config: platform.Config{Service: s.name, HTTPAddr: "127.0.0.1:0", DatabaseURL: dsn, NATSURL: n.Server.ClientURL()},
-			Tokens: store, Log: testharness.Logger(),
-		})
-		require.NoError(t, err)
-		sys.addrs[s.name] = rt.Addr()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := rt.Run(ctx); err != nil {
-				t.Errorf("%s: %v", s.name, err)
-			}
-		}()
+	sys := &system{addrs: map[string]string{}}
+	for i, s := range testharness.StartServices(t, services) {
+		sys.addrs[services[i].Name] = s.Runtime.Addr()
+		sys.tokens = s.Tokens
 	}
 	return sys
 }

@@ -104,7 +104,7 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 		"-pg-port", strconv.Itoa(freePort(t)), "-log-level", "warn"}
 	addrs := map[string]string{}
 	for i, s := range services {
-		addrs[s.name] = "127.0.0.1:" + strconv.Itoa(base+i)
+		addrs[s.Name] = "127.0.0.1:" + strconv.Itoa(base+i)
 	}
 	logPath := filepath.Join(work, "dev.log")
 	first := startDev(t, bin, args, logPath)

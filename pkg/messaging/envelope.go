@@ -56,11 +56,18 @@ func SubjectOf(m proto.Message) string {
 // StreamOfSubject is the stream holding a subject: clinicops.<service>.… ->
 // <SERVICE>.
 func StreamOfSubject(subject string) (string, error) {
+	svc, err := ServiceOfSubject(subject)
+	return strings.ToUpper(svc), err
+}
+
+// ServiceOfSubject is the service that publishes a subject:
+// clinicops.<service>.… -> <service>.
+func ServiceOfSubject(subject string) (string, error) {
 	parts := strings.Split(subject, ".")
 	if len(parts) < 3 || parts[0] != "clinicops" || parts[1] == "" {
 		return "", fmt.Errorf("subject %q is not clinicops.<service>.…", subject)
 	}
-	return strings.ToUpper(parts[1]), nil
+	return parts[1], nil
 }
 
 // newEventMessage builds the Watermill message for one event: a UUIDv7 id,

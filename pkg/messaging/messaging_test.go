@@ -43,7 +43,7 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	n := testharness.StartNATS(t)
+	n := testharness.StartNATS(t, "intake")
 	pdb, pdsn := testharness.DB(t, messaging.Migrations, appMigrations)
 	cdb, _ := testharness.DB(t, messaging.Migrations, appMigrations)
 	return &bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)}
@@ -444,7 +444,7 @@ func TestTwoReplicasShareTheDurableConsumer(t *testing.T) {
 
 func TestNATSThenPostgresRestartLosesNothing(t *testing.T) {
 	t.Parallel()
-	n := testharness.StartNATS(t)
+	n := testharness.StartNATS(t, "intake")
 	pg := testharness.NewCluster(t)
 	pdb, pdsn := testharness.DBOn(t, pg, messaging.Migrations, appMigrations)
 	cdb, _ := testharness.DBOn(t, pg, messaging.Migrations, appMigrations)

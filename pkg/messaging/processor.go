@@ -110,6 +110,15 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	return p, nil
 }
 
+// Subjects are the event types the registered handlers consume.
+func (p *Processor) Subjects() []string {
+	out := make([]string, len(p.handlers))
+	for i, h := range p.handlers {
+		out[i] = h.subject
+	}
+	return out
+}
+
 // ExponentialBackoff doubles from base up to ceiling.
 func ExponentialBackoff(base, ceiling time.Duration) func(int) time.Duration {
 	return func(attempt int) time.Duration {

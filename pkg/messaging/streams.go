@@ -9,10 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ServiceStreams are the services that own a stream each, over
-// clinicops.<service>.>.
-var ServiceStreams = []string{"intake", "scheduling", "billing", "followup"}
-
 // DLQStream holds dead letters under clinicops.dlq.<consumer>.
 const DLQStream = "DLQ"
 
@@ -28,10 +24,14 @@ type StreamConfig struct {
 	Duplicates time.Duration
 	// MaxAge bounds retention (0 = keep forever: finance replays from the start).
 	MaxAge time.Duration
+	// Services whose streams to ensure: each owns the stream <SERVICE> over
+	// clinicops.<service>.>. The DLQ is always ensured.
+	Services []string
 }
 
-// EnsureStreams creates or updates the service streams and the DLQ, with file
-// storage. It is idempotent and safe to run from every replica at start.
+// EnsureStreams creates or updates the given services' streams and the DLQ,
+// with file storage; every caller derives the same configuration from a
+// service's name, so they converge. It is idempotent and safe to run from every replica at start.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
@@ -39,8 +39,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	if cfg.Duplicates <= 0 {
 		cfg.Duplicates = 10 * time.Minute
 	}
-	streams := make([]jetstream.StreamConfig, 0, len(ServiceStreams)+1)
-	for _, svc := range ServiceStreams {
+	streams := make([]jetstream.StreamConfig, 0, len(cfg.Services)+1)
+	for _, svc := range cfg.Services {
 		streams = append(streams, jetstream.StreamConfig{
 			Name:        strings.ToUpper(svc),
 			Description: "events published by clinicops " + svc,

@@ -32,12 +32,8 @@ type Config struct {
 	StreamReplicas int
 	// ShutdownTimeout bounds graceful shutdown (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
-	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
-	LogLevel string
 	// TimeZone is the clinic's zone (CLINIC_TIME_ZONE, default Asia/Shanghai).
 	TimeZone string
-	// Currency is the clinic's ISO 4217 currency (CLINIC_CURRENCY, default CNY).
-	Currency string
 }
 
 // LoadConfig reads a service's configuration from getenv (os.Getenv when nil).
@@ -60,9 +56,7 @@ func LoadConfig(service, defaultAddr string, getenv func(string) string) (Config
 		DatabaseURL: first(prefix+"DATABASE_URL", "DATABASE_URL"),
 		NATSURL:     first("NATS_URL"),
 		AuthTokens:  first(prefix+"AUTH_TOKENS", "CLINICOPS_AUTH_TOKENS"),
-		LogLevel:    first("LOG_LEVEL"),
 		TimeZone:    first("CLINIC_TIME_ZONE"),
-		Currency:    first("CLINIC_CURRENCY"),
 	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = defaultAddr
@@ -95,14 +89,8 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 20 * time.Second
 	}
-	if c.LogLevel == "" {
-		c.LogLevel = "info"
-	}
 	if c.TimeZone == "" {
 		c.TimeZone = "Asia/Shanghai"
-	}
-	if c.Currency == "" {
-		c.Currency = "CNY"
 	}
 	return c
 }
@@ -110,13 +98,6 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		return fmt.Errorf("CLINIC_TIME_ZONE %q: %w", c.TimeZone, err)
-	}
-	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
-		return fmt.Errorf("CLINIC_CURRENCY %q: want an ISO 4217 code", c.Currency)
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return fmt.Errorf("LOG_LEVEL %q: %w", c.LogLevel, err)
 	}
 	return nil
 }
@@ -130,7 +111,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats_url", MaskURL(c.NATSURL)),
 		slog.Int("auth_tokens", strings.Count(c.AuthTokens, ":")),
 		slog.String("time_zone", c.TimeZone),
-		slog.String("currency", c.Currency),
 	)
 }
 

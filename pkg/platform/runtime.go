@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,9 +25,10 @@ type Options struct {
 	Config Config
 	// Tokens authenticates requests; nil builds it from Config.AuthTokens.
 	Tokens *httpx.TokenStore
-	// Migrations are the service's own, applied after the platform's.
-	Migrations []pgdb.MigrationSource
-	Log        *slog.Logger
+	// Getenv reads the service's own settings (Definition.Config); nil
+	// means none are set, so every one takes its default.
+	Getenv func(string) string
+	Log    *slog.Logger
 	// Listener, if set, is used instead of listening on Config.HTTPAddr.
 	Listener net.Listener
 	// Now is the clock (default time.Now); the runtime's Now is UTC with
@@ -54,8 +56,20 @@ type Runtime struct {
 	Now       func() time.Time
 	Location  *time.Location
 
-	listener   net.Listener
-	background []func(context.Context) error
+	listener      net.Listener
+	background    []func(context.Context) error
+	serviceConfig slog.Value
+}
+
+func (o Options) getenv() func(string) string {
+	if o.Getenv == nil {
+		return func(string) string { return "" }
+	}
+	return o.Getenv
+}
+
+func platformMigrations() []pgdb.MigrationSource {
+	return []pgdb.MigrationSource{messaging.Migrations}
 }
 
 // Background adds a task that runs with the service (e.g. a pruner) and
@@ -64,9 +78,9 @@ func (rt *Runtime) Background(task func(context.Context) error) {
 	rt.background = append(rt.background, task)
 }
 
-// New connects, migrates and prepares a service; register routes on Router
-// and handlers on Processor, then call Run.
-func New(ctx context.Context, opts Options) (rt *Runtime, err error) {
+// newRuntime connects, migrates and prepares a service, ensuring the
+// streams it owns and consumes; Service.New then builds the service on it.
+func newRuntime(ctx context.Context, name string, migrations []pgdb.MigrationSource, consumes []string, opts Options) (rt *Runtime, err error) {
 	cfg := opts.Config.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -103,7 +117,7 @@ func New(ctx context.Context, opts Options) (rt *Runtime, err error) {
 	if rt.DB, err = openWithRetry(ctx, cfg.DatabaseURL, opts.Pool, log); err != nil {
 		return nil, err
 	}
-	sources := append([]pgdb.MigrationSource{messaging.Migrations}, opts.Migrations...)
+	sources := append(platformMigrations(), migrations...)
 	if err := pgdb.Migrate(ctx, rt.DB, sources...); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", cfg.Service, err)
 	}
@@ -121,7 +135,11 @@ func New(ctx context.Context, opts Options) (rt *Runtime, err error) {
 	if rt.JS, err = jetstream.New(rt.NC); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := ensureStreamsWithRetry(ctx, rt.JS, cfg.StreamReplicas, log); err != nil {
+	streams, err := streamsOf(name, consumes)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureStreamsWithRetry(ctx, rt.JS, cfg.StreamReplicas, streams, log); err != nil {
 		return nil, err
 	}
 	rt.Outbox = messaging.NewOutbox(cfg.Service, now)
@@ -169,7 +187,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	for _, task := range rt.background {
 		g.Go(func() error { return task(gctx) })
 	}
-	rt.Log.Info("service started", "config", rt.Config, "http", rt.Addr())
+	rt.Log.Info("service started", "config", rt.Config, "settings", rt.serviceConfig, "http", rt.Addr())
 	err := g.Wait()
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {
 		err = nil
@@ -202,11 +220,29 @@ func openWithRetry(ctx context.Context, dsn string, pool pgdb.PoolConfig, log *s
 	}
 }
 
-func ensureStreamsWithRetry(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) error {
+// streamsOf names the services whose streams a service needs: its own,
+// which it publishes to, and those of the events it consumes. Every
+// service's stream has the same canonical configuration, so replicas and
+// other services creating it converge.
+func streamsOf(name string, consumes []string) ([]string, error) {
+	out := []string{name}
+	for _, subject := range consumes {
+		owner, err := messaging.ServiceOfSubject(subject)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, owner) {
+			out = append(out, owner)
+		}
+	}
+	return out, nil
+}
+
+func ensureStreamsWithRetry(ctx context.Context, js jetstream.JetStream, replicas int, services []string, log *slog.Logger) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := messaging.EnsureStreams(sctx, js, messaging.StreamConfig{Replicas: replicas})
+		err := messaging.EnsureStreams(sctx, js, messaging.StreamConfig{Replicas: replicas, Services: services})
 		cancel()
 		if err == nil {
 			return nil

@@ -34,12 +34,28 @@ type Service struct {
 // ServiceOption adjusts the options a test service is built with.
 type ServiceOption func(*platform.Options)
 
-// StartService builds a service with its constructor (the same one the
-// binary and `clinicops dev` use) and runs it until the test ends.
-func StartService(t testing.TB, name string, build func(context.Context, platform.Options) (*platform.Runtime, error), opts ...ServiceOption) *Service {
+// WithEnv sets the service's own settings (platform.Definition.Config reads
+// them), as the environment would in a binary.
+func WithEnv(kv map[string]string) ServiceOption {
+	return func(o *platform.Options) {
+		o.Getenv = func(k string) string { return kv[k] }
+	}
+}
+
+// StartService builds a service from its description (the same value the
+// binary and `clinicops dev` use) on a database cloned from a template
+// migrated once, and runs it until the test ends.
+func StartService(t testing.TB, svc platform.Service, opts ...ServiceOption) *Service {
+	t.Helper()
+	return StartServices(t, []platform.Service{svc}, opts...)[0]
+}
+
+// StartServices runs several services together, as `clinicops dev` does:
+// one JetStream server, one set of tokens, a database each. The options
+// apply to every service.
+func StartServices(t testing.TB, svcs []platform.Service, opts ...ServiceOption) []*Service {
 	t.Helper()
 	n := StartNATS(t)
-	db, dsn := DB(t)
 	plain := map[httpx.Role][]string{}
 	tokens := map[httpx.Role]string{}
 	for _, r := range httpx.Roles() {
@@ -48,28 +64,39 @@ func StartService(t testing.TB, name string, build func(context.Context, platfor
 	}
 	store, err := httpx.NewTokenStore(plain)
 	require.NoError(t, err)
-	o := platform.Options{
-		Config: platform.Config{Service: name, HTTPAddr: "127.0.0.1:0", DatabaseURL: dsn, NATSURL: n.Server.ClientURL()},
-		Tokens: store, Log: Logger(),
-		Processor: messaging.ProcessorConfig{Backoff: func(int) time.Duration { return 20 * time.Millisecond }},
-		Relay:     messaging.RelayConfig{PollInterval: 200 * time.Millisecond},
+	dbs := make([]*sqlx.DB, len(svcs))
+	dsns := make([]string, len(svcs))
+	for i, svc := range svcs {
+		dbs[i], dsns[i] = DB(t, svc.AllMigrations()...)
 	}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	// Registered after the databases, so the services stop before the
+	// databases are dropped.
 	ctx, cancel := context.WithCancel(context.Background())
-	rt, err := build(ctx, o)
-	require.NoError(t, err)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := rt.Run(ctx); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &Service{Runtime: rt, DB: db, NATS: n, Tokens: tokens, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	out := make([]*Service, len(svcs))
+	for i, svc := range svcs {
+		o := platform.Options{
+			Config: platform.Config{Service: svc.Name, HTTPAddr: "127.0.0.1:0", DatabaseURL: dsns[i], NATSURL: n.Server.ClientURL()},
+			Tokens: store, Log: Logger(),
+			Processor: messaging.ProcessorConfig{Backoff: func(int) time.Duration { return 20 * time.Millisecond }},
+			Relay:     messaging.RelayConfig{PollInterval: 200 * time.Millisecond},
+		}
+		for _, opt := range opts {
+			opt(&o)
+		}
+		rt, err := svc.New(ctx, o)
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rt.Run(ctx); err != nil {
+				t.Errorf("%s: %v", svc.Name, err)
+			}
+		}()
+		out[i] = &Service{Runtime: rt, DB: dbs[i], NATS: n, Tokens: tokens, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	}
+	return out
 }
 
 // Response is a decoded HTTP answer.

@@ -155,9 +155,9 @@ type NATS struct {
 }
 
 // StartNATS starts a JetStream server with a temporary store on a random
-// port, creates the clinicops streams and returns a connection to it. All is
-// shut down at the end of the test.
-func StartNATS(t testing.TB) *NATS {
+// port, creates the DLQ and the streams of the given services, and returns a
+// connection to it. All is shut down at the end of the test.
+func StartNATS(t testing.TB, services ...string) *NATS {
 	t.Helper()
 	srv, err := devstack.StartNATS(devstack.NATSOptions{Logger: Logger()})
 	require.NoError(t, err)
@@ -167,7 +167,7 @@ func StartNATS(t testing.TB) *NATS {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, messaging.EnsureStreams(ctx, js, messaging.StreamConfig{}))
+	require.NoError(t, messaging.EnsureStreams(ctx, js, messaging.StreamConfig{Services: services}))
 	return &NATS{Server: srv, Conn: nc, JS: js}
 }
 

@@ -57,8 +57,8 @@ func BenchmarkIntake(b *testing.B) {
 		b.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	rt, err := intake.New(runCtx, platform.Options{
-		Config: platform.Config{Service: intake.Name, HTTPAddr: "127.0.0.1:0", DatabaseURL: pg.DSN("intake_bench"), NATSURL: js.srv.ClientURL()},
+	rt, err := intake.Service.New(runCtx, platform.Options{
+		Config: platform.Config{Service: intake.Service.Name, HTTPAddr: "127.0.0.1:0", DatabaseURL: pg.DSN("intake_bench"), NATSURL: js.srv.ClientURL()},
 		Tokens: tokens, Log: log,
 		Pool: pgdb.PoolConfig{MaxOpenConns: 64},
 	})

@@ -116,7 +116,7 @@ func startJetStream(ctx context.Context, log *slog.Logger) (*jsServer, error) {
 		s.close()
 		return nil, err
 	}
-	if err := messaging.EnsureStreams(ctx, js, messaging.StreamConfig{}); err != nil {
+	if err := messaging.EnsureStreams(ctx, js, messaging.StreamConfig{Services: []string{"intake", "followup"}}); err != nil {
 		s.close()
 		return nil, err
 	}

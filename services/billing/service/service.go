@@ -1,10 +1,17 @@
-// Package service wires billing on a platform runtime. The binary,
-// `clinicops dev` and the tests share it.
+// Package service describes billing: its configuration, migrations, the
+// events it consumes and how it is wired on a platform runtime. The binary,
+// `clinicops dev` and the tests all start it from Service.
 package service
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"strings"
 
+	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
+	"github.com/clinicops/clinicops/pkg/messaging"
+	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
@@ -12,22 +19,43 @@ import (
 	"github.com/clinicops/clinicops/services/billing/migrations"
 )
 
-// Name is the service name.
-const Name = "billing"
-
-// DefaultAddr is where billing listens by default.
-const DefaultAddr = ":8083"
-
-// New builds billing on a runtime; call Run on the result.
-func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) {
-	opts.Migrations = append(opts.Migrations, migrations.Source)
-	rt, err := platform.New(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := ports.Events(rt.Processor, app.OpenAccount{Currency: rt.Config.Currency}); err != nil {
-		return nil, err
-	}
-	ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)
-	return rt, nil
+// Config is billing's own configuration.
+type Config struct {
+	// Currency is the clinic's ISO 4217 currency for new accounts
+	// (BILLING_CURRENCY, or CLINIC_CURRENCY; default CNY).
+	Currency string
 }
+
+// LoadConfig reads billing's settings through getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{Currency: "CNY"}
+	for _, k := range []string{"BILLING_CURRENCY", "CLINIC_CURRENCY"} {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			if len(v) != 3 || strings.ToUpper(v) != v {
+				return c, fmt.Errorf("%s %q: want an ISO 4217 code such as CNY", k, v)
+			}
+			c.Currency = v
+			break
+		}
+	}
+	return c, nil
+}
+
+// LogValue lists the settings at start (none is secret).
+func (c Config) LogValue() slog.Value { return slog.GroupValue(slog.String("currency", c.Currency)) }
+
+// Service is billing, described once.
+var Service = platform.Define(platform.Definition[Config]{
+	Name:        "billing",
+	DefaultAddr: ":8083",
+	Migrations:  []pgdb.MigrationSource{migrations.Source},
+	Consumes:    []string{messaging.SubjectOf(&intakev1.PatientRegistered{})},
+	Config:      LoadConfig,
+	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {
+		if err := ports.Events(rt.Processor, app.OpenAccount{Currency: cfg.Currency}); err != nil {
+			return err
+		}
+		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)
+		return nil
+	},
+})

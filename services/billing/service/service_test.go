@@ -10,7 +10,6 @@ import (
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
-	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/billing/service"
 )
@@ -19,7 +18,7 @@ func TestMain(m *testing.M) { testharness.Main(m) }
 
 func TestAccountOpenedOnceInTheClinicCurrency(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New, func(o *platform.Options) { o.Config.Currency = "HKD" })
+	s := testharness.StartService(t, service.Service, testharness.WithEnv(map[string]string{"BILLING_CURRENCY": "HKD"}))
 	id := uuid.NewString()
 	ev := s.Publish(t, "intake", id, &intakev1.PatientRegistered{PatientId: id, Version: 1, OccurredAt: timestamppb.Now()})
 	s.Republish(t, ev)

@@ -47,7 +47,7 @@ func (f fixture) contact() map[string]any {
 
 func TestContactKeepsLanguageAndConsentedChannels(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	f := fixture{t: t, s: s, patient: uuid.NewString(), consents: map[string]string{
 		"contact_sms": uuid.NewString(), "contact_email": uuid.NewString(), "treatment": uuid.NewString()}}
 	s.Publish(t, "intake", f.patient, &intakev1.PatientRegistered{PatientId: f.patient, Version: 1, OccurredAt: timestamppb.Now(),

@@ -31,7 +31,7 @@ func readEvent(t *testing.T, s *testharness.Service, seq uint64, ev proto.Messag
 	require.Equal(t, subject, m.Subject, "message %d", seq)
 	require.Equal(t, subject, m.Header.Get("ce-type"), "the type is the subject")
 	require.Equal(t, aggregateID, m.Header.Get("ce-subject"), "the subject is the aggregate")
-	require.Equal(t, service.Name, m.Header.Get("ce-source"))
+	require.Equal(t, service.Service.Name, m.Header.Get("ce-source"))
 	require.Equal(t, "1.0", m.Header.Get("ce-specversion"))
 	require.Equal(t, "application/protobuf", m.Header.Get("content-type"))
 	require.NotEmpty(t, m.Header.Get("ce-id"))

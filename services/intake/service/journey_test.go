@@ -22,8 +22,8 @@ import (
 // demo programs (nk-autologous, nk-allogeneic, msc, hsct-autologous).
 func startSeededIntake(t *testing.T) *testharness.Service {
 	t.Helper()
-	s := testharness.StartService(t, service.Name, service.New)
-	require.NoError(t, service.SeedReferenceData(context.Background(), s.Runtime))
+	s := testharness.StartService(t, service.Service)
+	require.NoError(t, service.Service.Seed(context.Background(), s.Runtime))
 	return s
 }
 

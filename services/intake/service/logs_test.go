@@ -42,10 +42,10 @@ func (s *syncBuffer) String() string {
 func TestLogsCarryNoPersonalData(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
-	s := testharness.StartService(t, service.Name, service.New, func(o *platform.Options) {
+	s := testharness.StartService(t, service.Service, func(o *platform.Options) {
 		o.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	require.NoError(t, service.SeedReferenceData(context.Background(), s.Runtime))
+	require.NoError(t, service.Service.Seed(context.Background(), s.Runtime))
 	p := map[string]any{"family_name": "诸葛", "given_name": "孔明", "birth_date": "1949-12-31", "sex": "male",
 		"phone": "+8613912345678", "email": "kongming@example.cn",
 		"national_id": map[string]any{"type": "cn_resident", "value": "11010519491231002X"}}

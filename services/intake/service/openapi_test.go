@@ -445,8 +445,8 @@ func sampleID(t *testing.T, region, bd, seq string) string {
 func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	t.Parallel()
 	k := loadContract(t)
-	s := testharness.StartService(t, service.Name, service.New)
-	require.NoError(t, service.SeedReferenceData(t.Context(), s.Runtime))
+	s := testharness.StartService(t, service.Service)
+	require.NoError(t, service.Service.Seed(t.Context(), s.Runtime))
 	k.s = s
 	const (
 		fd    = httpx.RoleFrontDesk

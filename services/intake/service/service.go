@@ -1,15 +1,18 @@
-// Package service wires intake: its use cases, repositories and HTTP routes
-// on a platform runtime. The binary, `clinicops dev` and the tests share it.
+// Package service describes intake: its configuration, migrations,
+// reference data and how its use cases, repositories and HTTP routes are
+// wired on a platform runtime. The binary, `clinicops dev` and the tests all
+// start it from Service.
 package service
 
 import (
 	"context"
 	"fmt"
-	"os"
+	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/clinicops/clinicops/pkg/idempotency"
+	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/services/intake/api"
 	"github.com/clinicops/clinicops/services/intake/internal/adapters"
@@ -19,15 +22,28 @@ import (
 	"github.com/clinicops/clinicops/services/intake/seed"
 )
 
-// Name is the service name.
-const Name = "intake"
-
-// DefaultAddr is where intake listens by default.
-const DefaultAddr = ":8081"
-
 // DefaultMaxScreeningAgeDays is how old, in days, an eligible screening may
 // be for a course request; INTAKE_MAX_SCREENING_AGE_DAYS overrides it.
 const DefaultMaxScreeningAgeDays = 90
+
+// Config is intake's own configuration.
+type Config struct {
+	// MaxScreeningAge is how old an eligible screening may be for a course
+	// request (INTAKE_MAX_SCREENING_AGE_DAYS, whole days from 1 to 3650,
+	// default 90).
+	MaxScreeningAge time.Duration
+}
+
+// LoadConfig reads intake's settings through getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	d, err := maxScreeningAge(getenv)
+	return Config{MaxScreeningAge: d}, err
+}
+
+// LogValue lists the settings at start (none is secret).
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.Duration("max_screening_age", c.MaxScreeningAge))
+}
 
 // maxScreeningAge reads INTAKE_MAX_SCREENING_AGE_DAYS (1 to 3650).
 func maxScreeningAge(getenv func(string) string) (time.Duration, error) {
@@ -42,17 +58,19 @@ func maxScreeningAge(getenv func(string) string) (time.Duration, error) {
 	return time.Duration(days) * 24 * time.Hour, nil
 }
 
-// New builds intake on a runtime; call Run on the result.
-func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) {
-	screeningAge, err := maxScreeningAge(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	opts.Migrations = append(opts.Migrations, migrations.Source)
-	rt, err := platform.New(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
+// Service is intake, described once.
+var Service = platform.Define(platform.Definition[Config]{
+	Name:        "intake",
+	DefaultAddr: ":8081",
+	Migrations:  []pgdb.MigrationSource{migrations.Source},
+	Config:      LoadConfig,
+	Build:       build,
+	Seed:        seedReferenceData,
+})
+
+// build wires intake's use cases, repositories and routes on rt.
+func build(_ context.Context, rt *platform.Runtime, cfg Config) error {
+	screeningAge := cfg.MaxScreeningAge
 	patients := adapters.NewPatientRepository(rt.DB, rt.Outbox)
 	clinical := adapters.NewClinical(rt.DB, rt.Outbox)
 	programs := adapters.Programs{DB: rt.DB}
@@ -77,12 +95,12 @@ func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) 
 			Repo:            clinical,
 		},
 	}.Routes(rt.Router)
-	return rt, nil
+	return nil
 }
 
-// SeedReferenceData installs the demo programs where the clinic has none of
+// seedReferenceData installs the demo programs where the clinic has none of
 // that code; it never overwrites the clinic's own edits.
-func SeedReferenceData(ctx context.Context, rt *platform.Runtime) error {
+func seedReferenceData(ctx context.Context, rt *platform.Runtime) error {
 	progs, err := seed.Programs()
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ func streamMsg(t *testing.T, js jetstream.JetStream, seq uint64) *jetstream.RawS
 
 func TestRegisterPublishesPatientRegisteredWithCorrelation(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	r := s.Do(t, httpx.RoleFrontDesk, http.MethodPost, "/v1/patients", validPatient(),
 		"X-Correlation-ID", "desk-42", "X-Request-ID", "req-42")
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
@@ -71,7 +71,7 @@ func TestRegisterPublishesPatientRegisteredWithCorrelation(t *testing.T) {
 
 func TestDuplicateRegistrationNamesTheExistingPatient(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	first := s.Do(t, httpx.RoleFrontDesk, http.MethodPost, "/v1/patients", validPatient())
 	require.Equal(t, http.StatusCreated, first.Status)
 	again := s.Do(t, httpx.RoleFrontDesk, http.MethodPost, "/v1/patients", validPatient())
@@ -86,7 +86,7 @@ func TestDuplicateRegistrationNamesTheExistingPatient(t *testing.T) {
 
 func TestBadInputIsA4xxProblemAndChangesNothing(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	with := func(k string, v any) map[string]any {
 		p := validPatient()
 		if v == nil {

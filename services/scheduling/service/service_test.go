@@ -24,7 +24,7 @@ func registered(id string, version int64, given string) *intakev1.PatientRegiste
 
 func TestPatientReferenceIsKeptOnceAndNewestVersionWins(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	id := uuid.NewString()
 	v2 := s.Publish(t, "intake", id, registered(id, 2, "伟"))
 	s.Publish(t, "intake", id, registered(id, 1, "旧")) // stale: arrives after a newer version
@@ -47,7 +47,7 @@ func TestPatientReferenceIsKeptOnceAndNewestVersionWins(t *testing.T) {
 
 func TestMalformedEventGoesToDLQAndLaterOnesFlow(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	bad := nats.NewMsg("clinicops.intake.v1.PatientRegistered")
 	bad.Header.Set("ce-id", uuid.NewString())
 	bad.Header.Set("ce-type", "clinicops.intake.v1.PatientRegistered")
@@ -69,7 +69,7 @@ func TestMalformedEventGoesToDLQAndLaterOnesFlow(t *testing.T) {
 
 func TestPatientReferenceHTTP(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Name, service.New)
+	s := testharness.StartService(t, service.Service)
 	tests := []struct {
 		name   string
 		role   httpx.Role

@@ -1,6 +1,6 @@
-// Command billing runs course billing (invoices, payments, refunds),
-// configured by environment variables (BILLING_DATABASE_URL,
-// NATS_URL, BILLING_HTTP_ADDR, CLINICOPS_AUTH_TOKENS, LOG_LEVEL).
+// Command billing runs clinicops billing, configured by environment variables:
+// BILLING_DATABASE_URL, NATS_URL, BILLING_HTTP_ADDR, CLINICOPS_AUTH_TOKENS,
+// LOG_LEVEL, LOG_FORMAT, and the settings of its service.Config.
 package main
 
 import (
@@ -8,4 +8,4 @@ import (
 	"github.com/clinicops/clinicops/services/billing/service"
 )
 
-func main() { platform.Main(service.Name, service.DefaultAddr, service.New) }
+func main() { platform.Main(service.Service) }

@@ -1,6 +1,6 @@
-// Command followup runs reminders, post-infusion check-ins and adverse-event
-// escalation, configured by environment variables (FOLLOWUP_DATABASE_URL,
-// NATS_URL, FOLLOWUP_HTTP_ADDR, CLINICOPS_AUTH_TOKENS, LOG_LEVEL).
+// Command followup runs clinicops followup, configured by environment variables:
+// FOLLOWUP_DATABASE_URL, NATS_URL, FOLLOWUP_HTTP_ADDR, CLINICOPS_AUTH_TOKENS,
+// LOG_LEVEL, LOG_FORMAT, and the settings of its service.Config.
 package main
 
 import (
@@ -8,4 +8,4 @@ import (
 	"github.com/clinicops/clinicops/services/followup/service"
 )
 
-func main() { platform.Main(service.Name, service.DefaultAddr, service.New) }
+func main() { platform.Main(service.Service) }

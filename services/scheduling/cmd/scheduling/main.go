@@ -1,6 +1,6 @@
-// Command scheduling runs the calendar of blood draws, cultures and
-// infusions, configured by environment variables (SCHEDULING_DATABASE_URL,
-// NATS_URL, SCHEDULING_HTTP_ADDR, CLINICOPS_AUTH_TOKENS, LOG_LEVEL).
+// Command scheduling runs clinicops scheduling, configured by environment variables:
+// SCHEDULING_DATABASE_URL, NATS_URL, SCHEDULING_HTTP_ADDR, CLINICOPS_AUTH_TOKENS,
+// LOG_LEVEL, LOG_FORMAT, and the settings of its service.Config.
 package main
 
 import (
@@ -8,4 +8,4 @@ import (
 	"github.com/clinicops/clinicops/services/scheduling/service"
 )
 
-func main() { platform.Main(service.Name, service.DefaultAddr, service.New) }
+func main() { platform.Main(service.Service) }
