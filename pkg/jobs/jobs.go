@@ -85,7 +85,9 @@ type Config struct {
 	// MaxAttempts before a job is discarded (default River's, 25).
 	MaxAttempts int
 	// JobTimeout cancels a job's context after this long (default River's,
-	// 1 min; -1 for none).
+	// 1 min). River's "-1, no timeout" is refused: River's rescuer never
+	// rescues a job without a timeout, so a job whose process died would stay
+	// running forever.
 	JobTimeout time.Duration
 	// RescueStuckJobsAfter is when a job still "running" is presumed to
 	// belong to a dead process and is retried (default River's, 1 h). It must
@@ -123,6 +125,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Workers == nil {
 		return nil, errors.New("jobs: Workers is required")
+	}
+	if cfg.JobTimeout < 0 {
+		return nil, errors.New("jobs: JobTimeout must not be negative: River never rescues a job without a timeout")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -203,7 +208,7 @@ func (c *Client) Run(ctx context.Context) error {
 	case <-stopped:
 		return nil
 	case <-wait.C:
-		return fmt.Errorf("jobs: workers still running %s after stop; they will be rescued after %s",
-			c.cfg.SoftStopTimeout+c.cfg.HardStopTimeout, cmp.Or(c.cfg.RescueStuckJobsAfter, time.Hour))
+		return fmt.Errorf("jobs: workers still running %s after stop; their jobs will be rescued after RescueStuckJobsAfter",
+			c.cfg.SoftStopTimeout+c.cfg.HardStopTimeout)
 	}
 }

@@ -309,3 +309,21 @@ func TestMoveRunningJob(t *testing.T) {
 	waitRan(t, ran, "busy", 10*time.Second)
 	waitState(t, db, id, "completed", 10*time.Second)
 }
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	db, _ := testharness.DB(t)
+	ws := workers(&effectWorker{db: db})
+	for name, cfg := range map[string]jobs.Config{
+		"no db":            {Workers: ws},
+		"no workers":       {DB: db},
+		"negative queue":   {DB: db, Workers: ws, Queues: map[string]int{"q": -1}},
+		"no job timeout":   {DB: db, Workers: ws, JobTimeout: -1},
+		"rescue < timeout": {DB: db, Workers: ws, JobTimeout: time.Hour, RescueStuckJobsAfter: time.Minute},
+	} {
+		_, err := jobs.New(cfg)
+		require.Error(t, err, name)
+	}
+	_, err := jobs.New(jobs.Config{DB: db, Workers: ws})
+	require.NoError(t, err)
+}
