@@ -2,12 +2,14 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clinicops/clinicops/pkg/clock"
@@ -326,4 +328,40 @@ func TestNewValidates(t *testing.T) {
 	}
 	_, err := jobs.New(jobs.Config{DB: db, Workers: ws})
 	require.NoError(t, err)
+}
+
+// clockRetry retries an hour later by the given clock.
+type clockRetry struct{ c clock.Clock }
+
+func (r clockRetry) NextRetry(*rivertype.JobRow) time.Time { return r.c.Now().Add(time.Hour) }
+
+// A failed job waits for its retry time by the controlled clock too: River's
+// scheduler (every 5 s, on the leader) compares with our clock.
+func TestRetryComesDueWithClock(t *testing.T) {
+	t.Parallel()
+	db, _ := setup(t)
+	fake := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	ran := make(chan string, 10)
+	w := &effectWorker{db: db, ran: ran, hold: func(_ context.Context, job *river.Job[effectArgs]) error {
+		if job.Attempt == 1 && job.Args.Key == "flaky" {
+			return errors.New("first attempt fails")
+		}
+		return nil
+	}}
+	cfg := testConfig(db, workers(w))
+	cfg.Clock = fake
+	cfg.RetryPolicy = clockRetry{fake}
+	c, _ := run(t, cfg)
+	id := insert(t, c, db, effectArgs{Key: "flaky"}, nil)
+	waitState(t, db, id, "retryable", 10*time.Second)
+
+	fake.Advance(59 * time.Minute)
+	insert(t, c, db, effectArgs{Key: "now"}, nil)
+	waitRan(t, ran, "now", 10*time.Second)
+	require.Equal(t, "retryable", jobState(t, db, id))
+
+	fake.Advance(2 * time.Minute)
+	waitRan(t, ran, "flaky", 15*time.Second)
+	waitState(t, db, id, "completed", 10*time.Second)
+	require.Equal(t, 1, count(t, db, "flaky"))
 }
