@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/pkg/clock"
 	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/testharness"
@@ -175,3 +176,9 @@ func waitState(t *testing.T, db *sqlx.DB, id int64, want string, within time.Dur
 }
 
 var errRollback = errors.New("rollback on purpose")
+
+// newFake is a fake clock starting at real time. Not a fixed date: River's
+// job cleaner (v0.51.2) alone reads the real time.Now, and would delete
+// finalized jobs stamped by a clock far in the past before a test looks at
+// them.
+func newFake() *clock.Fake { return clock.NewFake(time.Now()) }

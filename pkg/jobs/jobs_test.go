@@ -157,7 +157,7 @@ func TestJobRunsWhenClockAdvancedPastIt(t *testing.T) {
 		clock   clock.Clock
 		advance func(t *testing.T, c clock.Clock, d time.Duration)
 	}{
-		{"fake", clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), func(_ *testing.T, c clock.Clock, d time.Duration) {
+		{"fake", newFake(), func(_ *testing.T, c clock.Clock, d time.Duration) {
 			c.(*clock.Fake).Advance(d)
 		}},
 		{"dev", clock.NewDev(), func(t *testing.T, c clock.Clock, d time.Duration) {
@@ -201,7 +201,7 @@ func TestMoveIsCancelPlusInsertInOneTx(t *testing.T) {
 	t.Parallel()
 	db, _ := setup(t)
 	ctx := context.Background()
-	fake := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	fake := newFake()
 	ran := make(chan string, 10)
 	cfg := testConfig(db, workers(&effectWorker{db: db, ran: ran}))
 	cfg.Clock = fake
@@ -264,7 +264,7 @@ func TestRolledBackMoveKeepsOldJobRunning(t *testing.T) {
 	t.Parallel()
 	db, _ := setup(t)
 	ctx := context.Background()
-	fake := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	fake := newFake()
 	ran := make(chan string, 10)
 	cfg := testConfig(db, workers(&effectWorker{db: db, ran: ran}))
 	cfg.Clock = fake
@@ -340,7 +340,7 @@ func (r clockRetry) NextRetry(*rivertype.JobRow) time.Time { return r.c.Now().Ad
 func TestRetryComesDueWithClock(t *testing.T) {
 	t.Parallel()
 	db, _ := setup(t)
-	fake := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	fake := newFake()
 	ran := make(chan string, 10)
 	w := &effectWorker{db: db, ran: ran, hold: func(_ context.Context, job *river.Job[effectArgs]) error {
 		if job.Attempt == 1 && job.Args.Key == "flaky" {

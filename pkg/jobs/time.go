@@ -37,6 +37,13 @@ import (
 // that way when a retry or snooze is shorter than the scheduler interval, and
 // its fetch index (state, queue, priority, scheduled_at, id) serves it.
 // Retries still go through the scheduler (up to 5 s late after an advance).
+//
+// One River service ignores the generator: the job cleaner deletes finalized
+// jobs (completed and cancelled after 24 h) by the real time.Now. Under the
+// dev clock, which runs ahead, finished jobs are therefore kept for the
+// offset plus 24 h. Mind that with unique jobs: River's default unique states
+// include completed, so an equal job (ByArgs) is skipped as a duplicate
+// until the completed one is cleaned.
 
 // riverTime is River's view of a controlled clock.
 type riverTime struct{ c clock.Clock }
