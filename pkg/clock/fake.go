@@ -1,0 +1,48 @@
+package clock
+
+import (
+	"sync"
+	"time"
+)
+
+// Fake is a clock that only moves when a test moves it. Safe for concurrent
+// use.
+type Fake struct {
+	mu  sync.Mutex
+	now time.Time
+	obs observers
+}
+
+// NewFake returns a clock stopped at start.
+func NewFake(start time.Time) *Fake {
+	return &Fake{now: normalize(start)}
+}
+
+// Now returns the clock's time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// Set moves the clock to t (backwards too: a test may want that) and
+// notifies the observers.
+func (f *Fake) Set(t time.Time) {
+	f.mu.Lock()
+	f.now = normalize(t)
+	f.mu.Unlock()
+	f.obs.notify()
+}
+
+// Advance moves the clock by d and returns the new time.
+func (f *Fake) Advance(d time.Duration) time.Time {
+	f.mu.Lock()
+	f.now = normalize(f.now.Add(d))
+	now := f.now
+	f.mu.Unlock()
+	f.obs.notify()
+	return now
+}
+
+// Subscribe implements Observable.
+func (f *Fake) Subscribe() (<-chan struct{}, func()) { return f.obs.subscribe() }
