@@ -13,9 +13,12 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/riverqueue/river"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/clinicops/clinicops/pkg/clock"
 	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 )
@@ -31,9 +34,13 @@ type Options struct {
 	Log    *slog.Logger
 	// Listener, if set, is used instead of listening on Config.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock (default time.Now); the runtime's Now is UTC with
-	// microsecond precision.
-	Now func() time.Time
+	// Clock is the process's one clock (default clock.System()): the
+	// domain, the outbox, the durable jobs and the services read time only
+	// from it, so tests and `clinicops dev` control time everywhere at once.
+	Clock clock.Clock
+	// Jobs tunes the durable job queues of services that use them
+	// (Runtime.UseJobs); DB, Log, Clock and Workers are filled in.
+	Jobs jobs.Config
 	// Processor tunes event handling (Service, DB, JS and Log are filled in).
 	Processor messaging.ProcessorConfig
 	// Relay tunes the outbox relay (DB, JS, ListenDSN and Log are filled in).
@@ -53,12 +60,43 @@ type Runtime struct {
 	Relay     *messaging.Relay
 	Router    *httpx.Router
 	Log       *slog.Logger
-	Now       func() time.Time
-	Location  *time.Location
+	// Clock is the process's clock; Now is its Now method (UTC, with
+	// Postgres's microsecond precision).
+	Clock    clock.Clock
+	Now      func() time.Time
+	Location *time.Location
 
 	listener      net.Listener
 	background    []func(context.Context) error
 	serviceConfig slog.Value
+	jobsConfig    jobs.Config
+	jobs          *jobs.Client
+}
+
+// UseJobs gives the service durable jobs on River in its own database:
+// River's migrations are applied, and the queues run with the service and
+// stop cleanly with it. Call it once, from Build, after adding the workers;
+// insert jobs with the returned client's InsertTx in the transaction of the
+// state change that causes them.
+func (rt *Runtime) UseJobs(ctx context.Context, workers *river.Workers, queues map[string]int) (*jobs.Client, error) {
+	if rt.jobs != nil {
+		return nil, errors.New("UseJobs called twice")
+	}
+	if err := jobs.Migrate(ctx, rt.DB, rt.Log); err != nil {
+		return nil, fmt.Errorf("migrate jobs: %w", err)
+	}
+	cfg := rt.jobsConfig
+	cfg.DB, cfg.Log, cfg.Clock, cfg.Workers = rt.DB, rt.Log, rt.Clock, workers
+	if queues != nil {
+		cfg.Queues = queues
+	}
+	c, err := jobs.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt.jobs = c
+	rt.Background(c.Run)
+	return c, nil
 }
 
 func (o Options) getenv() func(string) string {
@@ -90,13 +128,11 @@ func newRuntime(ctx context.Context, name string, migrations []pgdb.MigrationSou
 		log = slog.Default()
 	}
 	log = log.With("service", cfg.Service)
-	clock := opts.Now
-	if clock == nil {
-		clock = time.Now
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.System()
 	}
-	// Postgres keeps microseconds: what a service answers must equal what it
-	// later reads back.
-	now := func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
+	now := clk.Now
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return nil, err
@@ -107,7 +143,7 @@ func newRuntime(ctx context.Context, name string, migrations []pgdb.MigrationSou
 			return nil, fmt.Errorf("auth tokens: %w", err)
 		}
 	}
-	rt = &Runtime{Config: cfg, Log: log, Now: now, Location: loc}
+	rt = &Runtime{Config: cfg, Log: log, Clock: clk, Now: now, Location: loc, jobsConfig: opts.Jobs}
 	defer func() {
 		if err != nil {
 			rt.close()
