@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/clinicops/clinicops/pkg/clock"
 	"github.com/clinicops/clinicops/pkg/devstack"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -34,6 +35,7 @@ type devFlags struct {
 	basePort        int
 	natsPort        int
 	natsMonitorPort int
+	devPort         int
 	pgPort          int
 	logLevel        string
 }
@@ -46,6 +48,7 @@ func parseDevFlags(args []string) (devFlags, error) {
 	fs.IntVar(&f.basePort, "base-port", 8081, "intake's port; scheduling, billing and followup take the next three")
 	fs.IntVar(&f.natsPort, "nats-port", 4222, "embedded NATS client port")
 	fs.IntVar(&f.natsMonitorPort, "nats-monitor-port", 8222, "embedded NATS monitoring port")
+	fs.IntVar(&f.devPort, "dev-port", 8080, "dev-only endpoints (/dev/clock), admin token")
 	fs.IntVar(&f.pgPort, "pg-port", 54329, "local PostgreSQL port")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return f, fs.Parse(args)
@@ -120,11 +123,23 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
+	// One clock for every service: /dev/clock moves it forward for all of
+	// them at once, and durable jobs that come due fire as if that time had
+	// passed. The service binaries always use the system clock.
+	devClock := clock.NewDev()
+	devLn, err := net.Listen("tcp", net.JoinHostPort(f.host, strconv.Itoa(f.devPort)))
+	if err != nil {
+		return fmt.Errorf("listen for /dev/clock: %w", err)
+	}
+	devRouter := httpx.NewRouter(store, log)
+	devRouter.Handle("GET /dev/clock", clock.Handler(devClock), httpx.RoleAdmin)
+	devRouter.Handle("POST /dev/clock", clock.Handler(devClock), httpx.RoleAdmin)
+
 	runtimes := make([]*platform.Runtime, 0, len(services))
 	for i, s := range services {
 		cfg := platform.Config{Service: s.Name, HTTPAddr: net.JoinHostPort(f.host, strconv.Itoa(f.basePort+i)),
 			DatabaseURL: dsns[s.Name], NATSURL: natsURL}
-		rt, err := s.New(ctx, platform.Options{Config: cfg, Getenv: os.Getenv, Tokens: store, Log: log})
+		rt, err := s.New(ctx, platform.Options{Config: cfg, Getenv: os.Getenv, Tokens: store, Log: log, Clock: devClock})
 		if err != nil {
 			return fmt.Errorf("start %s: %w", s.Name, err)
 		}
@@ -137,6 +152,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	printBanner(out, runtimes, natsURL, f, pg, tokens, tokensFile)
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return httpx.ServeListener(gctx, devLn, httpx.ServerConfig{}, devRouter, log) })
 	for _, rt := range runtimes {
 		g.Go(func() error { return rt.Run(gctx) })
 	}
@@ -151,6 +167,8 @@ func printBanner(out io.Writer, rts []*platform.Runtime, natsURL string, f devFl
 	for _, rt := range rts {
 		printf("  %-11s http://%s   (/healthz, /readyz)\n", rt.Config.Service, rt.Addr())
 	}
+	printf("  %-11s http://%s/dev/clock   (admin token; POST {\"advance\":\"336h\"} moves every service's clock forward)\n",
+		"clock", net.JoinHostPort(f.host, strconv.Itoa(f.devPort)))
 	printf("  %-11s %s", "nats", natsURL)
 	if os.Getenv("NATS_URL") == "" {
 		printf("   monitoring http://%s\n", net.JoinHostPort(f.host, strconv.Itoa(f.natsMonitorPort)))

@@ -32,8 +32,8 @@ type AdvanceRequest struct {
 //
 // It changes time for everything sharing the clock, so mount it behind the
 // admin token and only in dev.
-func Handler(c *Dev) http.Handler {
-	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+func Handler(c *Dev) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
 			return httpx.WriteJSON(w, http.StatusOK, State{Now: c.Now(), Offset: c.Offset().String()})
@@ -66,5 +66,5 @@ func Handler(c *Dev) http.Handler {
 		default:
 			return httpx.MethodNotAllowed(http.MethodGet, http.MethodPost)
 		}
-	})
+	}
 }
