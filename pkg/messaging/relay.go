@@ -96,10 +96,8 @@ func NewRelay(cfg RelayConfig) *Relay {
 	return &Relay{cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
-// Wake makes a running relay look at the outbox now. Code that committed
-// outbox rows in the relay's own process may call it to skip waiting for
-// the commit notification or the poll.
-func (r *Relay) Wake() {
+// poke makes a running relay look at the outbox now.
+func (r *Relay) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -116,7 +114,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				r.cfg.Log.Warn("outbox listener", "event", int(ev), "err", err)
 			}
 			if ev == pq.ListenerEventReconnected {
-				r.Wake() // notifications sent while disconnected are lost
+				r.poke() // notifications sent while disconnected are lost
 			}
 		})
 		if err := l.Listen(outboxChannel); err != nil {
@@ -129,7 +127,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case <-l.Notify:
-					r.Wake()
+					r.poke()
 				}
 			}
 		}()
@@ -137,14 +135,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
 	for {
-		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
+		if err := r.drain(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Log.Warn("outbox relay", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.PublishTimeout)
 			defer cancel()
-			if err := r.Drain(flushCtx); err != nil {
+			if err := r.drain(flushCtx); err != nil {
 				r.cfg.Log.Warn("outbox final flush", "err", err)
 			}
 			return nil
@@ -154,11 +152,10 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Drain publishes batches until the outbox is empty or an error occurs. A
+// drain publishes batches until the outbox is empty or an error occurs. A
 // relay that does not lead tries to take the lead at most once per
-// PollInterval and otherwise does nothing. Drain is not safe for concurrent
-// use with itself or Run.
-func (r *Relay) Drain(ctx context.Context) error {
+// PollInterval and otherwise does nothing. Only Run's goroutine calls it.
+func (r *Relay) drain(ctx context.Context) error {
 	if r.leader == nil {
 		if err := r.tryLead(ctx); err != nil || r.leader == nil {
 			return err
