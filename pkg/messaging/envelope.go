@@ -22,22 +22,37 @@ import (
 	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
-// Envelope headers (CloudEvents NATS binding style).
+// Envelope headers: CloudEvents 1.0 in binary mode as the NATS protocol
+// binding carries it, so a consumer using a CloudEvents SDK sees every
+// attribute. Context attributes are ce-<name> headers; the data content type
+// is the binding's content-type header (not ce-datacontenttype); extension
+// attributes are ce-<name> too, with names of lowercase letters and digits
+// only, or SDKs do not see them.
 const (
-	HeaderID            = "ce-id"
-	HeaderType          = "ce-type"
-	HeaderSource        = "ce-source"
-	HeaderTime          = "ce-time"
-	HeaderSubject       = "ce-subject"
-	HeaderSpecVersion   = "ce-specversion"
-	HeaderContentType   = "content-type"
-	HeaderCorrelationID = "correlation-id"
-	HeaderCausationID   = "causation-id"
+	HeaderID          = "ce-id"
+	HeaderType        = "ce-type"
+	HeaderSource      = "ce-source"
+	HeaderTime        = "ce-time"
+	HeaderSubject     = "ce-subject"
+	HeaderSpecVersion = "ce-specversion"
+	HeaderContentType = "content-type"
+	// HeaderCorrelationID is the correlationid extension: the id of the
+	// request or flow that led to the event, kept along a chain of events.
+	HeaderCorrelationID = "ce-correlationid"
+	// HeaderCausationID is the causationid extension: the id of what directly
+	// caused the event (the HTTP request id, or the id of the event whose
+	// handler published it). Absent when unknown.
+	HeaderCausationID = "ce-causationid"
 	// HeaderMsgID is JetStream's de-duplication header; always the event id.
 	HeaderMsgID = "Nats-Msg-Id"
 
 	contentTypeProtobuf = "application/protobuf"
 )
+
+// SourceOf is the ce-source of the events a service publishes: the URI
+// reference /clinicops/<service>, e.g. /clinicops/intake. Together with
+// ce-id it identifies an event uniquely.
+func SourceOf(service string) string { return "/clinicops/" + service }
 
 //go:embed migrations/*.sql
 var migrationsFS embed.FS
@@ -70,10 +85,11 @@ func ServiceOfSubject(subject string) (string, error) {
 	return parts[1], nil
 }
 
-// newEventMessage builds the Watermill message for one event: a UUIDv7 id,
-// the envelope headers and the protobuf body. Correlation and causation come
-// from ctx (set by the HTTP layer or by the handler of the causing event).
-func newEventMessage(ctx context.Context, source, aggregateID string, ev proto.Message, now time.Time) (*message.Message, error) {
+// newEventMessage builds the Watermill message for one event a service
+// publishes: a UUIDv7 id, the envelope headers and the protobuf body.
+// Correlation and causation come from ctx (set by the HTTP layer or by the
+// handler of the causing event).
+func newEventMessage(ctx context.Context, service, aggregateID string, ev proto.Message, now time.Time) (*message.Message, error) {
 	if aggregateID == "" {
 		return nil, errors.New("event without aggregate id")
 	}
@@ -94,22 +110,25 @@ func newEventMessage(ctx context.Context, source, aggregateID string, ev proto.M
 		HeaderSpecVersion:   "1.0",
 		HeaderID:            id.String(),
 		HeaderType:          SubjectOf(ev),
-		HeaderSource:        source,
+		HeaderSource:        SourceOf(service),
 		HeaderTime:          now.UTC().Format(time.RFC3339Nano),
 		HeaderSubject:       aggregateID,
 		HeaderContentType:   contentTypeProtobuf,
 		HeaderCorrelationID: corr,
-		HeaderCausationID:   correlation.Causation(ctx),
+	}
+	if cause := correlation.Causation(ctx); cause != "" {
+		msg.Metadata[HeaderCausationID] = cause
 	}
 	msg.SetContext(ctx)
 	return msg, nil
 }
 
-// NewNATSMsg builds the NATS message the relay would publish for one event:
-// envelope headers, Nats-Msg-Id = event id, protobuf body. Tools and tests
-// use it to inject events; services publish only through the Outbox.
-func NewNATSMsg(ctx context.Context, source, aggregateID string, ev proto.Message, now time.Time) (*nats.Msg, error) {
-	msg, err := newEventMessage(ctx, source, aggregateID, ev, now)
+// NewNATSMsg builds the NATS message the relay would publish for one event
+// of service: envelope headers, Nats-Msg-Id = event id, protobuf body. Tools
+// and tests use it to inject events; services publish only through the
+// Outbox.
+func NewNATSMsg(ctx context.Context, service, aggregateID string, ev proto.Message, now time.Time) (*nats.Msg, error) {
+	msg, err := newEventMessage(ctx, service, aggregateID, ev, now)
 	if err != nil {
 		return nil, err
 	}

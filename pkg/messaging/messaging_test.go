@@ -193,10 +193,10 @@ func TestEnvelopeHeaders(t *testing.T) {
 	h := msg.Header
 	require.Equal(t, "clinicops.intake.v1.PatientRegistered", msg.Subject)
 	require.Equal(t, "clinicops.intake.v1.PatientRegistered", h.Get("ce-type"))
-	require.Equal(t, "intake", h.Get("ce-source"))
+	require.Equal(t, "/clinicops/intake", h.Get("ce-source"))
 	require.Equal(t, id, h.Get("ce-subject"))
-	require.Equal(t, "corr-h", h.Get("correlation-id"))
-	require.Equal(t, "req-h", h.Get("causation-id"))
+	require.Equal(t, "corr-h", h.Get("ce-correlationid"))
+	require.Equal(t, "req-h", h.Get("ce-causationid"))
 	require.Equal(t, h.Get("ce-id"), h.Get("Nats-Msg-Id"))
 	evID, err := uuid.Parse(h.Get("ce-id"))
 	require.NoError(t, err)

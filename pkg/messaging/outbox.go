@@ -19,16 +19,17 @@ import (
 // state, through a Watermill SQL publisher bound to that transaction. Nothing
 // reaches JetStream unless the transaction commits; the Relay does the rest.
 type Outbox struct {
-	source string
-	now    func() time.Time
+	service string
+	now     func() time.Time
 }
 
-// NewOutbox returns the outbox of a service; source is its name (ce-source).
-func NewOutbox(source string, now func() time.Time) *Outbox {
+// NewOutbox returns the outbox of a service, named as in its stream
+// ("intake"); its events carry ce-source SourceOf(service).
+func NewOutbox(service string, now func() time.Time) *Outbox {
 	if now == nil {
 		now = time.Now
 	}
-	return &Outbox{source: source, now: now}
+	return &Outbox{service: service, now: now}
 }
 
 // Publish writes events about one aggregate into tx's outbox, in order.
@@ -42,7 +43,7 @@ func (o *Outbox) Publish(ctx context.Context, tx *sqlx.Tx, aggregateID string, e
 	}
 	now := o.now()
 	for _, ev := range events {
-		msg, err := newEventMessage(ctx, o.source, aggregateID, ev, now)
+		msg, err := newEventMessage(ctx, o.service, aggregateID, ev, now)
 		if err != nil {
 			return err
 		}

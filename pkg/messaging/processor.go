@@ -132,8 +132,9 @@ func ExponentialBackoff(base, ceiling time.Duration) func(int) time.Duration {
 
 // Event is a decoded event with its envelope.
 type Event[T proto.Message] struct {
-	ID            string
-	Type          string
+	ID   string
+	Type string
+	// Source is the publishing service as ce-source, e.g. /clinicops/intake.
 	Source        string
 	AggregateID   string
 	Time          time.Time

@@ -2,33 +2,35 @@ package messaging
 
 import (
 	"context"
+	stdsql "database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // RelayConfig configures a Relay.
 type RelayConfig struct {
-	// DB is the service database holding the outbox table.
+	// DB is the service database holding the outbox table. The relay that
+	// leads keeps one of its connections for as long as it leads.
 	DB *sqlx.DB
 	// ListenDSN is the DSN used for LISTEN (commit-time wake-up). Empty means
 	// polling only.
 	ListenDSN string
 	// JS publishes to JetStream.
 	JS jetstream.JetStream
-	// BatchSize caps the rows published per transaction (default 500).
+	// BatchSize caps the rows read and published at a time (default 500).
 	BatchSize int
-	// PollInterval is the fallback when a notification is missed (default 1 s).
+	// PollInterval is the fallback when a notification is missed, and how
+	// often a follower tries to become the leader (default 1 s).
 	PollInterval time.Duration
 	// PublishTimeout bounds waiting for JetStream acks of a batch (default 10 s).
 	PublishTimeout time.Duration
@@ -42,22 +44,39 @@ type RelayConfig struct {
 
 // Relay moves committed outbox rows to JetStream, in id order, with
 // Nats-Msg-Id set to the event id so that JetStream drops the duplicates a
-// crash between publish and delete would cause. Replicas of a service may all
-// run a Relay: a transaction-scoped advisory lock lets one publish at a time.
+// crash between publish and delete would cause.
+//
+// Replicas of a service may all run a Relay; one leads and publishes. The
+// leader holds a session-level advisory lock on a connection it keeps for
+// itself, and does all its SQL on that connection: if the connection dies,
+// Postgres drops the lock, the leader's next statement fails, and it steps
+// down; followers try to take the lock every PollInterval. No transaction is
+// open while the leader waits for JetStream: it reads a batch (one
+// statement), publishes it, then deletes the acknowledged prefix (one
+// statement).
 type Relay struct {
-	cfg       RelayConfig
-	published atomic.Int64
+	cfg  RelayConfig
+	wake chan struct{}
+
+	// Only Run's goroutine touches these.
+	leader  *stdsql.Conn // nil when following
+	lastTry time.Time    // last attempt to become leader
 }
 
 // relayLock is the advisory lock key that makes one relay active per database.
 const relayLock = 7246151
 
+// The statements of a batch carry no bind parameters, so lib/pq sends each
+// in one round trip (simple query protocol) instead of two.
 const (
-	selectOutboxBatch = `SELECT id, event_id, subject, payload, headers FROM outbox ORDER BY id LIMIT $1`
-	deleteOutboxRows  = `DELETE FROM outbox WHERE id = ANY($1)`
-	tryRelayLock      = `SELECT pg_try_advisory_xact_lock($1)`
-	asyncCommit       = `SET LOCAL synchronous_commit = off`
-	outboxChannel     = "clinicops_outbox"
+	selectOutboxBatch = `SELECT id, event_id, subject, payload, headers FROM outbox ORDER BY id LIMIT %d`
+	deleteOutboxRows  = `DELETE FROM outbox WHERE id = ANY('{%s}'::bigint[])`
+	tryRelayLock      = `SELECT pg_try_advisory_lock($1)`
+	// The DELETE need not wait for a disk flush: if it is lost, the rows
+	// are published again and JetStream drops them by Nats-Msg-Id (or
+	// consumers by processed_events). The session is the leader's own.
+	asyncCommit   = `SET synchronous_commit = off`
+	outboxChannel = "clinicops_outbox"
 )
 
 // NewRelay returns a relay; call Run.
@@ -74,29 +93,28 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Relay{cfg: cfg}
+	return &Relay{cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
-// Published is the number of events this relay has published and deleted.
-func (r *Relay) Published() int64 { return r.published.Load() }
+// poke makes a running relay look at the outbox now.
+func (r *Relay) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
 
 // Run publishes until ctx is done, then makes a last attempt to flush what is
-// pending (bounded by PublishTimeout) and returns nil.
+// pending (bounded by PublishTimeout), gives up leadership and returns nil.
 func (r *Relay) Run(ctx context.Context) error {
-	wake := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
+	defer r.stepDown()
 	if r.cfg.ListenDSN != "" {
 		l := pq.NewListener(r.cfg.ListenDSN, 50*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
 			if err != nil {
 				r.cfg.Log.Warn("outbox listener", "event", int(ev), "err", err)
 			}
 			if ev == pq.ListenerEventReconnected {
-				poke() // notifications sent while disconnected are lost
+				r.poke() // notifications sent while disconnected are lost
 			}
 		})
 		if err := l.Listen(outboxChannel); err != nil {
@@ -109,7 +127,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case <-l.Notify:
-					poke()
+					r.poke()
 				}
 			}
 		}()
@@ -117,36 +135,87 @@ func (r *Relay) Run(ctx context.Context) error {
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
 	for {
-		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
+		if err := r.drain(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Log.Warn("outbox relay", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.PublishTimeout)
 			defer cancel()
-			if err := r.Drain(flushCtx); err != nil {
+			if err := r.drain(flushCtx); err != nil {
 				r.cfg.Log.Warn("outbox final flush", "err", err)
 			}
 			return nil
-		case <-wake:
+		case <-r.wake:
 		case <-ticker.C:
 		}
 	}
 }
 
-// Drain publishes batches until the outbox is empty, another relay holds the
-// lock, or an error occurs.
-func (r *Relay) Drain(ctx context.Context) error {
+// drain publishes batches until the outbox is empty or an error occurs. A
+// relay that does not lead tries to take the lead at most once per
+// PollInterval and otherwise does nothing. Only Run's goroutine calls it.
+func (r *Relay) drain(ctx context.Context) error {
+	if r.leader == nil {
+		if err := r.tryLead(ctx); err != nil || r.leader == nil {
+			return err
+		}
+	}
 	for {
-		n, more, err := r.publishBatch(ctx)
+		more, err := r.publishBatch(ctx)
 		if err != nil {
 			return err
 		}
-		r.published.Add(int64(n))
 		if !more {
 			return nil
 		}
 	}
+}
+
+// tryLead takes the relay lock on a connection of its own, unless it tried
+// less than PollInterval ago.
+func (r *Relay) tryLead(ctx context.Context) error {
+	if time.Since(r.lastTry) < r.cfg.PollInterval {
+		return nil
+	}
+	r.lastTry = time.Now()
+	conn, err := r.cfg.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("relay lock: %w", err)
+	}
+	var locked bool
+	if err := conn.QueryRowContext(ctx, tryRelayLock, relayLock).Scan(&locked); err != nil {
+		discard(conn)
+		return fmt.Errorf("relay lock: %w", err)
+	}
+	if !locked {
+		_ = conn.Close() // holds nothing: back to the pool
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, asyncCommit); err != nil {
+		discard(conn)
+		return fmt.Errorf("relay session: %w", err)
+	}
+	r.leader = conn
+	r.cfg.Log.Info("outbox relay leads")
+	return nil
+}
+
+// stepDown gives up leadership by closing the leader's connection, which
+// ends its session and so releases the lock.
+func (r *Relay) stepDown() {
+	if r.leader != nil {
+		discard(r.leader)
+		r.leader = nil
+		r.lastTry = time.Time{} // a relay that lost its connection may retry at once
+	}
+}
+
+// discard closes conn's session instead of returning it to the pool, so
+// that no session-level state (the lock, settings) outlives leadership.
+func discard(conn *stdsql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
 }
 
 type outboxRow struct {
@@ -157,53 +226,62 @@ type outboxRow struct {
 	Headers []byte `db:"headers"`
 }
 
-// publishBatch publishes one batch. more reports whether the batch was full.
-func (r *Relay) publishBatch(ctx context.Context) (published int, more bool, err error) {
-	err = pgdb.InTx(ctx, r.cfg.DB, nil, func(tx *sqlx.Tx) error {
-		// The DELETE need not wait for a disk flush: if it is lost, the rows
-		// are published again and JetStream drops them by Nats-Msg-Id.
-		if _, err := tx.ExecContext(ctx, asyncCommit); err != nil {
-			return fmt.Errorf("relay tx: %w", err)
-		}
-		var locked bool
-		if err := tx.GetContext(ctx, &locked, tryRelayLock, relayLock); err != nil {
-			return fmt.Errorf("relay lock: %w", err)
-		}
-		if !locked {
-			return nil
-		}
-		var rows []outboxRow
-		if err := tx.SelectContext(ctx, &rows, selectOutboxBatch, r.cfg.BatchSize); err != nil {
-			return fmt.Errorf("read outbox: %w", err)
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		done, pubErr := r.publish(ctx, rows)
-		if done > 0 && r.cfg.AfterPublish != nil {
-			if err := r.cfg.AfterPublish(done); err != nil {
-				return err
-			}
-		}
-		if done > 0 {
-			ids := make([]int64, done)
-			for i := range rows[:done] {
-				ids[i] = rows[i].ID
-			}
-			if _, err := tx.ExecContext(ctx, deleteOutboxRows, pq.Array(ids)); err != nil {
-				return fmt.Errorf("delete published outbox rows: %w", err)
-			}
-		}
-		published = done
-		more = pubErr == nil && len(rows) == r.cfg.BatchSize
-		return pubErr
-	})
-	if err != nil && published > 0 {
-		// The rows were published but not deleted: they go out again and are
-		// de-duplicated by JetStream (Nats-Msg-Id) or by processed_events.
-		published = 0
+// publishBatch publishes one batch as the leader. more reports whether the
+// batch was full and fully published. Any database error ends leadership:
+// the lock may be gone with the connection.
+func (r *Relay) publishBatch(ctx context.Context) (more bool, err error) {
+	rows, err := r.readBatch(ctx)
+	if err != nil {
+		r.stepDown()
+		return false, err
 	}
-	return published, more, err
+	if len(rows) == 0 {
+		return false, nil
+	}
+	done, pubErr := r.publish(ctx, rows)
+	if done > 0 && r.cfg.AfterPublish != nil {
+		if err := r.cfg.AfterPublish(done); err != nil {
+			return false, err
+		}
+	}
+	if done > 0 {
+		// Only the acknowledged prefix: a row whose publish failed or was
+		// not confirmed stays and goes out again, after those before it.
+		if _, err := r.leader.ExecContext(ctx, deleteQuery(rows[:done])); err != nil {
+			r.stepDown()
+			// The rows were published but not deleted: they go out again and
+			// are de-duplicated by JetStream (Nats-Msg-Id) or processed_events.
+			return false, errors.Join(pubErr, fmt.Errorf("delete published outbox rows: %w", err))
+		}
+	}
+	return pubErr == nil && len(rows) == r.cfg.BatchSize, pubErr
+}
+
+func (r *Relay) readBatch(ctx context.Context) ([]outboxRow, error) {
+	q := fmt.Sprintf(selectOutboxBatch, r.cfg.BatchSize)
+	res, err := r.leader.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer func() { _ = res.Close() }()
+	var rows []outboxRow
+	if err := sqlx.StructScan(res, &rows); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return rows, nil
+}
+
+// deleteQuery deletes rows by id; the ids are integers formatted here, so
+// the statement needs no bind parameter.
+func deleteQuery(rows []outboxRow) string {
+	ids := make([]byte, 0, 12*len(rows))
+	for i, row := range rows {
+		if i > 0 {
+			ids = append(ids, ',')
+		}
+		ids = strconv.AppendInt(ids, row.ID, 10)
+	}
+	return fmt.Sprintf(deleteOutboxRows, ids)
 }
 
 // publish sends rows asynchronously and returns how many, from the first,

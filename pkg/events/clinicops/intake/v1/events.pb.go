@@ -2,12 +2,37 @@
 //
 // Each message is one event type. Its full proto name, e.g.
 // `clinicops.intake.v1.PatientRegistered`, is both the CloudEvents `ce-type`
-// and the NATS subject. The envelope (event id, source, time, subject,
-// correlation and causation ids) travels in message headers, not here.
+// and the NATS subject; the INTAKE stream holds `clinicops.intake.>`.
 //
-// Every event carries the id and version of the aggregate it changed, so a
-// consumer can ignore a stale or repeated event: it applies an event only if
-// `version` is greater than the last version it has seen for that aggregate.
+// Envelope: CloudEvents 1.0 in binary mode, as the CloudEvents NATS protocol
+// binding carries it in message headers (a CloudEvents SDK reads it as is):
+//   ce-specversion    "1.0"
+//   ce-id             event id, a UUIDv7; also `Nats-Msg-Id`, so JetStream
+//                     drops a republished copy within its duplicate window
+//   ce-type           the full proto name of the message, as above
+//   ce-source         the URI reference `/clinicops/intake`; with ce-id it
+//                     identifies the event
+//   ce-subject        id of the aggregate the event is about: the patient,
+//                     the consent, the screening or the course (each message
+//                     below says which)
+//   ce-time           when the event was created, RFC 3339 in UTC
+//   content-type      `application/protobuf`: the body is the message in the
+//                     protobuf binary encoding (the binding's header for the
+//                     CloudEvents datacontenttype attribute)
+//   ce-correlationid  extension `correlationid`: the id of the request or
+//                     flow that led to the event; kept along a chain of events
+//   ce-causationid    extension `causationid`: what directly caused the
+//                     event (the HTTP request id, or the id of the event whose
+//                     handling published it); absent when unknown
+//
+// Every event carries the id of its aggregate and the aggregate's `version`
+// after the change, a counter that starts at 1 and grows by one with every
+// change of that aggregate. A consumer applies an event only if `version` is
+// greater than the last version it has seen for that aggregate id, so it can
+// ignore a stale or repeated event. Versions of different aggregates are not
+// comparable: a patient, each of its consents and each of its courses count
+// separately. `occurred_at` is when intake made the change (its clock, UTC),
+// set before the transaction that records it commits.
 //
 // These events carry personal data (names, contacts, birth dates). Consumers
 // store only what they need and never log it.
@@ -45,11 +70,11 @@ const (
 // (billing for invoices, followup for reminders).
 type PatientRegistered struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the patient (the aggregate), UUID in its canonical text form.
+	// Id of the patient, the aggregate (ce-subject); UUID in canonical text form.
 	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	// Version of the patient aggregate after this change; grows with every change.
+	// Version of the patient after registration: 1.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// Family (last) name.
 	FamilyName string `protobuf:"bytes,4,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
@@ -200,11 +225,12 @@ func (x *PatientRegistered) GetContactEmailConsent() bool {
 // a consumer replaces what it stored for the patient.
 type PatientUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the patient (the aggregate), UUID in its canonical text form.
+	// Id of the patient, the aggregate (ce-subject); UUID in canonical text form.
 	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	// Version of the patient aggregate after this change; grows with every change.
+	// Version of the patient after this change; grows by one with every change
+	// and continues the count PatientRegistered started.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// Family (last) name.
 	FamilyName string `protobuf:"bytes,4,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
@@ -353,13 +379,15 @@ func (x *PatientUpdated) GetContactEmailConsent() bool {
 // ConsentRecorded is published when a signed consent is recorded for a patient.
 type ConsentRecorded struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the patient (the aggregate), UUID in its canonical text form.
+	// Id of the patient who signed the consent, UUID in canonical text form. Not
+	// the aggregate: the consent is (see consent_id).
 	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	// Version of the patient aggregate after this change; grows with every change.
+	// Version of the consent: 1 for a newly recorded consent. Counts changes of
+	// this consent only, not of the patient.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	// Id of the consent record, UUID in its canonical text form.
+	// Id of the consent, the aggregate (ce-subject); UUID in canonical text form.
 	ConsentId string `protobuf:"bytes,4,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
 	// Kind of consent: one of "treatment", "data_processing", "research",
 	// "contact_sms", "contact_email". Consumers must ignore kinds they do not know.
@@ -368,14 +396,16 @@ type ConsentRecorded struct {
 	// program reference data; empty for kinds that are not program specific
 	// (e.g. contact consents).
 	Program string `protobuf:"bytes,6,opt,name=program,proto3" json:"program,omitempty"`
-	// Version of the consent form that was signed.
+	// Version of the consent form that was signed, as printed on the form (free
+	// text); unrelated to `version`.
 	FormVersion string `protobuf:"bytes,7,opt,name=form_version,json=formVersion,proto3" json:"form_version,omitempty"`
 	// Id of the treatment protocol the consent refers to; empty if none.
 	ProtocolId string `protobuf:"bytes,8,opt,name=protocol_id,json=protocolId,proto3" json:"protocol_id,omitempty"`
 	// Registration id of the clinical trial the consent refers to (e.g. an
 	// NCT or ChiCTR number); empty if none.
 	TrialId string `protobuf:"bytes,9,opt,name=trial_id,json=trialId,proto3" json:"trial_id,omitempty"`
-	// When the consent form was signed.
+	// When the consent form was signed, as recorded by the front desk; may be
+	// earlier than occurred_at.
 	SignedAt      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=signed_at,json=signedAt,proto3" json:"signed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -486,13 +516,16 @@ func (x *ConsentRecorded) GetSignedAt() *timestamppb.Timestamp {
 // follow-up continues.
 type ConsentWithdrawn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the patient (the aggregate), UUID in its canonical text form.
+	// Id of the patient who gave the consent, UUID in canonical text form. Not
+	// the aggregate: the consent is (see consent_id).
 	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	// Version of the patient aggregate after this change; grows with every change.
+	// Version of the consent after the withdrawal (2 when it follows its
+	// ConsentRecorded); counts changes of this consent only, not of the patient.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	// Id of the consent record that is withdrawn, as in ConsentRecorded.
+	// Id of the withdrawn consent, the aggregate (ce-subject), as in
+	// ConsentRecorded.consent_id.
 	ConsentId string `protobuf:"bytes,4,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
 	// Kind of the withdrawn consent; same values as ConsentRecorded.kind.
 	Kind string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -589,17 +622,20 @@ func (x *ConsentWithdrawn) GetReason() string {
 // program is completed, whatever its outcome.
 type ScreeningCompleted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the patient (the aggregate), UUID in its canonical text form.
+	// Id of the patient who was screened, UUID in canonical text form. Not the
+	// aggregate: the screening is (see screening_id).
 	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	// Version of the patient aggregate after this change; grows with every change.
+	// Version of the screening: always 1, a completed screening never changes
+	// (a new screening is a new aggregate with its own id).
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	// Id of the screening, UUID in its canonical text form.
+	// Id of the screening, the aggregate (ce-subject); UUID in canonical text form.
 	ScreeningId string `protobuf:"bytes,4,opt,name=screening_id,json=screeningId,proto3" json:"screening_id,omitempty"`
 	// Code of the treatment program the patient was screened for.
 	Program string `protobuf:"bytes,5,opt,name=program,proto3" json:"program,omitempty"`
-	// Version of the program's eligibility checklist that was applied.
+	// Version of the program's eligibility checklist that was applied (from the
+	// program reference data); unrelated to `version`.
 	ScreeningVersion string `protobuf:"bytes,6,opt,name=screening_version,json=screeningVersion,proto3" json:"screening_version,omitempty"`
 	// Whether the patient is eligible for the program.
 	Eligible bool `protobuf:"varint,7,opt,name=eligible,proto3" json:"eligible,omitempty"`
@@ -701,11 +737,12 @@ func (x *ScreeningCompleted) GetReasonCodes() []string {
 // plans the course.
 type CourseRequested struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the course (the aggregate), UUID in its canonical text form.
+	// Id of the course, the aggregate (ce-subject); UUID in canonical text form.
 	CourseId string `protobuf:"bytes,1,opt,name=course_id,json=courseId,proto3" json:"course_id,omitempty"`
-	// Version of the course aggregate after this change; grows with every change.
+	// Version of the course: 1 for a newly requested course. Counts changes of
+	// this course only, not of the patient.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// Id of the patient the course is for, UUID in its canonical text form.
 	PatientId string `protobuf:"bytes,4,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
@@ -719,7 +756,8 @@ type CourseRequested struct {
 	// Preferred start date as an ISO 8601 calendar date, YYYY-MM-DD, in the
 	// clinic's time zone; empty if the patient has no preference.
 	PreferredStart string `protobuf:"bytes,8,opt,name=preferred_start,json=preferredStart,proto3" json:"preferred_start,omitempty"`
-	// Version of the program's protocol template the course should follow.
+	// Version of the program's protocol template the course should follow (from
+	// the program reference data); unrelated to `version`.
 	ProtocolVersion string `protobuf:"bytes,9,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -823,11 +861,12 @@ func (x *CourseRequested) GetProtocolVersion() string {
 // cancellation; billing and followup react to that.
 type CourseCancellationRequested struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of the course (the aggregate), UUID in its canonical text form.
+	// Id of the course, the aggregate (ce-subject); UUID in canonical text form.
 	CourseId string `protobuf:"bytes,1,opt,name=course_id,json=courseId,proto3" json:"course_id,omitempty"`
-	// Version of the course aggregate after this change; grows with every change.
+	// Version of the course after this change; grows by one with every change
+	// of the course and continues the count CourseRequested started.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the change was committed by intake.
+	// When intake made the change; see the file comment.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// Id of the patient the course is for, UUID in its canonical text form.
 	PatientId string `protobuf:"bytes,4,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
