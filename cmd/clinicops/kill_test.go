@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,11 +13,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	_ "github.com/lib/pq"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/pkg/devstack"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 )
@@ -75,10 +83,19 @@ func waitReady(t *testing.T, addrs map[string]string, logPath string) {
 	}
 }
 
-// TestKill9DuringBurstLosesNoAcknowledgedRegistration kills the whole
-// `clinicops dev` process with SIGKILL in the middle of a burst of
-// registrations, restarts it on the same data, and checks that every
-// registration that got a 201 is still there and reached every consumer.
+// TestKill9DuringBurstLosesNoAcknowledgedRegistration crashes everything in
+// the middle of a burst of registrations: SIGKILL to PostgreSQL's postmaster
+// and, at the same instant, to `clinicops dev` (which embeds NATS and the four
+// services), before the postmaster's parent-death signal could turn the crash
+// into a clean shutdown. It then restarts on the same data and checks that
+//   - PostgreSQL went through crash recovery (its log says so);
+//   - work was in flight at the kill: requests sent and not answered, and
+//     registrations committed in intake that a consumer handled only after
+//     the restart (processed_at later than the kill);
+//   - every registration answered 201 is in intake once, every registration
+//     intake committed is in the stream once and in each consumer's read
+//     model once, each consumer handled each event once, and the consumers
+//     are caught up; checked again once they have been idle a while.
 func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 	t.Parallel()
 	testharness.Cluster(t) // makes sure the PostgreSQL server is installed
@@ -91,34 +108,44 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 				t.Logf("clinicops dev log (tail):\n%s", tail(string(b), 60))
 			}
 		}
+		_ = devstack.KillCluster(filepath.Join(work, "data", "postgres"))
 		_ = os.RemoveAll(work)
 	})
+	began := time.Now()
 	bin := filepath.Join(work, "clinicops")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 
 	base := freeRun(t, 4)
+	pgPort, natsPort := freePort(t), freePort(t)
 	args := []string{"-data-dir", filepath.Join(work, "data"), "-base-port", strconv.Itoa(base),
-		"-nats-port", strconv.Itoa(freePort(t)), "-nats-monitor-port", strconv.Itoa(freePort(t)),
-		"-pg-port", strconv.Itoa(freePort(t)), "-log-level", "warn"}
+		"-nats-port", strconv.Itoa(natsPort), "-nats-monitor-port", strconv.Itoa(freePort(t)),
+		"-pg-port", strconv.Itoa(pgPort), "-log-level", "warn"}
 	addrs := map[string]string{}
 	for i, s := range services {
 		addrs[s.Name] = "127.0.0.1:" + strconv.Itoa(base+i)
 	}
+	pgData := filepath.Join(work, "data", "postgres")
+	pgLog := filepath.Join(pgData, "log", "postgres.log")
 	logPath := filepath.Join(work, "dev.log")
 	first := startDev(t, bin, args, logPath)
 	waitReady(t, addrs, logPath)
 	c := client{http: &http.Client{Timeout: 5 * time.Second}, addrs: addrs, token: readTokens(t, filepath.Join(work, "data", "dev-tokens.env"))}
+	dbs := openServiceDBs(t, pgPort)
+	postmaster, err := devstack.PostmasterPID(pgData)
+	require.NoError(t, err)
+	require.NotZero(t, postmaster, "no postmaster serves %s", pgData)
 
-	// The burst: 8 clients register until the process dies under them.
+	// The burst: 8 clients register until the processes die under them.
 	var (
-		mu      sync.Mutex
-		created []string
-		n       atomic.Int64
-		wg      sync.WaitGroup
+		mu       sync.Mutex
+		created  []string
+		n        atomic.Int64
+		cutOff   atomic.Int64 // sent before the kill, never answered 201
+		killedAt atomic.Pointer[time.Time]
+		wg       sync.WaitGroup
 	)
-	killAt := int64(150)
 	killed := make(chan struct{})
 	for w := range 8 {
 		wg.Add(1)
@@ -130,41 +157,230 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 					return
 				default:
 				}
+				sent := time.Now()
 				status, body, err := tryPost(c, newPatient(w*100000+i))
-				if err != nil {
-					continue // connection refused or reset: the process is gone
-				}
-				if status == http.StatusCreated {
+				if err == nil && status == http.StatusCreated {
 					mu.Lock()
 					created = append(created, body["id"].(string))
 					mu.Unlock()
 					n.Add(1)
+					continue
+				}
+				if k := killedAt.Load(); k != nil && sent.Before(*k) {
+					cutOff.Add(1)
 				}
 			}
 		}()
 	}
-	testharness.Eventually(t, 60*time.Second, func() bool { return n.Load() >= killAt })
-	require.NoError(t, first.cmd.Process.Kill()) // SIGKILL: no shutdown code runs
+	// Kill once enough registrations are acknowledged and a consumer is seen
+	// behind intake, so the crash lands in the middle of the pipeline's work.
+	const killAt = 150
+	var behind map[string]int
+	testharness.Eventually(t, 60*time.Second, func() bool {
+		if n.Load() < killAt {
+			return false
+		}
+		behind = consumerLag(dbs)
+		return len(behind) > 0
+	}, "no consumer was ever behind intake")
+	now := time.Now()
+	killedAt.Store(&now)
+	// Postmaster first: once clinicops dev is dead its parent-death signal
+	// (SIGINT) would make the postmaster shut down cleanly.
+	require.NoError(t, syscall.Kill(postmaster, syscall.SIGKILL))
+	require.NoError(t, first.cmd.Process.Kill())
+	require.NoError(t, devstack.KillCluster(pgData)) // the backends the postmaster left
 	_ = first.cmd.Wait()
 	close(killed)
 	wg.Wait()
-	t.Logf("%d registrations acknowledged before kill -9", len(created))
+	closeDBs(dbs)
+	t.Logf("kill at %s: %d registrations acknowledged before kill -9, %d requests cut off, consumers behind just before the kill: %v",
+		time.Since(began).Round(time.Millisecond), len(created), cutOff.Load(), behind)
+	require.Positive(t, cutOff.Load(), "no request was in flight at the kill")
 
+	logOffset := fileSize(t, pgLog)
 	startDev(t, bin, args, logPath)
 	waitReady(t, addrs, logPath)
+	t.Logf("ready again at %s", time.Since(began).Round(time.Millisecond))
+	recovery := readFrom(t, pgLog, logOffset)
+	require.Contains(t, recovery, "database system was not properly shut down; automatic recovery in progress",
+		"postgres did not crash: its restart log ends:\n%s", tail(recovery, 20))
+	require.Contains(t, recovery, "redo starts at", "crash recovery replayed no WAL")
+
+	// Every acknowledged registration survived, once.
 	for _, id := range created {
 		st, _ := c.do(t, httpx.RoleFrontDesk, http.MethodGet, "intake", "/v1/patients/"+id, nil)
 		require.Equal(t, http.StatusOK, st, "acknowledged registration %s lost", id)
 	}
-	for _, rm := range readModels {
-		for _, id := range created {
-			path := strings.Replace(rm.path, "%s", id, 1)
-			testharness.Eventually(t, 60*time.Second, func() bool {
-				st, _ := c.do(t, rm.role, http.MethodGet, rm.service, path, nil)
-				return st == http.StatusOK
-			}, "%s did not catch up with %s", rm.service, id)
+	dbs = openServiceDBs(t, pgPort)
+	defer closeDBs(dbs)
+	ack := map[string]bool{}
+	for _, id := range created {
+		require.False(t, ack[id], "registration %s answered 201 twice", id)
+		ack[id] = true
+	}
+	intakeIDs := ids(t, dbs["intake"], `SELECT id::text FROM patients`)
+	for _, id := range created {
+		require.True(t, intakeIDs[id], "acknowledged registration %s lost", id)
+	}
+	// Committed but never answered: at most the requests cut off.
+	require.LessOrEqual(t, len(intakeIDs)-len(created), int(cutOff.Load()))
+
+	js := jetStream(t, natsPort)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	caughtUp := func() bool {
+		for _, rm := range readModelTables {
+			if len(ids(t, dbs[rm.db], rm.query)) != len(intakeIDs) {
+				return false
+			}
+			info, err := js.Consumer(ctx, "INTAKE", rm.consumer)
+			if err != nil {
+				return false
+			}
+			ci, err := info.Info(ctx)
+			if err != nil || ci.NumPending != 0 || ci.NumAckPending != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	testharness.Eventually(t, 30*time.Second, caughtUp, "consumers did not catch up")
+	check := func() (afterKill int) {
+		t.Helper()
+		require.Equal(t, len(intakeIDs), streamCount(t, ctx, js, time.Time{}), "each registration in the stream once")
+		for _, rm := range readModelTables {
+			require.Equal(t, intakeIDs, ids(t, dbs[rm.db], rm.query), "%s's read model is intake's patients, each once", rm.db)
+			require.Equal(t, len(intakeIDs), count(t, dbs[rm.db], `SELECT count(*) FROM processed_events WHERE consumer = $1`, rm.consumer),
+				"%s handled each registration once", rm.consumer)
+			afterKill += count(t, dbs[rm.db], `SELECT count(*) FROM processed_events WHERE consumer = $1 AND processed_at > $2`, rm.consumer, now)
+		}
+		return afterKill
+	}
+	afterKill := check()
+	relayedAfter := streamCount(t, ctx, js, now)
+	t.Logf("%s after the restart: %d registrations in intake (%d acknowledged), %d relayed only after the restart, %d consumer handlings only after the restart",
+		time.Since(began).Round(time.Millisecond), len(intakeIDs), len(created), relayedAfter, afterKill)
+	require.Positive(t, afterKill, "no event was still on its way to a consumer at the kill")
+
+	// Idle for longer than a redelivery would take (AckWait 30 s is the
+	// worst case; a redelivery after a restart comes at once): the same
+	// again, and nothing moved.
+	idleUntil := time.Now().Add(3 * time.Second)
+	testharness.Eventually(t, 10*time.Second, func() bool { return time.Now().After(idleUntil) && caughtUp() })
+	require.Equal(t, afterKill, check(), "a consumer handled something again while idle")
+}
+
+// readModelTables are the consumers' tables of patients, with the durable
+// consumer that fills each.
+var readModelTables = []struct{ db, query, consumer string }{
+	{"scheduling", `SELECT patient_id::text FROM patients WHERE version = 1`, "scheduling_patient_registered"},
+	{"billing", `SELECT patient_id::text FROM accounts WHERE version = 1`, "billing_patient_registered"},
+	{"followup", `SELECT patient_id::text FROM patient_contacts WHERE version = 1`, "followup_patient_registered"},
+}
+
+// openServiceDBs connects to each service's database on the dev cluster.
+func openServiceDBs(t *testing.T, pgPort int) map[string]*sql.DB {
+	t.Helper()
+	dbs := map[string]*sql.DB{}
+	for _, s := range services {
+		db, err := sql.Open("postgres", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=5", pgPort, s.name))
+		require.NoError(t, err)
+		dbs[s.name] = db
+	}
+	return dbs
+}
+
+func closeDBs(dbs map[string]*sql.DB) {
+	for _, db := range dbs {
+		_ = db.Close()
+	}
+}
+
+// consumerLag counts intake's patients first and each read model after, so
+// a positive difference is a lower bound on what that consumer had not
+// applied yet at the time of its count. It returns the lagging ones.
+func consumerLag(dbs map[string]*sql.DB) map[string]int {
+	var patients int
+	if err := dbs["intake"].QueryRow(`SELECT count(*) FROM patients`).Scan(&patients); err != nil {
+		return nil
+	}
+	lag := map[string]int{}
+	for _, rm := range readModelTables {
+		var have int
+		if err := dbs[rm.db].QueryRow(`SELECT count(*) FROM (` + rm.query + `) q`).Scan(&have); err != nil {
+			return nil
+		}
+		if patients > have {
+			lag[rm.db] = patients - have
 		}
 	}
+	return lag
+}
+
+func ids(t *testing.T, db *sql.DB, query string) map[string]bool {
+	t.Helper()
+	rows, err := db.Query(query)
+	require.NoError(t, err)
+	defer func() { _ = rows.Close() }()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		require.False(t, out[id], "%s twice from %s", id, query)
+		out[id] = true
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func count(t *testing.T, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(query, args...).Scan(&n))
+	return n
+}
+
+func jetStream(t *testing.T, port int) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return js
+}
+
+// streamCount counts the PatientRegistered messages in INTAKE stored at or
+// after since (all of them for the zero time).
+func streamCount(t *testing.T, ctx context.Context, js jetstream.JetStream, since time.Time) int {
+	t.Helper()
+	cfg := jetstream.ConsumerConfig{FilterSubject: "clinicops.intake.v1.PatientRegistered", AckPolicy: jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute}
+	if !since.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	}
+	cons, err := js.CreateConsumer(ctx, "INTAKE", cfg)
+	require.NoError(t, err)
+	info, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.NoError(t, js.DeleteConsumer(ctx, "INTAKE", info.Name))
+	return int(info.NumPending)
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	return fi.Size()
+}
+
+func readFrom(t *testing.T, path string, offset int64) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b[offset:])
 }
 
 func tryPost(c client, body map[string]any) (int, map[string]any, error) {

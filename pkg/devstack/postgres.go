@@ -714,6 +714,16 @@ func (p *Postgres) clearStalePostmaster() error {
 				return fmt.Errorf("orphaned postgres processes in %s survived SIGKILL", p.dataDir)
 			}
 		}
+		// A killed postmaster whose parent died too is a zombie until init
+		// reaps it (late, or never where pid 1 does not reap, as in some
+		// containers); kill(pid, 0) still succeeds on a zombie, so
+		// PostgreSQL would refuse to start ("lock file already exists").
+		if zombie, err := isZombie(pid); err == nil && zombie {
+			p.log.Info("the crashed postmaster is a zombie; removing its postmaster.pid", "pid", pid)
+			if err := os.Remove(pidFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove stale %s: %w", pidFile, err)
+			}
+		}
 		return nil
 	case procOther:
 		// The pid was reused by an unrelated process; PostgreSQL would

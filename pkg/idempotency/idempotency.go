@@ -9,6 +9,10 @@
 // left by a crash is taken over after ClaimTimeout; if that crash came after
 // the handler's own commit, the retry runs again, and the domain's unique
 // constraints (a duplicate patient, say) are the guard there.
+//
+// That is three commits per request (claim, the handler's, answer). WrapTx
+// (tx.go) does the same in the handler's one business transaction; Wrap stays
+// for handlers whose repositories do not call ClaimTx and AnswerTx yet.
 package idempotency
 
 import (
@@ -70,33 +74,53 @@ type stored struct {
 }
 
 // Wrap makes h idempotent for requests that carry an Idempotency-Key.
-// Without the header h runs as is.
+// Without the header h runs as is. It costs three commits per request (claim,
+// the handler's own, answer); WrapTx does it in the handler's one commit.
 func (s *Store) Wrap(h httpx.HandlerFunc) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get(Header)
-		if key == "" {
+		req, err := readRequest(w, r)
+		if err != nil {
+			return err
+		}
+		if req == nil {
 			return h(w, r)
 		}
-		if len(key) > maxKeyLen || !printable(key) {
-			return httpx.BadRequest("the Idempotency-Key header must be 1-255 printable ASCII characters",
-				httpx.FieldError{Field: Header, Message: "is not a valid key"})
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return httpx.PayloadTooLarge("the request body is too large")
-			}
-			return httpx.BadRequest("the request body could not be read")
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		principal := "anonymous"
-		if p, ok := httpx.PrincipalFrom(r.Context()); ok {
-			principal = p.TokenID
-		}
-		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"+r.Header.Get("Content-Type")+"\n"), body...))
-		return s.serve(r.Context(), w, r, h, principal, key, sum[:])
+		return s.serve(r.Context(), w, r, h, req.principal, req.key, req.hash)
 	}
+}
+
+// request is what identifies an idempotent request.
+type request struct {
+	principal, key string
+	hash           []byte
+}
+
+// readRequest validates the key and hashes the body (which it puts back for
+// the handler). It returns nil without a key.
+func readRequest(w http.ResponseWriter, r *http.Request) (*request, error) {
+	key := r.Header.Get(Header)
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > maxKeyLen || !printable(key) {
+		return nil, httpx.BadRequest("the Idempotency-Key header must be 1-255 printable ASCII characters",
+			httpx.FieldError{Field: Header, Message: "is not a valid key"})
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, httpx.PayloadTooLarge("the request body is too large")
+		}
+		return nil, httpx.BadRequest("the request body could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	principal := "anonymous"
+	if p, ok := httpx.PrincipalFrom(r.Context()); ok {
+		principal = p.TokenID
+	}
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"+r.Header.Get("Content-Type")+"\n"), body...))
+	return &request{principal: principal, key: key, hash: sum[:]}, nil
 }
 
 func (s *Store) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, h httpx.HandlerFunc, principal, key string, hash []byte) error {

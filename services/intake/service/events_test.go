@@ -186,6 +186,13 @@ func TestEventsPublished(t *testing.T) {
 	requireProblem(t, s.Do(t, fd, http.MethodPost, base+"/courses", nkCourse()), http.StatusUnprocessableEntity, "")
 	items(t, s.Do(t, fd, http.MethodGet, base+"/consents", nil))
 	waitPublished(t, s, 9)
+	requireOnceAfterIdle(t, s, 9, map[string]int{
+		`SELECT count(*) FROM patients WHERE version = 2`:                              1,
+		`SELECT count(*) FROM consents`:                                                2,
+		`SELECT count(*) FROM screenings`:                                              2,
+		`SELECT count(*) FROM courses WHERE version = 2`:                               1,
+		`SELECT count(*) FROM consents WHERE withdrawn_at IS NOT NULL AND version = 2`: 1,
+	})
 }
 
 // TestCorrelationDefaultsToTheRequestID: without X-Correlation-ID the

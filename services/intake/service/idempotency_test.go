@@ -2,11 +2,13 @@ package service_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -87,6 +89,14 @@ func TestIdempotencyKeys(t *testing.T) {
 	require.Equal(t, 2, s.Count(t, `SELECT count(*) FROM screenings`), "the front desk's and the clinician's")
 	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM courses`))
 	waitPublished(t, s, 5) // registered, consent, two screenings, course
+	requireOnceAfterIdle(t, s, 5, map[string]int{
+		`SELECT count(*) FROM patients`:   1,
+		`SELECT count(*) FROM consents`:   1,
+		`SELECT count(*) FROM screenings`: 2,
+		`SELECT count(*) FROM courses`:    1,
+		// Every key's answer is stored: none left in progress.
+		`SELECT count(*) FROM idempotency_keys WHERE status = 0`: 0,
+	})
 
 	// Without a key nothing is deduplicated: that is what keys are for.
 	created(t, s.Do(t, fd, http.MethodPost, base+"/consents", smsConsent()))
@@ -152,4 +162,45 @@ func TestIdempotencyKeyUnderConcurrentRetries(t *testing.T) {
 	require.Len(t, ids, 1, "every success names the same patient")
 	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM patients`))
 	waitPublished(t, s, 1)
+	requireOnceAfterIdle(t, s, 1, map[string]int{
+		`SELECT count(*) FROM patients`: 1,
+		`SELECT count(*) FROM idempotency_keys WHERE key = 'desk-retry' AND status = 201`: 1,
+	})
+}
+
+// relayIdle is how long the outbox must stay empty before a "once" check is
+// repeated: more than two of the relay's 1 s fallback polls, so a late or
+// repeated publish has had its chance to show.
+const relayIdle = 2500 * time.Millisecond
+
+// requireOnceAfterIdle repeats the "applied once" checks after the relay has
+// been idle a while, instead of only at the first moment they held: a
+// republish (a lost outbox delete) or a second application would appear
+// later. It checks that the INTAKE stream holds exactly want messages, each
+// with its own event id, and that each query still counts what it should.
+func requireOnceAfterIdle(t *testing.T, s *testharness.Service, want uint64, counts map[string]int) {
+	t.Helper()
+	idleSince := time.Now()
+	testharness.Eventually(t, 20*time.Second, func() bool {
+		if s.Count(t, `SELECT count(*) FROM outbox`) != 0 {
+			idleSince = time.Now()
+		}
+		return time.Since(idleSince) >= relayIdle
+	}, "the outbox never stayed empty")
+	require.Equal(t, want, intakeStreamMsgs(t, s), "exactly %d events, after idle", want)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := s.NATS.JS.Stream(ctx, "INTAKE")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for seq := uint64(1); seq <= want; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		id := m.Header.Get("ce-id")
+		require.False(t, seen[id], "event %s published twice", id)
+		seen[id] = true
+	}
+	for q, n := range counts {
+		require.Equal(t, n, s.Count(t, q), "after idle: %s", q)
+	}
 }
