@@ -120,7 +120,7 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 	base := freeRun(t, 4)
 	pgPort, natsPort := freePort(t), freePort(t)
 	args := []string{"-data-dir", filepath.Join(work, "data"), "-base-port", strconv.Itoa(base),
-		"-nats-port", strconv.Itoa(natsPort), "-nats-monitor-port", strconv.Itoa(freePort(t)),
+		"-nats-port", strconv.Itoa(natsPort), "-nats-monitor-port", strconv.Itoa(freePort(t)), "-dev-port", strconv.Itoa(freePort(t)),
 		"-pg-port", strconv.Itoa(pgPort), "-log-level", "warn"}
 	addrs := map[string]string{}
 	for i, s := range services {

@@ -31,7 +31,7 @@ func readEvent(t *testing.T, s *testharness.Service, seq uint64, ev proto.Messag
 	require.Equal(t, subject, m.Subject, "message %d", seq)
 	require.Equal(t, subject, m.Header.Get("ce-type"), "the type is the subject")
 	require.Equal(t, aggregateID, m.Header.Get("ce-subject"), "the subject is the aggregate")
-	require.Equal(t, service.Service.Name, m.Header.Get("ce-source"))
+	require.Equal(t, "/clinicops/intake", m.Header.Get("ce-source"))
 	require.Equal(t, "1.0", m.Header.Get("ce-specversion"))
 	require.Equal(t, "application/protobuf", m.Header.Get("content-type"))
 	require.NotEmpty(t, m.Header.Get("ce-id"))
@@ -39,8 +39,8 @@ func readEvent(t *testing.T, s *testharness.Service, seq uint64, ev proto.Messag
 	at, err := time.Parse(time.RFC3339Nano, m.Header.Get("ce-time"))
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), at, time.Minute)
-	require.Equal(t, "corr-"+name, m.Header.Get("correlation-id"))
-	require.Equal(t, "req-"+name, m.Header.Get("causation-id"))
+	require.Equal(t, "corr-"+name, m.Header.Get("ce-correlationid"))
+	require.Equal(t, "req-"+name, m.Header.Get("ce-causationid"))
 	require.NoError(t, proto.Unmarshal(m.Data, ev))
 	require.Empty(t, ev.ProtoReflect().GetUnknown(), "nothing on the wire beyond the schema")
 	return m
@@ -204,8 +204,8 @@ func TestCorrelationDefaultsToTheRequestID(t *testing.T) {
 	id := created(t, r)["id"].(string)
 	m := streamMsg(t, s.NATS.JS, 1)
 	require.Equal(t, id, m.Header.Get("ce-subject"))
-	require.Equal(t, "desk-7", m.Header.Get("correlation-id"))
-	require.Equal(t, "desk-7", m.Header.Get("causation-id"))
+	require.Equal(t, "desk-7", m.Header.Get("ce-correlationid"))
+	require.Equal(t, "desk-7", m.Header.Get("ce-causationid"))
 	require.Equal(t, "desk-7", r.Header.Get("X-Correlation-ID"))
 }
 

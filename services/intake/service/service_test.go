@@ -53,8 +53,8 @@ func TestRegisterPublishesPatientRegisteredWithCorrelation(t *testing.T) {
 	m := streamMsg(t, s.NATS.JS, 1)
 	require.Equal(t, "clinicops.intake.v1.PatientRegistered", m.Subject)
 	require.Equal(t, id, m.Header.Get("ce-subject"))
-	require.Equal(t, "desk-42", m.Header.Get("correlation-id"), "the request's correlation id travels with the event")
-	require.Equal(t, "req-42", m.Header.Get("causation-id"), "the request caused the event")
+	require.Equal(t, "desk-42", m.Header.Get("ce-correlationid"), "the request's correlation id travels with the event")
+	require.Equal(t, "req-42", m.Header.Get("ce-causationid"), "the request caused the event")
 	var ev intakev1.PatientRegistered
 	require.NoError(t, proto.Unmarshal(m.Data, &ev))
 	require.Equal(t, id, ev.GetPatientId())
