@@ -284,9 +284,9 @@ func openServiceDBs(t *testing.T, pgPort int) map[string]*sql.DB {
 	t.Helper()
 	dbs := map[string]*sql.DB{}
 	for _, s := range services {
-		db, err := sql.Open("postgres", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=5", pgPort, s.name))
+		db, err := sql.Open("postgres", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=5", pgPort, s.Name))
 		require.NoError(t, err)
-		dbs[s.name] = db
+		dbs[s.Name] = db
 	}
 	return dbs
 }

@@ -13,7 +13,6 @@ import (
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
-	"github.com/clinicops/clinicops/services/intake/service"
 )
 
 // traced are the headers of a request whose events we follow.
