@@ -144,6 +144,21 @@ type Event[T proto.Message] struct {
 
 // HandlerFunc applies one event inside tx. Events it causes go to the outbox
 // through tx; ctx carries the correlation chain.
+//
+// The contract every handler keeps:
+//   - It touches only its own service's database, and only through tx: the
+//     effect, the processed_events row and the outbox rows commit together,
+//     or not at all, so a redelivered event changes nothing.
+//   - It never talks to the outside world (no e-mail, SMS, webhook or HTTP
+//     call, no publish to NATS): such work is a durable job inserted in tx
+//     (pkg/jobs), which runs after the commit and retries on its own.
+//   - It may run more than once for one event and concurrently with other
+//     events of the same aggregate: it orders by the aggregate's version,
+//     never by arrival.
+//
+// Services do not write HandlerFuncs against tx directly: their ports get
+// repositories bound to tx through a factory wired in the service's Build,
+// so the port code never sees SQL.
 type HandlerFunc[T proto.Message] func(ctx context.Context, tx *sqlx.Tx, ev Event[T]) error
 
 // Handle registers fn for the event type T under the durable consumer
