@@ -25,7 +25,7 @@ func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := ports.Events(rt.Processor, app.OpenAccount{Currency: rt.Config.Currency}); err != nil {
+	if err := ports.Events(rt.Processor, adapters.TxRepositories, app.OpenAccount{Currency: rt.Config.Currency}); err != nil {
 		return nil, err
 	}
 	ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)

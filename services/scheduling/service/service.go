@@ -24,7 +24,7 @@ func New(ctx context.Context, opts platform.Options) (*platform.Runtime, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := ports.Events(rt.Processor); err != nil {
+	if err := ports.Events(rt.Processor, adapters.TxRepositories); err != nil {
 		return nil, err
 	}
 	ports.HTTP{Patients: adapters.Patients{DB: rt.DB}}.Routes(rt.Router)
