@@ -102,4 +102,3 @@ func (b bundle) waitForLockWait(t *testing.T) {
 		return b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0
 	}, "a second transaction waits for the row lock")
 }
-
