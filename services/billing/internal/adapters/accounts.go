@@ -38,12 +38,12 @@ type txRepositories struct{ tx *sqlx.Tx }
 func (r txRepositories) Accounts() app.AccountOpener { return accountsTx{tx: r.tx} }
 
 // accountsTx writes accounts inside a transaction.
-type accountsTx struct{ tx *sqlx.Tx }
+type accountsTx struct{ tx sqlx.ExtContext }
 
 // Open stores a new account unless the patient has one.
 func (r accountsTx) Open(ctx context.Context, a account.Account) error {
 	row := accountRow{PatientID: a.PatientID, Currency: a.Currency, OpenedAt: a.OpenedAt, Version: a.Version}
-	if _, err := r.tx.NamedExecContext(ctx, insertAccount, row); err != nil {
+	if _, err := sqlx.NamedExecContext(ctx, r.tx, insertAccount, row); err != nil {
 		return fmt.Errorf("open account %s: %w", a.PatientID, err)
 	}
 	return nil

@@ -65,11 +65,11 @@ type txRepositories struct{ tx *sqlx.Tx }
 func (r txRepositories) Contacts() app.ContactWriter { return contactsTx{tx: r.tx} }
 
 // contactsTx writes contacts inside a transaction.
-type contactsTx struct{ tx *sqlx.Tx }
+type contactsTx struct{ tx sqlx.ExtContext }
 
 // Save stores c unless a newer version is stored.
 func (r contactsTx) Save(ctx context.Context, c contact.Contact) error {
-	if _, err := r.tx.NamedExecContext(ctx, upsertContact, toDBContact(c)); err != nil {
+	if _, err := sqlx.NamedExecContext(ctx, r.tx, upsertContact, toDBContact(c)); err != nil {
 		return fmt.Errorf("save contact %s: %w", c.PatientID, err)
 	}
 	return nil

@@ -42,14 +42,14 @@ type txRepositories struct{ tx *sqlx.Tx }
 
 func (r txRepositories) Patients() app.PatientWriter { return patientsTx{tx: r.tx} }
 
-// patientsTx writes patient references inside a transaction.
-type patientsTx struct{ tx *sqlx.Tx }
+// patientsTx writes patient references inside the handler's transaction.
+type patientsTx struct{ tx sqlx.ExtContext }
 
 // Save stores p unless the same or a newer version is stored.
 func (r patientsTx) Save(ctx context.Context, p patientref.Patient) error {
 	row := patientRow{PatientID: p.ID, FamilyName: p.FamilyName, GivenName: p.GivenName, BirthDate: p.BirthDate,
 		Version: p.Version, UpdatedAt: p.UpdatedAt}
-	if _, err := r.tx.NamedExecContext(ctx, upsertPatient, row); err != nil {
+	if _, err := sqlx.NamedExecContext(ctx, r.tx, upsertPatient, row); err != nil {
 		return fmt.Errorf("save patient reference %s: %w", p.ID, err)
 	}
 	return nil
