@@ -52,7 +52,7 @@ var Service = platform.Define(platform.Definition[Config]{
 	Consumes:    []string{messaging.SubjectOf(&intakev1.PatientRegistered{})},
 	Config:      LoadConfig,
 	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {
-		if err := ports.Events(rt.Processor, app.OpenAccount{Currency: cfg.Currency}); err != nil {
+		if err := ports.Events(rt.Processor, adapters.TxRepositories, app.OpenAccount{Currency: cfg.Currency}); err != nil {
 			return err
 		}
 		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)

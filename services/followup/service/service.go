@@ -31,7 +31,7 @@ var Service = platform.Define(platform.Definition[Config]{
 	},
 	Config: func(func(string) string) (Config, error) { return Config{}, nil },
 	Build: func(_ context.Context, rt *platform.Runtime, _ Config) error {
-		if err := ports.Events(rt.Processor); err != nil {
+		if err := ports.Events(rt.Processor, adapters.TxRepositories); err != nil {
 			return err
 		}
 		ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}}.Routes(rt.Router)

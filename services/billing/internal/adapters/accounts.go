@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
 )
 
@@ -28,20 +29,30 @@ const (
 	selectAccount = `SELECT * FROM accounts WHERE patient_id = $1`
 )
 
-// AccountsTx writes accounts inside an event handler's transaction.
-type AccountsTx struct{ Tx *sqlx.Tx }
+// TxRepositories returns billing's repositories bound to tx, an event
+// handler's transaction; service.New hands this factory to ports.Events.
+func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx} }
+
+type txRepositories struct{ tx *sqlx.Tx }
+
+func (r txRepositories) Accounts() app.AccountOpener { return accountsTx{tx: r.tx} }
+
+// accountsTx writes accounts inside a transaction.
+type accountsTx struct{ tx sqlx.ExtContext }
 
 // Open stores a new account unless the patient has one.
-func (r AccountsTx) Open(ctx context.Context, a account.Account) error {
+func (r accountsTx) Open(ctx context.Context, a account.Account) error {
 	row := accountRow{PatientID: a.PatientID, Currency: a.Currency, OpenedAt: a.OpenedAt, Version: a.Version}
-	if _, err := r.Tx.NamedExecContext(ctx, insertAccount, row); err != nil {
+	if _, err := sqlx.NamedExecContext(ctx, r.tx, insertAccount, row); err != nil {
 		return fmt.Errorf("open account %s: %w", a.PatientID, err)
 	}
 	return nil
 }
 
-// Accounts reads accounts.
+// Accounts reads accounts (app.AccountReader).
 type Accounts struct{ DB *sqlx.DB }
+
+var _ app.AccountReader = Accounts{}
 
 // Get returns the patient's account or account.ErrNotFound.
 func (r Accounts) Get(ctx context.Context, patientID uuid.UUID) (account.Account, error) {

@@ -10,13 +10,24 @@ import (
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
 )
 
+// Repositories are billing's repositories bound to one transaction. An
+// event handler gets them from the factory service.New wires (adapters.
+// TxRepositories), so what it writes commits, or rolls back, together with
+// the record that the event was processed.
+type Repositories interface {
+	Accounts() AccountOpener
+}
+
 // AccountOpener stores new accounts.
 type AccountOpener interface {
+	// Open stores a new account; a patient's second one changes nothing (a
+	// repeated event).
 	Open(ctx context.Context, a account.Account) error
 }
 
 // AccountReader reads accounts.
 type AccountReader interface {
+	// Get returns the patient's account or account.ErrNotFound.
 	Get(ctx context.Context, patientID uuid.UUID) (account.Account, error)
 }
 
@@ -24,11 +35,11 @@ type AccountReader interface {
 // clinic's currency.
 type OpenAccount struct{ Currency string }
 
-// Handle opens the account through w.
-func (h OpenAccount) Handle(ctx context.Context, w AccountOpener, patientID uuid.UUID, version int64, at time.Time) error {
+// Handle opens the account through the handler's repositories.
+func (h OpenAccount) Handle(ctx context.Context, repos Repositories, patientID uuid.UUID, version int64, at time.Time) error {
 	a, err := account.Open(patientID, h.Currency, version, at)
 	if err != nil {
 		return err
 	}
-	return w.Open(ctx, a)
+	return repos.Accounts().Open(ctx, a)
 }

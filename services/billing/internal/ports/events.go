@@ -1,4 +1,24 @@
 // Package ports adapts billing's use cases to events and HTTP.
+//
+// # Event handlers
+//
+// The processor runs each handler inside the transaction that records the
+// event as processed, and the handler gets billing's repositories bound
+// to that transaction (app.Repositories from the factory service.New
+// wires), never the transaction itself. The contract:
+//   - A handler touches only billing's own database, through those
+//     repositories; events it causes go to the outbox through them, in the
+//     same transaction.
+//   - Anything that talks to the outside world (e-mail, SMS, a webhook,
+//     another service's API) is a durable job written through the
+//     repositories and run after commit, never a call inside the handler:
+//     the transaction may still roll back and the event be redelivered, and
+//     a message sent cannot be taken back.
+//   - A handler may run more than once for one event (at-least-once
+//     delivery): the processor skips an event id already processed, and the
+//     repositories ignore a stale or repeated aggregate version.
+//   - Bad input no retry can fix is messaging.Permanent, so the event goes
+//     to the dead-letter stream at once.
 package ports
 
 import (
@@ -7,21 +27,35 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"google.golang.org/protobuf/proto"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
-	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 )
 
 // Events registers billing's event handlers.
-func Events(p *messaging.Processor, open app.OpenAccount) error {
-	return messaging.Handle(p, "patient_registered",
-		func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*intakev1.PatientRegistered]) error {
+func Events(p *messaging.Processor, repos Repositories, open app.OpenAccount) error {
+	return handle(p, "patient_registered", repos,
+		func(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientRegistered]) error {
 			id, err := uuid.Parse(ev.Body.GetPatientId())
 			if err != nil {
 				return messaging.Permanent(errors.New("patient_id is not a UUID"))
 			}
-			return open.Handle(ctx, adapters.AccountsTx{Tx: tx}, id, ev.Body.GetVersion(), ev.Body.GetOccurredAt().AsTime())
+			return open.Handle(ctx, repos, id, ev.Body.GetVersion(), ev.Body.GetOccurredAt().AsTime())
 		})
+}
+
+// Repositories binds billing's repositories to an event handler's
+// transaction (adapters.TxRepositories). It is the only place the handlers'
+// side of ports meets the transaction.
+type Repositories func(tx *sqlx.Tx) app.Repositories
+
+// handle registers fn for events of type T, giving it the repositories bound
+// to the processor's transaction.
+func handle[T proto.Message](p *messaging.Processor, name string, repos Repositories,
+	fn func(context.Context, app.Repositories, messaging.Event[T]) error) error {
+	return messaging.Handle(p, name, func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[T]) error {
+		return fn(ctx, repos(tx), ev)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/services/followup/internal/app"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/contact"
 )
 
@@ -55,12 +56,20 @@ func toDomainContact(r contactRow) contact.Contact {
 		Version: r.Version, UpdatedAt: r.UpdatedAt.UTC()}
 }
 
-// ContactsTx writes contacts inside an event handler's transaction.
-type ContactsTx struct{ Tx *sqlx.Tx }
+// TxRepositories returns followup's repositories bound to tx, an event
+// handler's transaction; service.New hands this factory to ports.Events.
+func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx} }
+
+type txRepositories struct{ tx *sqlx.Tx }
+
+func (r txRepositories) Contacts() app.ContactWriter { return contactsTx{tx: r.tx} }
+
+// contactsTx writes contacts inside a transaction.
+type contactsTx struct{ tx sqlx.ExtContext }
 
 // Save stores c unless a newer version is stored.
-func (r ContactsTx) Save(ctx context.Context, c contact.Contact) error {
-	if _, err := r.Tx.NamedExecContext(ctx, upsertContact, toDBContact(c)); err != nil {
+func (r contactsTx) Save(ctx context.Context, c contact.Contact) error {
+	if _, err := sqlx.NamedExecContext(ctx, r.tx, upsertContact, toDBContact(c)); err != nil {
 		return fmt.Errorf("save contact %s: %w", c.PatientID, err)
 	}
 	return nil
@@ -68,15 +77,17 @@ func (r ContactsTx) Save(ctx context.Context, c contact.Contact) error {
 
 // SaveChannelConsent records a contact consent's state unless a newer
 // version of it is stored.
-func (r ContactsTx) SaveChannelConsent(ctx context.Context, c contact.ChannelConsent) error {
-	if _, err := r.Tx.ExecContext(ctx, upsertChannelConsent, c.ConsentID, c.PatientID, string(c.Channel), c.Active, c.Version, c.UpdatedAt); err != nil {
+func (r contactsTx) SaveChannelConsent(ctx context.Context, c contact.ChannelConsent) error {
+	if _, err := r.tx.ExecContext(ctx, upsertChannelConsent, c.ConsentID, c.PatientID, string(c.Channel), c.Active, c.Version, c.UpdatedAt); err != nil {
 		return fmt.Errorf("save channel consent %s: %w", c.ConsentID, err)
 	}
 	return nil
 }
 
-// Contacts reads contacts.
+// Contacts reads contacts (app.ContactReader).
 type Contacts struct{ DB *sqlx.DB }
+
+var _ app.ContactReader = Contacts{}
 
 // Get returns a patient's contact or contact.ErrNotFound.
 func (r Contacts) Get(ctx context.Context, patientID uuid.UUID) (contact.Contact, error) {

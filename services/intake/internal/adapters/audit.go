@@ -8,21 +8,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/clinicops/clinicops/services/intake/internal/app"
 )
 
-// AuditEntry is one read of a patient record: who, when, what. Ids only.
-type AuditEntry struct {
-	ID         int64     `db:"id" json:"id"`
-	At         time.Time `db:"at" json:"at"`
-	ActorRole  string    `db:"actor_role" json:"actor_role"`
-	ActorToken string    `db:"actor_token" json:"actor_token"`
-	Action     string    `db:"action" json:"action"`
-	PatientID  uuid.UUID `db:"patient_id" json:"patient_id"`
-	RequestID  string    `db:"request_id" json:"request_id"`
-}
-
-// Audit records and lists reads of patient records.
+// Audit records and lists reads of patient records (app.AuditLog).
 type Audit struct{ DB *sqlx.DB }
+
+var _ app.AuditLog = Audit{}
 
 const (
 	insertAudit = `INSERT INTO audit_log (at, actor_role, actor_token, action, patient_id, request_id)
@@ -47,8 +40,8 @@ func (a Audit) Record(ctx context.Context, at time.Time, role, token, action, re
 }
 
 // List returns a patient's audit entries after the given id, oldest first.
-func (a Audit) List(ctx context.Context, patientID uuid.UUID, after int64, limit int) ([]AuditEntry, error) {
-	var out []AuditEntry
+func (a Audit) List(ctx context.Context, patientID uuid.UUID, after int64, limit int) ([]app.AuditEntry, error) {
+	var out []app.AuditEntry
 	if err := a.DB.SelectContext(ctx, &out, selectAudit, patientID, after, limit); err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}

@@ -10,9 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
@@ -20,12 +18,6 @@ import (
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/screening"
-)
-
-// ErrConsentNotFound and ErrCourseNotFound: no such record (for that patient).
-var (
-	ErrConsentNotFound = errors.New("consent not found")
-	ErrCourseNotFound  = errors.New("course not found")
 )
 
 // Clinical stores consents, screenings and courses. Every change locks the
@@ -52,9 +44,9 @@ const (
 	selectConsents    = `SELECT * FROM consents WHERE patient_id = $1 ORDER BY created_at, id`
 	selectConsentLock = `SELECT * FROM consents WHERE id = $1 AND patient_id = $2 FOR UPDATE`
 	insertScreening   = `INSERT INTO screenings (id, patient_id, program, protocol_version, screening_version, indication_system,
-		indication_code, answers, eligible, reasons, completed_at)
+		indication_code, answers, eligible, reasons, completed_at, version)
 		VALUES (:id, :patient_id, :program, :protocol_version, :screening_version, :indication_system,
-		:indication_code, :answers, :eligible, :reasons, :completed_at)`
+		:indication_code, :answers, :eligible, :reasons, :completed_at, :version)`
 	selectScreenings = `SELECT * FROM screenings WHERE patient_id = $1 ORDER BY completed_at, id`
 	insertCourse     = `INSERT INTO courses (id, patient_id, program, protocol_version, indication_system, indication_code,
 		preferred_start, notes, status, consent_id, screening_id, cancel_reason, cancelled_at, version, created_at, updated_at)
@@ -113,6 +105,7 @@ type screeningRow struct {
 	Eligible         bool      `db:"eligible"`
 	Reasons          []byte    `db:"reasons"`
 	CompletedAt      time.Time `db:"completed_at"`
+	Version          int64     `db:"version"`
 }
 
 type reasonJSON struct {
@@ -136,7 +129,7 @@ func toDBScreening(s *screening.Screening) (screeningRow, error) {
 	}
 	return screeningRow{ID: s.ID(), PatientID: s.PatientID(), Program: s.Program(), ProtocolVersion: s.ProtocolVersion(),
 		ScreeningVersion: s.ScreeningVersion(), IndicationSystem: s.Indication().System, IndicationCode: s.Indication().Code,
-		Answers: answers, Eligible: res.Eligible, Reasons: rb, CompletedAt: s.CompletedAt()}, nil
+		Answers: answers, Eligible: res.Eligible, Reasons: rb, CompletedAt: s.CompletedAt(), Version: s.Version()}, nil
 }
 
 func toDomainScreening(r screeningRow) (*screening.Screening, error) {
@@ -153,7 +146,7 @@ func toDomainScreening(r screeningRow) (*screening.Screening, error) {
 		res.Reasons[i] = screening.Reason{Code: x.Code, Message: x.Message}
 	}
 	return screening.UnmarshalScreeningFromDatabase(r.ID, r.PatientID, r.Program, r.ProtocolVersion, r.ScreeningVersion,
-		program.Indication{System: r.IndicationSystem, Code: r.IndicationCode}, answers, res, r.CompletedAt.UTC()), nil
+		program.Indication{System: r.IndicationSystem, Code: r.IndicationCode}, answers, res, r.CompletedAt.UTC(), r.Version), nil
 }
 
 type courseRow struct {
@@ -204,29 +197,26 @@ func (r *Clinical) inPatientTx(ctx context.Context, patientID uuid.UUID, fn func
 	})
 }
 
-// AddConsent stores a consent and writes ConsentRecorded.
+// AddConsent stores a new consent and the events it recorded.
 func (r *Clinical) AddConsent(ctx context.Context, c *consent.Consent) error {
 	return r.inPatientTx(ctx, c.PatientID(), func(tx *sqlx.Tx) error {
 		if _, err := tx.NamedExecContext(ctx, insertConsent, toDBConsent(c)); err != nil {
 			return fmt.Errorf("insert consent: %w", err)
 		}
-		return r.outbox.Publish(ctx, tx, c.ID().String(), &intakev1.ConsentRecorded{
-			PatientId: c.PatientID().String(), Version: c.Version(), OccurredAt: timestamppb.New(c.CreatedAt()),
-			ConsentId: c.ID().String(), Kind: string(c.Kind()), Program: c.Program(), FormVersion: c.FormVersion(),
-			ProtocolId: c.ProtocolID(), TrialId: c.TrialID(), SignedAt: timestamppb.New(c.SignedAt()),
-		})
+		return writeEvents(ctx, tx, r.outbox, c.Events())
 	})
 }
 
-// UpdateConsent locks a patient's consent, applies fn (a withdrawal), stores
-// it and writes ConsentWithdrawn.
+// UpdateConsent locks a patient's consent, applies fn (a withdrawal) and
+// stores it with the events it recorded; when fn records none, nothing is
+// written. A consent not of that patient is consent.ErrNotFound.
 func (r *Clinical) UpdateConsent(ctx context.Context, patientID, consentID uuid.UUID, fn func(*consent.Consent) error) (*consent.Consent, error) {
 	var out *consent.Consent
 	err := r.inPatientTx(ctx, patientID, func(tx *sqlx.Tx) error {
 		var row consentRow
 		if err := tx.GetContext(ctx, &row, selectConsentLock, consentID, patientID); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return ErrConsentNotFound
+				return consent.ErrNotFound
 			}
 			return err
 		}
@@ -234,14 +224,14 @@ func (r *Clinical) UpdateConsent(ctx context.Context, patientID, consentID uuid.
 		if err := fn(c); err != nil {
 			return err
 		}
+		out = c
+		if len(c.Events()) == 0 {
+			return nil // nothing happened: no write, no event
+		}
 		if _, err := tx.NamedExecContext(ctx, updateConsent, toDBConsent(c)); err != nil {
 			return fmt.Errorf("update consent: %w", err)
 		}
-		out = c
-		return r.outbox.Publish(ctx, tx, c.ID().String(), &intakev1.ConsentWithdrawn{
-			PatientId: c.PatientID().String(), Version: c.Version(), OccurredAt: timestamppb.New(c.UpdatedAt()),
-			ConsentId: c.ID().String(), Kind: string(c.Kind()), Program: c.Program(), Reason: c.WithdrawalReason(),
-		})
+		return writeEvents(ctx, tx, r.outbox, c.Events())
 	})
 	return out, err
 }
@@ -279,7 +269,7 @@ func (r *Clinical) Consents(ctx context.Context, patientID uuid.UUID) ([]*consen
 	return listConsents(ctx, r.db, patientID)
 }
 
-// AddScreening stores a screening and writes ScreeningCompleted.
+// AddScreening stores a screening and the events it recorded.
 func (r *Clinical) AddScreening(ctx context.Context, s *screening.Screening) error {
 	row, err := toDBScreening(s)
 	if err != nil {
@@ -289,16 +279,7 @@ func (r *Clinical) AddScreening(ctx context.Context, s *screening.Screening) err
 		if _, err := tx.NamedExecContext(ctx, insertScreening, row); err != nil {
 			return fmt.Errorf("insert screening: %w", err)
 		}
-		res := s.Result()
-		codes := make([]string, len(res.Reasons))
-		for i, x := range res.Reasons {
-			codes[i] = x.Code
-		}
-		return r.outbox.Publish(ctx, tx, s.ID().String(), &intakev1.ScreeningCompleted{
-			PatientId: s.PatientID().String(), Version: 1, OccurredAt: timestamppb.New(s.CompletedAt()),
-			ScreeningId: s.ID().String(), Program: s.Program(), ScreeningVersion: s.ScreeningVersion(),
-			Eligible: res.Eligible, ReasonCodes: codes,
-		})
+		return writeEvents(ctx, tx, r.outbox, s.Events())
 	})
 }
 
@@ -309,7 +290,7 @@ func (r *Clinical) Screenings(ctx context.Context, patientID uuid.UUID) ([]*scre
 
 // RequestCourse decides and stores a course under the patient's lock: fn
 // gets the patient's consents and screenings as they are now and returns
-// the course (or why not); CourseRequested is written with it.
+// the course (or why not), stored with the events it recorded.
 func (r *Clinical) RequestCourse(ctx context.Context, patientID uuid.UUID,
 	fn func([]*consent.Consent, []*screening.Screening) (*course.Course, error)) (*course.Course, error) {
 	var out *course.Course
@@ -330,12 +311,7 @@ func (r *Clinical) RequestCourse(ctx context.Context, patientID uuid.UUID,
 			return fmt.Errorf("insert course: %w", err)
 		}
 		out = c
-		return r.outbox.Publish(ctx, tx, c.ID().String(), &intakev1.CourseRequested{
-			CourseId: c.ID().String(), Version: c.Version(), OccurredAt: timestamppb.New(c.CreatedAt()),
-			PatientId: c.PatientID().String(), Program: c.Program(), IndicationSystem: c.Indication().System,
-			IndicationCode: c.Indication().Code, PreferredStart: c.PreferredStart().Format(time.DateOnly),
-			ProtocolVersion: c.ProtocolVersion(),
-		})
+		return writeEvents(ctx, tx, r.outbox, c.Events())
 	})
 	return out, err
 }
@@ -354,12 +330,13 @@ func (r *Clinical) Courses(ctx context.Context, patientID uuid.UUID) ([]*course.
 }
 
 // UpdateCourse locks a course (and its patient), applies fn (a
-// cancellation), stores it and writes CourseCancellationRequested.
+// cancellation) and stores it with the events it recorded; when fn records
+// none, nothing is written. An unknown course is course.ErrNotFound.
 func (r *Clinical) UpdateCourse(ctx context.Context, courseID uuid.UUID, fn func(*course.Course) error) (*course.Course, error) {
 	var patientID uuid.UUID
 	if err := r.db.GetContext(ctx, &patientID, selectCoursePatnt, courseID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrCourseNotFound
+			return nil, course.ErrNotFound
 		}
 		return nil, fmt.Errorf("find course: %w", err)
 	}
@@ -373,14 +350,14 @@ func (r *Clinical) UpdateCourse(ctx context.Context, courseID uuid.UUID, fn func
 		if err := fn(c); err != nil {
 			return err
 		}
+		out = c
+		if len(c.Events()) == 0 {
+			return nil // nothing happened: no write, no event
+		}
 		if _, err := tx.NamedExecContext(ctx, updateCourse, toDBCourse(c)); err != nil {
 			return fmt.Errorf("update course: %w", err)
 		}
-		out = c
-		return r.outbox.Publish(ctx, tx, c.ID().String(), &intakev1.CourseCancellationRequested{
-			CourseId: c.ID().String(), Version: c.Version(), OccurredAt: timestamppb.New(c.UpdatedAt()),
-			PatientId: c.PatientID().String(), Reason: c.CancellationReason(),
-		})
+		return writeEvents(ctx, tx, r.outbox, c.Events())
 	})
 	return out, err
 }

@@ -14,10 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
@@ -85,6 +82,7 @@ const (
 	selectPatientForUpdate = selectPatient + ` FOR UPDATE`
 	selectByIdentity       = `SELECT id FROM patients WHERE family_name = $1 AND given_name = $2 AND birth_date = $3 AND phone = $4`
 	selectByNationalID     = `SELECT id FROM patients WHERE national_id_type = $1 AND national_id_value = $2`
+	selectPatientExists    = `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)`
 	identityConstraint     = "patients_identity_key"
 	nationalIDConstraint   = "patients_national_id_key"
 )
@@ -142,8 +140,8 @@ func toDomainPatient(r patientRow) (*patient.Patient, error) {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// Add stores a new patient and its PatientRegistered event. A duplicate
-// becomes *patient.DuplicateError naming the existing patient.
+// Add stores a new patient and the events it recorded. A duplicate becomes
+// *patient.DuplicateError naming the existing patient.
 func (r *PatientRepository) Add(ctx context.Context, p *patient.Patient) error {
 	row, err := toDBPatient(p)
 	if err != nil {
@@ -153,7 +151,7 @@ func (r *PatientRepository) Add(ctx context.Context, p *patient.Patient) error {
 		if _, err := tx.NamedExecContext(ctx, insertPatient, row); err != nil {
 			return pgdb.MapError(err)
 		}
-		return r.outbox.Publish(ctx, tx, p.ID().String(), patientEvent(p, true))
+		return writeEvents(ctx, tx, r.outbox, p.Events())
 	})
 	if err != nil {
 		if dup := r.duplicate(ctx, err, p); dup != nil {
@@ -202,8 +200,9 @@ func (r *PatientRepository) Get(ctx context.Context, id uuid.UUID) (*patient.Pat
 	return toDomainPatient(row)
 }
 
-// Update locks the patient, applies fn, stores the result and writes
-// PatientUpdated, all in one transaction.
+// Update locks the patient, applies fn and stores the result with the
+// events it recorded, all in one transaction; when fn records none (a no-op
+// update), nothing is written.
 func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*patient.Patient) error) (*patient.Patient, error) {
 	var out *patient.Patient
 	err := pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
@@ -218,13 +217,12 @@ func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*p
 		if err != nil {
 			return err
 		}
-		before := p.Version()
 		if err := fn(p); err != nil {
 			return err
 		}
 		out = p
-		if p.Version() == before {
-			return nil // nothing changed: no write, no event
+		if len(p.Events()) == 0 {
+			return nil // nothing happened: no write, no event
 		}
 		newRow, err := toDBPatient(p)
 		if err != nil {
@@ -233,7 +231,7 @@ func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*p
 		if _, err := tx.NamedExecContext(ctx, updatePatient, newRow); err != nil {
 			return pgdb.MapError(err)
 		}
-		return r.outbox.Publish(ctx, tx, p.ID().String(), patientEvent(p, false))
+		return writeEvents(ctx, tx, r.outbox, p.Events())
 	})
 	if err != nil {
 		if out != nil {
@@ -246,29 +244,26 @@ func (r *PatientRepository) Update(ctx context.Context, id uuid.UUID, fn func(*p
 	return out, nil
 }
 
-// ErrBadCursor: the cursor was not issued by Search.
-var ErrBadCursor = errors.New("bad cursor")
+// A search cursor is the id of the last patient of a page, base64url
+// encoded: no name or other personal data in URLs or logs. A name search
+// resumes after that patient's current (name_key, id), read in the same
+// statement. (Were the patient renamed between two pages, the next page
+// resumes from the new name: the price of ids only.)
+func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
-type cursor struct {
-	Key string    `json:"k"`
-	ID  uuid.UUID `json:"i"`
-}
-
-func encodeCursor(c cursor) string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (cursor, error) {
-	var c cursor
+func decodeCursor(s string) (uuid.UUID, error) {
 	if s == "" {
-		return c, nil
+		return uuid.Nil, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || len(c.Key) > 400 {
-		return cursor{}, ErrBadCursor
+	if err != nil || len(b) != len(uuid.UUID{}) {
+		return uuid.Nil, app.ErrBadCursor
 	}
-	return c, nil
+	id := uuid.UUID(b)
+	if id == uuid.Nil {
+		return uuid.Nil, app.ErrBadCursor
+	}
+	return id, nil
 }
 
 // likePrefix escapes LIKE metacharacters.
@@ -279,7 +274,8 @@ func likePrefix(s string) string {
 
 // Search returns one page of patients and the cursor of the next page ("" at
 // the end). Every filter given must match. Pages follow an index: name
-// searches in (name_key, id) order, the others in id order.
+// searches in (name_key, id) order, the others in id order. A cursor that
+// does not decode, or names no patient, is app.ErrBadCursor.
 func (r *PatientRepository) Search(ctx context.Context, q app.PatientSearch) ([]*patient.Patient, string, error) {
 	cur, err := decodeCursor(q.Cursor)
 	if err != nil {
@@ -293,11 +289,13 @@ func (r *PatientRepository) Search(ctx context.Context, q app.PatientSearch) ([]
 		key := strings.ToLower(strings.ReplaceAll(q.NamePrefix, " ", ""))
 		where = append(where, "name_key LIKE "+arg(likePrefix(key)))
 		order = "name_key, id"
-		if cur.ID != uuid.Nil {
-			where = append(where, fmt.Sprintf("(name_key, id) > (%s, %s)", arg(cur.Key), arg(cur.ID)))
+		if cur != uuid.Nil {
+			where = append(where, "(name_key, id) > (SELECT name_key, id FROM patients WHERE id = "+arg(cur)+")")
 		}
-	} else if cur.ID != uuid.Nil {
-		where = append(where, "id > "+arg(cur.ID))
+	} else if cur != uuid.Nil {
+		// Through the table, as above, so a cursor naming no patient gives
+		// an empty page and then app.ErrBadCursor whatever the order.
+		where = append(where, "id > (SELECT id FROM patients WHERE id = "+arg(cur)+")")
 	}
 	if q.Phone != "" {
 		where = append(where, "phone = "+arg(q.Phone))
@@ -311,11 +309,16 @@ func (r *PatientRepository) Search(ctx context.Context, q app.PatientSearch) ([]
 	if err := r.db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, "", fmt.Errorf("search patients: %w", err)
 	}
+	if len(rows) == 0 && cur != uuid.Nil {
+		// An empty page is normal at the end; a cursor naming no patient is not.
+		if err := r.cursorExists(ctx, cur); err != nil {
+			return nil, "", err
+		}
+	}
 	next := ""
 	if len(rows) > q.Limit {
 		rows = rows[:q.Limit]
-		last := rows[len(rows)-1]
-		next = encodeCursor(cursor{Key: last.NameKey, ID: last.ID})
+		next = encodeCursor(rows[len(rows)-1].ID)
 	}
 	out := make([]*patient.Patient, 0, len(rows))
 	for _, row := range rows {
@@ -328,18 +331,15 @@ func (r *PatientRepository) Search(ctx context.Context, q app.PatientSearch) ([]
 	return out, next, nil
 }
 
-func patientEvent(p *patient.Patient, registered bool) proto.Message {
-	d := p.Details()
-	if registered {
-		return &intakev1.PatientRegistered{
-			PatientId: p.ID().String(), Version: p.Version(), OccurredAt: timestamppb.New(p.UpdatedAt()),
-			FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
-			Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,
-		}
+// cursorExists is nil when the cursor's patient exists, app.ErrBadCursor
+// when it does not.
+func (r *PatientRepository) cursorExists(ctx context.Context, id uuid.UUID) error {
+	var found bool
+	if err := r.db.GetContext(ctx, &found, selectPatientExists, id); err != nil {
+		return fmt.Errorf("check search cursor: %w", err)
 	}
-	return &intakev1.PatientUpdated{
-		PatientId: p.ID().String(), Version: p.Version(), OccurredAt: timestamppb.New(p.UpdatedAt()),
-		FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
-		Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,
+	if !found {
+		return app.ErrBadCursor
 	}
+	return nil
 }

@@ -9,15 +9,15 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/services/intake/internal/app"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/seed"
 )
 
-// ErrProgramNotFound: no active program with that code.
-var ErrProgramNotFound = errors.New("program not found")
-
-// Programs stores the clinic's programs.
+// Programs stores the clinic's programs (app.Programs).
 type Programs struct{ DB *sqlx.DB }
+
+var _ app.Programs = Programs{}
 
 type programRow struct {
 	Code            string `db:"code"`
@@ -60,12 +60,12 @@ func (r Programs) List(ctx context.Context) ([]program.Program, error) {
 	return out, nil
 }
 
-// Get returns an active program or ErrProgramNotFound.
+// Get returns an active program or program.ErrNotFound.
 func (r Programs) Get(ctx context.Context, code string) (program.Program, error) {
 	var row programRow
 	if err := r.DB.GetContext(ctx, &row, selectProgram, code); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return program.Program{}, ErrProgramNotFound
+			return program.Program{}, program.ErrNotFound
 		}
 		return program.Program{}, fmt.Errorf("get program: %w", err)
 	}

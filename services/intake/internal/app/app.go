@@ -3,6 +3,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,13 +11,24 @@ import (
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 )
 
-// PatientRepository is what the patient use cases need from storage.
+// PatientRepository is what the patient use cases need from storage. Add
+// and Update store the patient and the events it recorded (Events) in one
+// transaction; a patient that recorded nothing is not written.
 type PatientRepository interface {
+	// Add stores a new patient; a duplicate is *patient.DuplicateError.
 	Add(ctx context.Context, p *patient.Patient) error
+	// Get returns the patient or patient.ErrNotFound.
 	Get(ctx context.Context, id uuid.UUID) (*patient.Patient, error)
+	// Update locks the patient, applies fn and stores the result; fn's error
+	// changes nothing. Unknown: patient.ErrNotFound.
 	Update(ctx context.Context, id uuid.UUID, fn func(*patient.Patient) error) (*patient.Patient, error)
+	// Search returns a page and the cursor of the next one ("" at the end);
+	// a cursor Search did not issue is ErrBadCursor.
 	Search(ctx context.Context, q PatientSearch) ([]*patient.Patient, string, error)
 }
+
+// ErrBadCursor: a search cursor that Search did not issue.
+var ErrBadCursor = errors.New("bad cursor")
 
 // PatientSearch finds patients by name prefix, phone or national id; every
 // filter given must match.

@@ -12,21 +12,36 @@ import (
 	"github.com/clinicops/clinicops/services/intake/internal/domain/screening"
 )
 
-// ClinicalRepository stores consents, screenings and courses.
+// ClinicalRepository stores consents, screenings and courses. Every change
+// holds the patient's row lock (an unknown patient is patient.ErrNotFound)
+// and stores the aggregate with the events it recorded in one transaction;
+// an aggregate that recorded nothing is not written.
 type ClinicalRepository interface {
 	AddConsent(ctx context.Context, c *consent.Consent) error
+	// UpdateConsent: a consent not of that patient is consent.ErrNotFound.
 	UpdateConsent(ctx context.Context, patientID, consentID uuid.UUID, fn func(*consent.Consent) error) (*consent.Consent, error)
 	Consents(ctx context.Context, patientID uuid.UUID) ([]*consent.Consent, error)
 	AddScreening(ctx context.Context, s *screening.Screening) error
 	Screenings(ctx context.Context, patientID uuid.UUID) ([]*screening.Screening, error)
+	// RequestCourse gives fn the patient's consents and screenings as they
+	// are under the lock and stores the course fn decides on.
 	RequestCourse(ctx context.Context, patientID uuid.UUID, fn func([]*consent.Consent, []*screening.Screening) (*course.Course, error)) (*course.Course, error)
 	Courses(ctx context.Context, patientID uuid.UUID) ([]*course.Course, error)
+	// UpdateCourse: an unknown course is course.ErrNotFound.
 	UpdateCourse(ctx context.Context, courseID uuid.UUID, fn func(*course.Course) error) (*course.Course, error)
 }
 
 // ProgramReader reads the clinic's programs.
 type ProgramReader interface {
+	// Get returns an active program or program.ErrNotFound.
 	Get(ctx context.Context, code string) (program.Program, error)
+}
+
+// Programs reads and lists the clinic's programs.
+type Programs interface {
+	ProgramReader
+	// List returns the active programs by code.
+	List(ctx context.Context) ([]program.Program, error)
 }
 
 // Clock gives the time and the clinic's calendar day.

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
-	"github.com/clinicops/clinicops/services/intake/internal/adapters"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/course"
@@ -344,9 +343,9 @@ func clinicalProblem(err error) error {
 			missing[i] = map[string]string{"code": m.Code, "message": m.Message}
 		}
 		return httpx.Unprocessable("the course cannot be requested yet").WithExtension("missing", missing)
-	case errors.Is(err, adapters.ErrConsentNotFound):
+	case errors.Is(err, consent.ErrNotFound):
 		return httpx.NotFound("no such consent for this patient")
-	case errors.Is(err, adapters.ErrCourseNotFound):
+	case errors.Is(err, course.ErrNotFound):
 		return httpx.NotFound("no such course")
 	case errors.Is(err, consent.ErrAlreadyWithdrawn):
 		return httpx.Conflict("the consent is already withdrawn")

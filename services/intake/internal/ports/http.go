@@ -11,9 +11,9 @@ import (
 
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/idempotency"
-	"github.com/clinicops/clinicops/services/intake/internal/adapters"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
+	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
@@ -39,8 +39,8 @@ type HTTP struct {
 	Get         app.GetPatient
 	Update      app.UpdatePatient
 	Search      app.SearchPatients
-	Programs    adapters.Programs
-	Audit       adapters.Audit
+	Programs    app.Programs
+	Audit       app.AuditLog
 	Idempotency *idempotency.Store
 	Clinical    Clinical
 	OpenAPI     []byte
@@ -170,7 +170,7 @@ func (h HTTP) searchPatients(w http.ResponseWriter, r *http.Request) error {
 		return httpx.BadRequest("the search is not valid", fields...)
 	}
 	found, next, err := h.Search.Handle(r.Context(), q)
-	if errors.Is(err, adapters.ErrBadCursor) {
+	if errors.Is(err, app.ErrBadCursor) {
 		return httpx.BadRequest("the cursor is not valid", httpx.FieldError{Field: "cursor", Message: "was not issued by this search"})
 	}
 	if err != nil {
@@ -230,9 +230,9 @@ func (h HTTP) listAudit(w http.ResponseWriter, r *http.Request) error {
 		next = strconv.FormatInt(entries[len(entries)-1].ID, 10)
 	}
 	if entries == nil {
-		entries = []adapters.AuditEntry{}
+		entries = []app.AuditEntry{}
 	}
-	return httpx.WriteJSON(w, http.StatusOK, page[adapters.AuditEntry]{Items: entries, NextCursor: nullable(next)})
+	return httpx.WriteJSON(w, http.StatusOK, page[app.AuditEntry]{Items: entries, NextCursor: nullable(next)})
 }
 
 // auditExisting answers 404 for an unknown patient, else records the read.
@@ -290,7 +290,7 @@ func problem(err error) error {
 		return httpx.NotFound("no such patient")
 	case errors.Is(err, patient.ErrVersionMismatch):
 		return httpx.PreconditionFailed("the patient changed since it was read: GET it again")
-	case errors.Is(err, adapters.ErrProgramNotFound):
+	case errors.Is(err, program.ErrNotFound):
 		return httpx.Unprocessable("no such program", httpx.FieldError{Field: "program", Message: "is not a program of this clinic"})
 	}
 	return clinicalProblem(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/services/scheduling/internal/app"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/patientref"
 )
 
@@ -33,21 +34,31 @@ const (
 	selectPatient = `SELECT * FROM patients WHERE patient_id = $1`
 )
 
-// PatientsTx writes patient references inside an event handler's transaction.
-type PatientsTx struct{ Tx *sqlx.Tx }
+// TxRepositories returns scheduling's repositories bound to tx, an event
+// handler's transaction; service.New hands this factory to ports.Events.
+func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx} }
 
-// Save stores p unless a newer version is stored.
-func (r PatientsTx) Save(ctx context.Context, p patientref.Patient) error {
+type txRepositories struct{ tx *sqlx.Tx }
+
+func (r txRepositories) Patients() app.PatientWriter { return patientsTx{tx: r.tx} }
+
+// patientsTx writes patient references inside the handler's transaction.
+type patientsTx struct{ tx sqlx.ExtContext }
+
+// Save stores p unless the same or a newer version is stored.
+func (r patientsTx) Save(ctx context.Context, p patientref.Patient) error {
 	row := patientRow{PatientID: p.ID, FamilyName: p.FamilyName, GivenName: p.GivenName, BirthDate: p.BirthDate,
 		Version: p.Version, UpdatedAt: p.UpdatedAt}
-	if _, err := r.Tx.NamedExecContext(ctx, upsertPatient, row); err != nil {
+	if _, err := sqlx.NamedExecContext(ctx, r.tx, upsertPatient, row); err != nil {
 		return fmt.Errorf("save patient reference %s: %w", p.ID, err)
 	}
 	return nil
 }
 
-// Patients reads patient references.
+// Patients reads patient references (app.PatientReader).
 type Patients struct{ DB *sqlx.DB }
+
+var _ app.PatientReader = Patients{}
 
 // Get returns a reference or patientref.ErrNotFound.
 func (r Patients) Get(ctx context.Context, id uuid.UUID) (patientref.Patient, error) {

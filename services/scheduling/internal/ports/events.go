@@ -1,4 +1,24 @@
 // Package ports adapts scheduling's use cases to events and HTTP.
+//
+// # Event handlers
+//
+// The processor runs each handler inside the transaction that records the
+// event as processed, and the handler gets scheduling's repositories bound
+// to that transaction (app.Repositories from the factory service.New
+// wires), never the transaction itself. The contract:
+//   - A handler touches only scheduling's own database, through those
+//     repositories; events it causes go to the outbox through them, in the
+//     same transaction.
+//   - Anything that talks to the outside world (e-mail, SMS, a webhook,
+//     another service's API) is a durable job written through the
+//     repositories and run after commit, never a call inside the handler:
+//     the transaction may still roll back and the event be redelivered, and
+//     a message sent cannot be taken back.
+//   - A handler may run more than once for one event (at-least-once
+//     delivery): the processor skips an event id already processed, and the
+//     repositories ignore a stale or repeated aggregate version.
+//   - Bad input no retry can fix is messaging.Permanent, so the event goes
+//     to the dead-letter stream at once.
 package ports
 
 import (
@@ -9,36 +29,50 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
-	"github.com/clinicops/clinicops/services/scheduling/internal/adapters"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/patientref"
 )
 
+// Repositories binds scheduling's repositories to an event handler's
+// transaction (adapters.TxRepositories). It is the only place the handlers'
+// side of ports meets the transaction.
+type Repositories func(tx *sqlx.Tx) app.Repositories
+
 // Events registers scheduling's event handlers.
-func Events(p *messaging.Processor) error {
+func Events(p *messaging.Processor, repos Repositories) error {
 	return errors.Join(
-		messaging.Handle(p, "patient_registered", OnPatientRegistered),
-		messaging.Handle(p, "patient_updated", OnPatientUpdated),
+		handle(p, "patient_registered", repos, OnPatientRegistered),
+		handle(p, "patient_updated", repos, OnPatientUpdated),
 	)
 }
 
+// handle registers fn for events of type T, giving it the repositories bound
+// to the processor's transaction.
+func handle[T proto.Message](p *messaging.Processor, name string, repos Repositories,
+	fn func(context.Context, app.Repositories, messaging.Event[T]) error) error {
+	return messaging.Handle(p, name, func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[T]) error {
+		return fn(ctx, repos(tx), ev)
+	})
+}
+
 // OnPatientRegistered records the patient reference.
-func OnPatientRegistered(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*intakev1.PatientRegistered]) error {
+func OnPatientRegistered(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientRegistered]) error {
 	b := ev.Body
-	return recordPatient(ctx, tx, b.GetPatientId(), b.GetFamilyName(), b.GetGivenName(), b.GetBirthDate(), b.GetVersion(), b.GetOccurredAt())
+	return recordPatient(ctx, repos, b.GetPatientId(), b.GetFamilyName(), b.GetGivenName(), b.GetBirthDate(), b.GetVersion(), b.GetOccurredAt())
 }
 
 // OnPatientUpdated keeps the reference current; a stale version changes nothing.
-func OnPatientUpdated(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*intakev1.PatientUpdated]) error {
+func OnPatientUpdated(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientUpdated]) error {
 	b := ev.Body
-	return recordPatient(ctx, tx, b.GetPatientId(), b.GetFamilyName(), b.GetGivenName(), b.GetBirthDate(), b.GetVersion(), b.GetOccurredAt())
+	return recordPatient(ctx, repos, b.GetPatientId(), b.GetFamilyName(), b.GetGivenName(), b.GetBirthDate(), b.GetVersion(), b.GetOccurredAt())
 }
 
-func recordPatient(ctx context.Context, tx *sqlx.Tx, patientID, family, given, birthDate string, version int64, at *timestamppb.Timestamp) error {
+func recordPatient(ctx context.Context, repos app.Repositories, patientID, family, given, birthDate string, version int64, at *timestamppb.Timestamp) error {
 	id, err := uuid.Parse(patientID)
 	if err != nil {
 		return messaging.Permanent(fmt.Errorf("patient_id is not a UUID"))
@@ -51,5 +85,5 @@ func recordPatient(ctx context.Context, tx *sqlx.Tx, patientID, family, given, b
 	if err != nil {
 		return messaging.Permanent(err)
 	}
-	return app.RecordPatient{}.Handle(ctx, adapters.PatientsTx{Tx: tx}, ref)
+	return app.RecordPatient{}.Handle(ctx, repos, ref)
 }

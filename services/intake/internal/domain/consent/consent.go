@@ -110,10 +110,11 @@ type Consent struct {
 	version          int64
 	createdAt        time.Time
 	updatedAt        time.Time
+	events           []Event
 }
 
-// New validates in and returns an active consent at version 1. Every
-// rejected field is listed in one *validation.Error:
+// New validates in and returns an active consent at version 1 that has
+// recorded Recorded. Every rejected field is listed in one *validation.Error:
 //   - kind: one of the kinds;
 //   - program: a program code, required for treatment, empty for
 //     data_processing, contact_sms and contact_email, optional for research;
@@ -127,10 +128,12 @@ func New(id, patientID uuid.UUID, in Input, now time.Time) (*Consent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Consent{
+	c := &Consent{
 		id: id, patientID: patientID, in: in, status: StatusActive,
 		version: 1, createdAt: now, updatedAt: now,
-	}, nil
+	}
+	c.events = append(c.events, Recorded{ConsentID: id, PatientID: patientID, Version: 1, At: now, Input: in})
+	return c, nil
 }
 
 func validate(in Input, now time.Time) (Input, error) {
@@ -185,7 +188,7 @@ func UnmarshalConsentFromDatabase(
 
 // Withdraw ends the consent. reason is required (at most 500 characters;
 // *validation.Error on field reason); a withdrawn consent gives
-// ErrAlreadyWithdrawn. The version grows by one.
+// ErrAlreadyWithdrawn. The version grows by one and Withdrawn is recorded.
 func (c *Consent) Withdraw(reason string, now time.Time) error {
 	if c.status == StatusWithdrawn {
 		return ErrAlreadyWithdrawn
@@ -199,6 +202,8 @@ func (c *Consent) Withdraw(reason string, now time.Time) error {
 	c.withdrawalReason = reason
 	c.version++
 	c.updatedAt = now
+	c.events = append(c.events, Withdrawn{ConsentID: c.id, PatientID: c.patientID, Version: c.version, At: now,
+		Kind: c.in.Kind, Program: c.in.Program, Reason: reason})
 	return nil
 }
 

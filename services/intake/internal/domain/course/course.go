@@ -87,11 +87,13 @@ type Course struct {
 	version            int64
 	createdAt          time.Time
 	updatedAt          time.Time
+	events             []Event
 }
 
 // Request validates a course request and checks its preconditions, returning
 // a requested course at version 1 that records the program's protocol
-// version and the consent and screening it relied on.
+// version and the consent and screening it relied on, and has recorded
+// Requested.
 //
 // Bad input is a *validation.Error listing every problem: program (required,
 // and the code of prog), preferred_start (required, not before today, a date
@@ -140,11 +142,14 @@ func Request(
 	if len(missing) > 0 {
 		return nil, &PreconditionError{Missing: missing}
 	}
-	return &Course{
+	c := &Course{
 		id: id, patientID: patientID, in: in, protocolVersion: prog.ProtocolVersion,
 		consentID: cons.ID(), screeningID: scr.ID(), status: StatusRequested,
 		version: 1, createdAt: now, updatedAt: now,
-	}, nil
+	}
+	c.events = append(c.events, Requested{CourseID: id, PatientID: patientID, Version: 1, At: now,
+		Input: in, ProtocolVersion: prog.ProtocolVersion})
+	return c, nil
 }
 
 func validate(in Input, prog program.Program, today time.Time) (Input, error) {
@@ -217,7 +222,8 @@ func UnmarshalCourseFromDatabase(
 
 // Cancel asks to cancel the course. reason is required (at most 500
 // characters; *validation.Error on field reason); a cancelled course gives
-// ErrAlreadyCancelled. The version grows by one.
+// ErrAlreadyCancelled. The version grows by one and CancellationRequested
+// is recorded.
 func (c *Course) Cancel(reason string, now time.Time) error {
 	if c.status == StatusCancelled {
 		return ErrAlreadyCancelled
@@ -231,6 +237,8 @@ func (c *Course) Cancel(reason string, now time.Time) error {
 	c.cancellationReason = reason
 	c.version++
 	c.updatedAt = now
+	c.events = append(c.events, CancellationRequested{CourseID: c.id, PatientID: c.patientID, Version: c.version,
+		At: now, Reason: reason})
 	return nil
 }
 

@@ -83,15 +83,19 @@ type Patient struct {
 	version   int64
 	createdAt time.Time
 	updatedAt time.Time
+	events    []Event
 }
 
-// NewPatient validates details and returns a patient at version 1.
+// NewPatient validates details and returns a patient at version 1 that has
+// recorded Registered.
 func NewPatient(id uuid.UUID, d Details, now time.Time) (*Patient, error) {
 	d, err := validate(d, now)
 	if err != nil {
 		return nil, err
 	}
-	return &Patient{id: id, details: d, version: 1, createdAt: now, updatedAt: now}, nil
+	p := &Patient{id: id, details: d, version: 1, createdAt: now, updatedAt: now}
+	p.events = append(p.events, Registered{PatientID: id, Version: 1, At: now, Details: d.clone()})
+	return p, nil
 }
 
 // UnmarshalPatientFromDatabase rebuilds a stored patient; for repositories only.
@@ -101,8 +105,9 @@ func UnmarshalPatientFromDatabase(id uuid.UUID, d Details, version int64, create
 
 // Update replaces the details. expectedVersion is the version the caller read
 // (If-Match); a different one gives ErrVersionMismatch and changes nothing, as
-// does invalid input (*ValidationError). The version grows by one only when
-// the normalised details differ from the current ones.
+// does invalid input (*ValidationError). The version grows by one, and
+// Updated is recorded, only when the normalised details differ from the
+// current ones.
 func (p *Patient) Update(d Details, expectedVersion int64, now time.Time) error {
 	if expectedVersion != p.version {
 		return ErrVersionMismatch
@@ -117,6 +122,7 @@ func (p *Patient) Update(d Details, expectedVersion int64, now time.Time) error 
 	p.details = d
 	p.version++
 	p.updatedAt = now
+	p.events = append(p.events, Updated{PatientID: p.id, Version: p.version, At: now, Details: d.clone()})
 	return nil
 }
 

@@ -19,9 +19,6 @@ type Indication struct {
 	Code   string // upper case, dotted after the category: M05.79, G35.A, K50
 }
 
-// ICD10 is the ICD-10 value object; the same type as Indication.
-type ICD10 = Indication
-
 var (
 	// codeDotless: a letter, two digits or a digit and a letter (ICD-10-CM
 	// categories such as M1A), then up to four characters of subcategory.

@@ -3,7 +3,6 @@
 package screening
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -16,9 +15,6 @@ import (
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
-
-// ErrNotFound is returned when a screening does not exist.
-var ErrNotFound = errors.New("screening not found")
 
 // Reason codes.
 const (
@@ -130,11 +126,14 @@ type Screening struct {
 	answers          map[string]bool
 	result           Result
 	completedAt      time.Time
+	version          int64
+	events           []Event
 }
 
 // New evaluates the screening (see Evaluate) and records it, with the
 // program's code, protocol and screening versions, the normalised
-// indication, the answers and the result, completed at now.
+// indication, the answers and the result, completed at now, at version 1.
+// It has recorded Completed.
 func New(
 	id, patientID uuid.UUID, p program.Program, ind program.Indication, answers map[string]bool,
 	birthDate, now, today time.Time,
@@ -144,23 +143,26 @@ func New(
 		return nil, err
 	}
 	ind, _ = program.ParseICD10(ind.System, ind.Code) // valid: Evaluate checked it
-	return &Screening{
+	s := &Screening{
 		id: id, patientID: patientID, program: p.Code, protocolVersion: p.ProtocolVersion,
 		screeningVersion: p.Screening.Version, indication: ind, answers: maps.Clone(answers),
-		result: res, completedAt: now,
-	}, nil
+		result: res, completedAt: now, version: 1,
+	}
+	s.events = append(s.events, Completed{ScreeningID: id, PatientID: patientID, Version: s.version, At: now,
+		Program: p.Code, ScreeningVersion: p.Screening.Version, Result: cloneResult(res)})
+	return s, nil
 }
 
 // UnmarshalScreeningFromDatabase rebuilds a stored screening; for
 // repositories only.
 func UnmarshalScreeningFromDatabase(
 	id, patientID uuid.UUID, programCode, protocolVersion, screeningVersion string,
-	ind program.Indication, answers map[string]bool, result Result, completedAt time.Time,
+	ind program.Indication, answers map[string]bool, result Result, completedAt time.Time, version int64,
 ) *Screening {
 	return &Screening{
 		id: id, patientID: patientID, program: programCode, protocolVersion: protocolVersion,
 		screeningVersion: screeningVersion, indication: ind, answers: maps.Clone(answers),
-		result: cloneResult(result), completedAt: completedAt,
+		result: cloneResult(result), completedAt: completedAt, version: version,
 	}
 }
 
@@ -193,6 +195,11 @@ func (s *Screening) Eligible() bool { return s.result.Eligible }
 
 // CompletedAt is when the screening was recorded.
 func (s *Screening) CompletedAt() time.Time { return s.completedAt }
+
+// Version is the screening's version. A screening never changes once
+// completed, so it is 1; it is stored and published like every aggregate's
+// so consumers treat all intake events alike.
+func (s *Screening) Version() int64 { return s.version }
 
 func cloneResult(r Result) Result {
 	r.Reasons = slices.Clone(r.Reasons)

@@ -213,7 +213,7 @@ func TestUnmarshalScreeningFromDatabase(t *testing.T) {
 	t.Parallel()
 	id, patientID := uuid.New(), uuid.New()
 	res := screening.Result{Reasons: []screening.Reason{{Code: screening.ReasonAgeAboveMaximum, Message: "m"}}}
-	s := screening.UnmarshalScreeningFromDatabase(id, patientID, "msc", "2026-03", "3", ra, fine(), res, now)
+	s := screening.UnmarshalScreeningFromDatabase(id, patientID, "msc", "2026-03", "3", ra, fine(), res, now, 1)
 	require.Equal(t, id, s.ID())
 	require.Equal(t, patientID, s.PatientID())
 	require.Equal(t, "msc", s.Program())
@@ -224,6 +224,8 @@ func TestUnmarshalScreeningFromDatabase(t *testing.T) {
 	require.Equal(t, res, s.Result())
 	require.False(t, s.Eligible())
 	require.Equal(t, now, s.CompletedAt())
+	require.EqualValues(t, 1, s.Version())
+	require.Empty(t, s.Events(), "a stored screening has recorded nothing")
 }
 
 func FuzzEvaluate(f *testing.F) {
