@@ -92,9 +92,23 @@ func (rt *Router) authorize(allowed map[Role]bool, h HandlerFunc) http.Handler {
 	})
 }
 
-// dispatch routes through the mux, answering 404 and 405 with problems.
+// dispatch routes through the mux, answering 404 and 405 with problems and
+// 400 to text that is not UTF-8 or holds NUL.
 func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request) {
+	if r.RequestURI == "*" { // ServeMux would answer a bare 400
+		WriteProblem(w, r, BadRequest("the request target must be a path"))
+		return
+	}
 	h, pattern := rt.mux.Handler(r)
+	// Bad bytes in the query, path or headers are refused before any route
+	// (or the database behind it) sees them.
+	if p := checkRequestText(r, pattern); p != nil {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route = pattern
+		}
+		WriteProblem(w, r, p)
+		return
+	}
 	if pattern != "" {
 		if info := infoFrom(r.Context()); info != nil {
 			info.route = pattern
