@@ -15,7 +15,7 @@ import (
 	"github.com/clinicops/clinicops/pkg/validation"
 )
 
-func requireStatus(t *testing.T, err error, status int, field string) *httpx.Problem {
+func requireStatus(t *testing.T, err error, status int, field string) httpx.Problem {
 	t.Helper()
 	var p *httpx.Problem
 	require.True(t, errors.As(err, &p), "want a problem, got %v", err)
@@ -24,7 +24,7 @@ func requireStatus(t *testing.T, err error, status int, field string) *httpx.Pro
 		require.Len(t, p.Errors, 1)
 		require.Equal(t, field, p.Errors[0].Field)
 	}
-	return p
+	return *p
 }
 
 func TestPathUUID(t *testing.T) {
@@ -135,7 +135,7 @@ func TestErrorMap(t *testing.T) {
 
 	// A problem handed out is a copy: changing it leaves the map's alone.
 	first := m.Problem(errGone)
-	first.WithExtension("x", 1)
+	first.Extensions = map[string]any{"x": 1}
 	require.Nil(t, m.Problem(errGone).Extensions)
 
 	bug := errors.New("connection refused")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,7 @@ import (
 // problems instead of ServeMux's plain-text replies.
 type Router struct {
 	mux     *http.ServeMux
+	routes  []string
 	tokens  *TokenStore
 	log     *slog.Logger
 	handler http.Handler
@@ -55,12 +57,22 @@ func (rt *Router) Handle(pattern string, h HandlerFunc, roles ...Role) {
 		allowed[role] = true
 	}
 	rt.mux.Handle(pattern, rt.authorize(allowed, h))
+	rt.routes = append(rt.routes, pattern)
 }
 
 // Public registers h for a pattern anyone may call, without a token: health
 // probes and the OpenAPI document, nothing that touches patient data.
 func (rt *Router) Public(pattern string, h HandlerFunc) {
 	rt.mux.Handle(pattern, rt.withLogger(h))
+	rt.routes = append(rt.routes, pattern)
+}
+
+// Routes lists the patterns registered so far, sorted: what a contract test
+// compares with the routes an OpenAPI document declares.
+func (rt *Router) Routes() []string {
+	out := slices.Clone(rt.routes)
+	slices.Sort(out)
+	return out
 }
 
 func (rt *Router) withLogger(h http.Handler) http.Handler {
