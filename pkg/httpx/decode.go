@@ -26,7 +26,10 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 //   - 413 if the body exceeds maxBytes (DefaultMaxBodyBytes when maxBytes <= 0);
 //   - 400 for an empty body, malformed JSON (with the byte offset), a value of
 //     the wrong type or an unknown field (with the field's JSON path), a bare
-//     null, or data after the first value.
+//     null, or data after the first value;
+//   - 400 for text encoding/json would silently repair or pass on: bytes that
+//     are not UTF-8, an unpaired surrogate escape, or a \u0000 escape (NUL),
+//     naming the field and the byte offset.
 //
 // A dst that is not a non-nil pointer is a programming error and comes back as
 // a plain error (hence a 500).
@@ -66,6 +69,11 @@ func DecodeJSON(r *http.Request, dst any, maxBytes int64) error {
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return BadRequest("request body must contain a single JSON value; found data after it")
+	}
+	// encoding/json has replaced bad text with U+FFFD and kept NULs; refuse
+	// both rather than store them.
+	if p := checkJSONText(body); p != nil {
+		return p
 	}
 	return nil
 }

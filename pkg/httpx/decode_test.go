@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		var dst registerPatient
 		err := httpx.DecodeJSON(r, &dst, 4096)
 		if err == nil {
+			requireText(t, reflect.ValueOf(dst))
 			return
 		}
 		var p *httpx.Problem

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,7 @@ import (
 // problems instead of ServeMux's plain-text replies.
 type Router struct {
 	mux     *http.ServeMux
+	routes  []string
 	tokens  *TokenStore
 	log     *slog.Logger
 	handler http.Handler
@@ -55,12 +57,22 @@ func (rt *Router) Handle(pattern string, h HandlerFunc, roles ...Role) {
 		allowed[role] = true
 	}
 	rt.mux.Handle(pattern, rt.authorize(allowed, h))
+	rt.routes = append(rt.routes, pattern)
 }
 
 // Public registers h for a pattern anyone may call, without a token: health
 // probes and the OpenAPI document, nothing that touches patient data.
 func (rt *Router) Public(pattern string, h HandlerFunc) {
 	rt.mux.Handle(pattern, rt.withLogger(h))
+	rt.routes = append(rt.routes, pattern)
+}
+
+// Routes lists the patterns registered so far, sorted: what a contract test
+// compares with the routes an OpenAPI document declares.
+func (rt *Router) Routes() []string {
+	out := slices.Clone(rt.routes)
+	slices.Sort(out)
+	return out
 }
 
 func (rt *Router) withLogger(h http.Handler) http.Handler {
@@ -92,9 +104,23 @@ func (rt *Router) authorize(allowed map[Role]bool, h HandlerFunc) http.Handler {
 	})
 }
 
-// dispatch routes through the mux, answering 404 and 405 with problems.
+// dispatch routes through the mux, answering 404 and 405 with problems and
+// 400 to text that is not UTF-8 or holds NUL.
 func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request) {
+	if r.RequestURI == "*" { // ServeMux would answer a bare 400
+		WriteProblem(w, r, BadRequest("the request target must be a path"))
+		return
+	}
 	h, pattern := rt.mux.Handler(r)
+	// Bad bytes in the query, path or headers are refused before any route
+	// (or the database behind it) sees them.
+	if p := checkRequestText(r, pattern); p != nil {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route = pattern
+		}
+		WriteProblem(w, r, p)
+		return
+	}
 	if pattern != "" {
 		if info := infoFrom(r.Context()); info != nil {
 			info.route = pattern

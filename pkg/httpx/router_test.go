@@ -108,3 +108,12 @@ func TestRouterRedirectsUncleanPaths(t *testing.T) {
 	require.Equal(t, http.StatusTemporaryRedirect, rec.Code)
 	require.Equal(t, "/v1/patients/p-1", rec.Header().Get("Location"))
 }
+
+func TestRouterListsItsRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.router.Handle("POST /v1/things", func(http.ResponseWriter, *http.Request) error { return nil }, httpx.RoleAdmin)
+	b.router.Public("GET /openapi.yaml", func(http.ResponseWriter, *http.Request) error { return nil })
+	b.router.Health(nil)
+	require.Equal(t, []string{"GET /healthz", "GET /openapi.yaml", "GET /readyz", "POST /v1/things"}, b.router.Routes())
+}

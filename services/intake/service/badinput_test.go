@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -368,6 +369,36 @@ func TestBadInputMatrix(t *testing.T) {
 		admin("negative cursor", "/v1/audit?patient_id="+pid+"&cursor=-5", 400, "cursor"),
 	)
 
+	// Bad bytes (issue 6, section 9): text that is not UTF-8 or holds NUL,
+	// wherever it comes in, is a 400 naming where, and never reaches the
+	// database (NUL was a 500 there) or the events (invalid UTF-8 was stored
+	// and published as U+FFFD).
+	bytesCase := func(name, method, path string, body any, field string, headers ...string) badCase {
+		return badCase{name: "bytes/" + name, method: method, path: path, body: body, headers: headers, status: 400, field: field}
+	}
+	rawPatient := `{"family_name":"孙","given_name":"%s","birth_date":"1988-06-15","sex":"female"}`
+	cases = append(cases,
+		bytesCase("NUL in q", http.MethodGet, "/v1/patients?q=%00", nil, "q"),
+		bytesCase("NUL inside q", http.MethodGet, "/v1/patients?q=%E5%AD%99%00", nil, "q"),
+		bytesCase("invalid UTF-8 in q", http.MethodGet, "/v1/patients?q=%E5%AD", nil, "q"),
+		bytesCase("NUL in national_id", http.MethodGet, "/v1/patients?national_id=%00", nil, "national_id"),
+		bytesCase("invalid UTF-8 in a parameter name", http.MethodGet, "/v1/patients?q=x&%FF=1", nil, "query"),
+		bytesCase("bad escape in the query", http.MethodGet, "/v1/patients?q=%zz", nil, "q"),
+		bytesCase("NUL in the patient id", http.MethodGet, "/v1/patients/%00", nil, "id"),
+		bytesCase("invalid UTF-8 in the patient id", http.MethodGet, base+"%FF/consents", nil, "id"),
+		bytesCase("invalid UTF-8 in the consent id", http.MethodPost, base+"/consents/%C3/withdraw", map[string]any{"reason": "x"}, "cid"),
+		bytesCase("invalid UTF-8 in a header", http.MethodGet, base, nil, "X-Request-Id", "X-Request-ID", "caf\xe9"),
+		bytesCase("invalid UTF-8 in Idempotency-Key", http.MethodPost, "/v1/patients", np, "Idempotency-Key", "Idempotency-Key", "k\xff"),
+		bytesCase("invalid UTF-8 in a name", http.MethodPost, "/v1/patients", fmt.Sprintf(rawPatient, "丽\xff"), "given_name"),
+		bytesCase("NUL escape in a name", http.MethodPost, "/v1/patients", fmt.Sprintf(rawPatient, `丽\u0000`), "given_name"),
+		bytesCase("lone surrogate in a name", http.MethodPost, "/v1/patients", fmt.Sprintf(rawPatient, `\udc00`), "given_name"),
+		bytesCase("invalid UTF-8 in a nested field", http.MethodPost, "/v1/patients",
+			`{"family_name":"孙","given_name":"丽","birth_date":"1988-06-15","sex":"female","address":{"line1":"`+"\xc0\xaf"+`","country":"CN"}}`, "address.line1"),
+		bytesCase("NUL escape in a PATCH", http.MethodPatch, base, `{"given_name":"\u0000"}`, "given_name", "If-Match", `"1"`),
+		bytesCase("invalid UTF-8 in a consent", http.MethodPost, base+"/consents", `{"kind":"contact_sms","form_version":"`+"\xff"+`","signed_at":"2026-01-01T00:00:00Z","signed_by":"patient"}`, "form_version"),
+		bytesCase("NUL escape in a cancellation reason", http.MethodPost, "/v1/courses/"+courseID+"/cancel", `{"reason":"\u0000"}`, "reason"),
+	)
+
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			role := tc.role
@@ -462,4 +493,31 @@ func TestNullScreeningAnswerIsNotAnAnswer(t *testing.T) {
 	require.Equal(t, httpx.ContentTypeProblem, r.Header.Get("Content-Type"))
 	require.Contains(t, string(r.Body), `"field":"answers`)
 	require.Equal(t, before, snapshot(t, s))
+}
+
+// TestEveryNationalIDThatCanBeRegisteredCanBeSearchedFor: the register limit
+// counted characters and the search limit bytes, so an "other" id of 22
+// Chinese characters (66 bytes) was stored but could never be found. Both
+// count characters now.
+func TestEveryNationalIDThatCanBeRegisteredCanBeSearchedFor(t *testing.T) {
+	t.Parallel()
+	s := startSeededIntake(t)
+	fd := httpx.RoleFrontDesk
+	for _, n := range []int{22, 64} {
+		value := strings.Repeat("证", n)
+		p := newPatient("钱", "多", "1975-03-0"+fmt.Sprint(n%9+1), "")
+		p["national_id"] = map[string]any{"type": "other", "value": value}
+		id := created(t, s.Do(t, fd, http.MethodPost, "/v1/patients", p))["id"].(string)
+		r := s.Do(t, fd, http.MethodGet, "/v1/patients?national_id="+url.QueryEscape(value), nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		items := r.JSON(t)["items"].([]any)
+		require.Len(t, items, 1)
+		require.Equal(t, id, items[0].(map[string]any)["id"])
+	}
+	// One character over the limit is refused by both, by the same rule.
+	value := strings.Repeat("证", 65)
+	p := newPatient("钱", "少", "1975-03-01", "")
+	p["national_id"] = map[string]any{"type": "other", "value": value}
+	requireProblem(t, s.Do(t, fd, http.MethodPost, "/v1/patients", p), http.StatusUnprocessableEntity, "national_id.value")
+	requireProblem(t, s.Do(t, fd, http.MethodGet, "/v1/patients?national_id="+url.QueryEscape(value), nil), http.StatusBadRequest, "national_id")
 }

@@ -2,19 +2,18 @@ package ports
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/course"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/screening"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 // Clinical serves consents, screenings and courses.
@@ -78,7 +77,7 @@ func toConsentResponse(c *consent.Consent) consentResponse {
 }
 
 func (h Clinical) recordConsent(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -107,11 +106,11 @@ func (h Clinical) listConsents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h Clinical) withdrawConsent(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
-	cid, err := pathID(r, "cid")
+	cid, err := httpx.PathUUID(r, "cid")
 	if err != nil {
 		return err
 	}
@@ -176,7 +175,7 @@ func parseIndication(ind *indicationJSON) (program.Indication, error) {
 }
 
 func (h Clinical) recordScreening(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -252,7 +251,7 @@ func toCourseResponse(c *course.Course) courseResponse {
 }
 
 func (h Clinical) requestCourse(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -294,7 +293,7 @@ func (h Clinical) listCourses(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h Clinical) cancelCourse(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -315,7 +314,7 @@ func (h Clinical) cancelCourse(w http.ResponseWriter, r *http.Request) error {
 // the read is audited.
 func listFor[T, R any](h Clinical, w http.ResponseWriter, r *http.Request, action string,
 	load func(context.Context, uuid.UUID) ([]T, error), convert func(T) R) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -331,26 +330,4 @@ func listFor[T, R any](h Clinical, w http.ResponseWriter, r *http.Request, actio
 		items[i] = convert(rec)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
-}
-
-// clinicalProblem maps the clinical domain's errors.
-func clinicalProblem(err error) error {
-	var pre *course.PreconditionError
-	switch {
-	case errors.As(err, &pre):
-		missing := make([]map[string]string, len(pre.Missing))
-		for i, m := range pre.Missing {
-			missing[i] = map[string]string{"code": m.Code, "message": m.Message}
-		}
-		return httpx.Unprocessable("the course cannot be requested yet").WithExtension("missing", missing)
-	case errors.Is(err, consent.ErrNotFound):
-		return httpx.NotFound("no such consent for this patient")
-	case errors.Is(err, course.ErrNotFound):
-		return httpx.NotFound("no such course")
-	case errors.Is(err, consent.ErrAlreadyWithdrawn):
-		return httpx.Conflict("the consent is already withdrawn")
-	case errors.Is(err, course.ErrAlreadyCancelled):
-		return httpx.Conflict("the course is already cancelled")
-	}
-	return err
 }

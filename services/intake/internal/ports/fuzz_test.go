@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 func decodeStrict(b []byte, dst any) error {

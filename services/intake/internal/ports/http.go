@@ -2,7 +2,7 @@
 package ports
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,10 +11,12 @@ import (
 
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/idempotency"
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
+	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
+	"github.com/clinicops/clinicops/services/intake/internal/domain/course"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 // maxBody caps request bodies.
@@ -78,12 +80,12 @@ func (h HTTP) registerPatient(w http.ResponseWriter, r *http.Request) error {
 		return problem(err)
 	}
 	w.Header().Set("Location", "/v1/patients/"+p.ID().String())
-	w.Header().Set("ETag", etag(p.Version()))
+	w.Header().Set("ETag", httpx.ETag(p.Version()))
 	return httpx.WriteJSON(w, http.StatusCreated, toPatientResponse(p))
 }
 
 func (h HTTP) getPatient(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -94,22 +96,18 @@ func (h HTTP) getPatient(w http.ResponseWriter, r *http.Request) error {
 	if err := h.audit(r, "patient.read", id); err != nil {
 		return err
 	}
-	w.Header().Set("ETag", etag(p.Version()))
+	w.Header().Set("ETag", httpx.ETag(p.Version()))
 	return httpx.WriteJSON(w, http.StatusOK, toPatientResponse(p))
 }
 
 func (h HTTP) updatePatient(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := httpx.PathUUID(r, "id")
 	if err != nil {
 		return err
 	}
-	match := r.Header.Get("If-Match")
-	if match == "" {
-		return httpx.PreconditionRequired("PATCH needs If-Match with the patient's ETag")
-	}
-	version, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(match, "W/"), `"`), 10, 64)
-	if err != nil || version < 1 {
-		return httpx.PreconditionFailed("If-Match is not an ETag of this patient")
+	version, err := httpx.IfMatchVersion(r)
+	if err != nil {
+		return err
 	}
 	var req patientPatch
 	if err := httpx.DecodeJSON(r, &req, maxBody); err != nil {
@@ -126,55 +124,47 @@ func (h HTTP) updatePatient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
-	w.Header().Set("ETag", etag(p.Version()))
+	w.Header().Set("ETag", httpx.ETag(p.Version()))
 	return httpx.WriteJSON(w, http.StatusOK, toPatientResponse(p))
 }
 
+// searchPages is the page size policy of the patient search.
+var searchPages = httpx.Pagination{Default: 20, Max: 100}
+
+// Search parameter limits, in characters like every limit (validation.Length):
+// the national id limit is the domain's longest id ("other", 64 characters),
+// so that every id that can be registered can be searched for.
 const (
-	defaultLimit = 20
-	maxLimit     = 100
+	maxSearchName       = 100
+	maxSearchNationalID = 64
 )
 
 func (h HTTP) searchPatients(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	for k := range qv {
-		switch k {
-		case "q", "phone", "national_id", "limit", "cursor":
-		default:
-			return httpx.BadRequest("unknown query parameter", httpx.FieldError{Field: k, Message: "is not a search parameter"})
-		}
+	if err := httpx.CheckQueryNames(qv, "q", "phone", "national_id", "limit", "cursor"); err != nil {
+		return err
 	}
+	pg, fields := searchPages.Parse(qv)
 	q := app.PatientSearch{NamePrefix: strings.TrimSpace(qv.Get("q")), Phone: strings.TrimSpace(qv.Get("phone")),
-		NationalID: strings.TrimSpace(qv.Get("national_id")), Limit: defaultLimit, Cursor: qv.Get("cursor")}
-	var fields []httpx.FieldError
+		NationalID: strings.TrimSpace(qv.Get("national_id")), Limit: pg.Limit, Cursor: pg.Cursor}
 	if q.NamePrefix == "" && q.Phone == "" && q.NationalID == "" {
 		fields = append(fields, httpx.FieldError{Field: "q", Message: "give q, phone or national_id"})
 	}
-	if len([]rune(q.NamePrefix)) > 100 {
-		fields = append(fields, httpx.FieldError{Field: "q", Message: "is longer than 100 characters"})
+	if validation.TooLong(q.NamePrefix, maxSearchName) {
+		fields = append(fields, httpx.FieldError{Field: "q", Message: fmt.Sprintf("is longer than %d characters", maxSearchName)})
 	}
 	if q.Phone != "" && !patient.ValidPhone(q.Phone) {
 		fields = append(fields, httpx.FieldError{Field: "phone", Message: "must be E.164, e.g. +8613800138000"})
 	}
-	if len(q.NationalID) > 64 {
-		fields = append(fields, httpx.FieldError{Field: "national_id", Message: "is longer than 64 characters"})
-	}
-	if v := qv.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			fields = append(fields, httpx.FieldError{Field: "limit", Message: "must be an integer from 1 to 100"})
-		}
-		q.Limit = n
+	if validation.TooLong(q.NationalID, maxSearchNationalID) {
+		fields = append(fields, httpx.FieldError{Field: "national_id", Message: fmt.Sprintf("is longer than %d characters", maxSearchNationalID)})
 	}
 	if len(fields) > 0 {
 		return httpx.BadRequest("the search is not valid", fields...)
 	}
 	found, next, err := h.Search.Handle(r.Context(), q)
-	if errors.Is(err, app.ErrBadCursor) {
-		return httpx.BadRequest("the cursor is not valid", httpx.FieldError{Field: "cursor", Message: "was not issued by this search"})
-	}
 	if err != nil {
-		return err
+		return problem(err)
 	}
 	ids := make([]uuid.UUID, len(found))
 	items := make([]patientResponse, len(found))
@@ -184,7 +174,7 @@ func (h HTTP) searchPatients(w http.ResponseWriter, r *http.Request) error {
 	if err := h.audit(r, "patient.search", ids...); err != nil {
 		return err
 	}
-	return httpx.WriteJSON(w, http.StatusOK, page[patientResponse]{Items: items, NextCursor: nullable(next)})
+	return httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(items, next))
 }
 
 func (h HTTP) listPrograms(w http.ResponseWriter, r *http.Request) error {
@@ -201,10 +191,8 @@ func (h HTTP) listPrograms(w http.ResponseWriter, r *http.Request) error {
 
 func (h HTTP) listAudit(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
-	for k := range qv {
-		if k != "patient_id" && k != "cursor" {
-			return httpx.BadRequest("unknown query parameter", httpx.FieldError{Field: k, Message: "is not an audit parameter"})
-		}
+	if err := httpx.CheckQueryNames(qv, "patient_id", "cursor"); err != nil {
+		return err
 	}
 	id, err := uuid.Parse(qv.Get("patient_id"))
 	if err != nil {
@@ -213,11 +201,11 @@ func (h HTTP) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.Get.Handle(r.Context(), id); err != nil {
 		return problem(err)
 	}
-	limit := maxLimit
+	limit := searchPages.Max
 	after := int64(0)
 	if v := qv.Get("cursor"); v != "" {
 		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return httpx.BadRequest("the cursor is not valid", httpx.FieldError{Field: "cursor", Message: "was not issued by this list"})
+			return httpx.BadCursor()
 		}
 	}
 	entries, err := h.Audit.List(r.Context(), id, after, limit+1)
@@ -229,10 +217,7 @@ func (h HTTP) listAudit(w http.ResponseWriter, r *http.Request) error {
 		entries = entries[:limit]
 		next = strconv.FormatInt(entries[len(entries)-1].ID, 10)
 	}
-	if entries == nil {
-		entries = []app.AuditEntry{}
-	}
-	return httpx.WriteJSON(w, http.StatusOK, page[app.AuditEntry]{Items: entries, NextCursor: nullable(next)})
+	return httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(entries, next))
 }
 
 // auditExisting answers 404 for an unknown patient, else records the read.
@@ -249,49 +234,31 @@ func (h HTTP) audit(r *http.Request, action string, patients ...uuid.UUID) error
 	return h.Audit.Record(r.Context(), h.Register.Now(), string(p.Role), p.TokenID, action, httpx.RequestIDFrom(r.Context()), patients...)
 }
 
-type page[T any] struct {
-	Items      []T     `json:"items"`
-	NextCursor *string `json:"next_cursor"`
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(r.PathValue(name))
-	if err != nil {
-		return uuid.Nil, httpx.BadRequest("the "+name+" in the path is not a UUID", httpx.FieldError{Field: name, Message: "must be a UUID"})
-	}
-	return id, nil
-}
-
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
-
-// problem maps domain errors to problems; anything else is a 500.
-func problem(err error) error {
-	var ve *validation.Error
-	var dup *patient.DuplicateError
-	switch {
-	case errors.As(err, &ve):
-		fields := make([]httpx.FieldError, len(ve.Fields))
-		for i, f := range ve.Fields {
-			fields[i] = httpx.FieldError{Field: f.Field, Message: f.Message}
-		}
-		return httpx.Unprocessable("the request is not valid", fields...)
-	case errors.As(err, &dup):
+// problems maps intake's domain errors to problems; anything else is a 500.
+var problems = func() *httpx.ErrorMap {
+	m := httpx.NewErrorMap().
+		Is(patient.ErrNotFound, httpx.NotFound("no such patient")).
+		Is(patient.ErrVersionMismatch, httpx.PreconditionFailed("the patient changed since it was read: GET it again")).
+		Is(program.ErrNotFound, httpx.Unprocessable("no such program", httpx.FieldError{Field: "program", Message: "is not a program of this clinic"})).
+		Is(app.ErrBadCursor, httpx.BadCursor()).
+		Is(consent.ErrNotFound, httpx.NotFound("no such consent for this patient")).
+		Is(course.ErrNotFound, httpx.NotFound("no such course")).
+		Is(consent.ErrAlreadyWithdrawn, httpx.Conflict("the consent is already withdrawn")).
+		Is(course.ErrAlreadyCancelled, httpx.Conflict("the course is already cancelled"))
+	httpx.As(m, func(dup *patient.DuplicateError) *httpx.Problem {
 		return httpx.Conflict("this patient is already registered").
 			WithExtension("existing_patient_id", dup.ExistingID.String()).
 			WithExtension("duplicate_rule", dup.Rule)
-	case errors.Is(err, patient.ErrNotFound):
-		return httpx.NotFound("no such patient")
-	case errors.Is(err, patient.ErrVersionMismatch):
-		return httpx.PreconditionFailed("the patient changed since it was read: GET it again")
-	case errors.Is(err, program.ErrNotFound):
-		return httpx.Unprocessable("no such program", httpx.FieldError{Field: "program", Message: "is not a program of this clinic"})
-	}
-	return clinicalProblem(err)
-}
+	})
+	httpx.As(m, func(pre *course.PreconditionError) *httpx.Problem {
+		missing := make([]map[string]string, len(pre.Missing))
+		for i, m := range pre.Missing {
+			missing[i] = map[string]string{"code": m.Code, "message": m.Message}
+		}
+		return httpx.Unprocessable("the course cannot be requested yet").WithExtension("missing", missing)
+	})
+	return m
+}()
+
+// problem maps err with problems.
+func problem(err error) error { return problems.Map(err) }

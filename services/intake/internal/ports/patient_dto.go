@@ -3,9 +3,11 @@ package ports
 import (
 	"time"
 
+	"github.com/clinicops/clinicops/pkg/httpx"
+
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 	"github.com/clinicops/clinicops/services/intake/seed"
 )
 
@@ -71,22 +73,22 @@ func (r patientRequest) toDetails() (patient.Details, error) {
 // patientPatch changes the fields it names; absent fields stay. An optional
 // field sent as null (or "") is cleared.
 type patientPatch struct {
-	FamilyName        optional[string]               `json:"family_name"`
-	GivenName         optional[string]               `json:"given_name"`
-	BirthDate         optional[string]               `json:"birth_date"`
-	Sex               optional[string]               `json:"sex"`
-	Phone             optional[string]               `json:"phone"`
-	Email             optional[string]               `json:"email"`
-	PreferredLanguage optional[string]               `json:"preferred_language"`
-	NationalID        optional[nationalIDJSON]       `json:"national_id"`
-	Address           optional[addressJSON]          `json:"address"`
-	EmergencyContact  optional[emergencyContactJSON] `json:"emergency_contact"`
+	FamilyName        httpx.Optional[string]               `json:"family_name"`
+	GivenName         httpx.Optional[string]               `json:"given_name"`
+	BirthDate         httpx.Optional[string]               `json:"birth_date"`
+	Sex               httpx.Optional[string]               `json:"sex"`
+	Phone             httpx.Optional[string]               `json:"phone"`
+	Email             httpx.Optional[string]               `json:"email"`
+	PreferredLanguage httpx.Optional[string]               `json:"preferred_language"`
+	NationalID        httpx.Optional[nationalIDJSON]       `json:"national_id"`
+	Address           httpx.Optional[addressJSON]          `json:"address"`
+	EmergencyContact  httpx.Optional[emergencyContactJSON] `json:"emergency_contact"`
 }
 
 func (p patientPatch) apply(d patient.Details) (patient.Details, error) {
 	var l validation.List
 	// Required fields may change but not be cleared.
-	required := func(field string, o optional[string], dst *string) {
+	required := func(field string, o httpx.Optional[string], dst *string) {
 		switch {
 		case !o.Set:
 		case o.Null:

@@ -1,116 +1,30 @@
-// Package validation holds the field-level error every intake domain package
-// returns for bad input, and small helpers to build it. Pure Go, no I/O.
-//
-// Field names are JSON paths of the request ("national_id.value",
-// "answers.q_pregnant", "address.country"). Messages state the rule that was
-// broken and never repeat the input value: they end up in responses and logs,
-// and patient data must not leak into logs.
+// Package validation forwards to the platform's pkg/validation, where the
+// helpers moved so that every service's domain can use them. It stays only so
+// that intake's domain packages keep compiling unchanged; import
+// github.com/clinicops/clinicops/pkg/validation in new code.
 package validation
 
-import (
-	"errors"
-	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "github.com/clinicops/clinicops/pkg/validation"
 
-// FieldError names the input field a rule rejected.
-type FieldError struct {
-	Field   string
-	Message string
-}
+// FieldError is validation.FieldError.
+type FieldError = validation.FieldError
 
-// Error lists every rejected field of one input.
-type Error struct{ Fields []FieldError }
+// Error is validation.Error.
+type Error = validation.Error
 
-func (e *Error) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "invalid input: " + strings.Join(parts, "; ")
-}
+// List is validation.List.
+type List = validation.List
 
-// Has reports whether field was rejected.
-func (e *Error) Has(field string) bool {
-	for _, f := range e.Fields {
-		if f.Field == field {
-			return true
-		}
-	}
-	return false
-}
+// Field is validation.Field.
+func Field(field, message string) error { return validation.Field(field, message) }
 
-// Field returns an *Error rejecting one field.
-func Field(field, message string) error {
-	return &Error{Fields: []FieldError{{Field: field, Message: message}}}
-}
-
-// List collects field errors; the zero value is ready to use.
-type List struct{ fields []FieldError }
-
-// Add rejects field with message.
-func (l *List) Add(field, message string) {
-	l.fields = append(l.fields, FieldError{Field: field, Message: message})
-}
-
-// Merge adds the fields of an *Error. It returns err unchanged when err is
-// some other error (a bug the caller must pass on) and nil otherwise.
-func (l *List) Merge(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ve *Error
-	if errors.As(err, &ve) {
-		l.fields = append(l.fields, ve.Fields...)
-		return nil
-	}
-	return err
-}
-
-// Len is the number of rejected fields so far.
-func (l *List) Len() int { return len(l.fields) }
-
-// Err returns an *Error with the collected fields, or nil when there are none.
-func (l *List) Err() error {
-	if len(l.fields) == 0 {
-		return nil
-	}
-	return &Error{Fields: append([]FieldError(nil), l.fields...)}
-}
-
-// Text trims s and checks it as free text of at most maxRunes characters: valid
-// UTF-8, no control characters except, when multiline, newlines and tabs. It
-// returns the trimmed text and a message, which is empty when s is fine.
+// Text is validation.Text.
 func Text(s string, required bool, maxRunes int, multiline bool) (string, string) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		if required {
-			return s, "is required"
-		}
-		return s, ""
-	case !utf8.ValidString(s):
-		return s, "is not valid UTF-8"
-	case utf8.RuneCountInString(s) > maxRunes:
-		return s, "is longer than " + strconv.Itoa(maxRunes) + " characters"
-	case strings.IndexFunc(s, func(r rune) bool {
-		if multiline && (r == '\n' || r == '\r' || r == '\t') {
-			return false
-		}
-		return unicode.IsControl(r)
-	}) >= 0:
-		return s, "contains control characters"
-	}
-	return s, ""
+	return validation.Text(s, required, maxRunes, multiline)
 }
 
-// CheckText is Text that records its message on field in l.
-func (l *List) CheckText(field string, s string, required bool, maxRunes int, multiline bool) string {
-	s, msg := Text(s, required, maxRunes, multiline)
-	if msg != "" {
-		l.Add(field, msg)
-	}
-	return s
-}
+// Length is validation.Length.
+func Length(s string) int { return validation.Length(s) }
+
+// TooLong is validation.TooLong.
+func TooLong(s string, maxRunes int) bool { return validation.TooLong(s, maxRunes) }

@@ -1,32 +1,22 @@
-// Package validationtest holds the assertion the domain's tests share.
+// Package validationtest forwards to pkg/validation/validationtest, where the
+// assertions moved; import that in new code.
 package validationtest
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
+	"github.com/clinicops/clinicops/pkg/validation"
+	"github.com/clinicops/clinicops/pkg/validation/validationtest"
 )
 
-// RequireFields asserts that err is a *validation.Error naming exactly
-// fields, in order.
+// RequireFields is validationtest.RequireFields.
 func RequireFields(t testing.TB, err error, fields ...string) {
 	t.Helper()
-	_ = RequireValidation(t, err, fields...)
+	validationtest.RequireFields(t, err, fields...)
 }
 
-// RequireValidation is RequireFields returning the error, for tests that
-// look at the messages too.
+// RequireValidation is validationtest.RequireValidation.
 func RequireValidation(t testing.TB, err error, fields ...string) *validation.Error {
 	t.Helper()
-	var ve *validation.Error
-	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-	return ve
+	return validationtest.RequireValidation(t, err, fields...)
 }

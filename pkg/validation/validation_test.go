@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
+	"github.com/clinicops/clinicops/pkg/validation"
 )
 
 func TestList(t *testing.T) {
