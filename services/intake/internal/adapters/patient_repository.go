@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
@@ -148,10 +149,18 @@ func (r *PatientRepository) Add(ctx context.Context, p *patient.Patient) error {
 		return err
 	}
 	err = pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
+		// A request with an Idempotency-Key claims it first and stores its
+		// answer last, in this transaction (no-ops without a key).
+		if err := idempotency.ClaimTx(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.NamedExecContext(ctx, insertPatient, row); err != nil {
 			return pgdb.MapError(err)
 		}
-		return writeEvents(ctx, tx, r.outbox, p.Events())
+		if err := writeEvents(ctx, tx, r.outbox, p.Events()); err != nil {
+			return err
+		}
+		return idempotency.AnswerTx(ctx, tx, p)
 	})
 	if err != nil {
 		if dup := r.duplicate(ctx, err, p); dup != nil {

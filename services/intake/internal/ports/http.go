@@ -51,7 +51,9 @@ type HTTP struct {
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
 	idem := h.Idempotency.Wrap
-	rt.Handle("POST /v1/patients", idem(h.registerPatient), frontDesk...)
+	// Registration, the front desk's busiest write, keeps its Idempotency-Key
+	// in the business transaction: one commit per registration.
+	rt.Handle("POST /v1/patients", h.Idempotency.WrapTx(h.registerPatient), frontDesk...)
 	rt.Handle("GET /v1/patients", h.searchPatients, readPatients...)
 	rt.Handle("GET /v1/patients/{id}", h.getPatient, readPatients...)
 	rt.Handle("PATCH /v1/patients/{id}", h.updatePatient, frontDesk...)
@@ -75,6 +77,12 @@ func (h HTTP) registerPatient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
+	// With an Idempotency-Key, the answer is rendered and stored in the
+	// registration's own transaction (idempotency.WrapTx).
+	idempotency.RenderWith(r.Context(), func(p *patient.Patient) (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, toPatientResponse(p),
+			"Location", "/v1/patients/"+p.ID().String(), "ETag", httpx.ETag(p.Version()))
+	})
 	p, err := h.Register.Handle(r.Context(), d)
 	if err != nil {
 		return problem(err)
