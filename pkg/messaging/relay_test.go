@@ -175,7 +175,7 @@ func TestRelayNATSOutageLosesNothing(t *testing.T) {
 // event reaches the stream exactly once.
 func TestRelayPostgresOutageLosesNothing(t *testing.T) {
 	t.Parallel()
-	n := testharness.StartNATS(t)
+	n := testharness.StartNATS(t, "intake")
 	pg := testharness.NewCluster(t)
 	pdb, pdsn := testharness.DBOn(t, pg, messaging.Migrations, appMigrations)
 	b := &bundle{nats: n, producer: pdb, producerDS: pdsn, outbox: messaging.NewOutbox("intake", nil)}
