@@ -30,27 +30,31 @@ func with(m map[string]any, key string, v any) map[string]any {
 	return out
 }
 
-// intakeState is everything bad input must leave alone.
+// intakeState is everything bad input must leave alone: the contents of
+// every table a request can write (a digest of its rows, so a changed value
+// shows, not only a changed count) and the number of published events.
 type intakeState struct {
-	Patients, Consents, ActiveConsents, Screenings, Courses, RequestedCourses int
-	Outbox, Audit, PatientVersions                                            int
-	StreamMsgs                                                                uint64
+	Tables     map[string]string
+	StreamMsgs uint64
 }
+
+// intakeTables are the tables whose contents bad input must not change.
+// idempotency_keys is left out: a refused keyed request keeps its key.
+var intakeTables = []string{"patients", "consents", "screenings", "courses", "programs", "outbox", "audit_log"}
 
 func snapshot(t testing.TB, s *testharness.Service) intakeState {
 	t.Helper()
-	return intakeState{
-		Patients:         s.Count(t, `SELECT count(*) FROM patients`),
-		Consents:         s.Count(t, `SELECT count(*) FROM consents`),
-		ActiveConsents:   s.Count(t, `SELECT count(*) FROM consents WHERE status = 'active'`),
-		Screenings:       s.Count(t, `SELECT count(*) FROM screenings`),
-		Courses:          s.Count(t, `SELECT count(*) FROM courses`),
-		RequestedCourses: s.Count(t, `SELECT count(*) FROM courses WHERE status = 'requested'`),
-		Outbox:           s.Count(t, `SELECT count(*) FROM outbox`),
-		Audit:            s.Count(t, `SELECT count(*) FROM audit_log`),
-		PatientVersions:  s.Count(t, `SELECT coalesce(sum(version), 0) FROM patients`),
-		StreamMsgs:       intakeStreamMsgs(t, s),
+	st := intakeState{Tables: map[string]string{}}
+	for _, table := range intakeTables {
+		var digest string
+		require.NoError(t, s.DB.Get(&digest,
+			`SELECT coalesce(md5(string_agg(r::text, E'\n' ORDER BY r::text)), '') FROM `+table+` r`))
+		st.Tables[table] = digest
 	}
+	// Read after the tables: an event written by a case is either still in
+	// the outbox (its digest differs) or already published (this differs).
+	st.StreamMsgs = intakeStreamMsgs(t, s)
+	return st
 }
 
 type badCase struct {
@@ -407,6 +411,7 @@ func TestBadInputMatrix(t *testing.T) {
 			}
 			r := s.Do(t, role, tc.method, tc.path, tc.body, tc.headers...)
 			requireProblem(t, r, tc.status, tc.field)
+			require.Equal(t, before, snapshot(t, s), "this bad input changed what intake stores or publishes")
 		})
 	}
 
