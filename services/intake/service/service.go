@@ -74,7 +74,7 @@ func build(_ context.Context, rt *platform.Runtime, cfg Config) error {
 	patients := adapters.NewPatientRepository(rt.DB, rt.Outbox)
 	clinical := adapters.NewClinical(rt.DB, rt.Outbox)
 	programs := adapters.Programs{DB: rt.DB}
-	clock := app.Clock{Now: rt.Now, Location: rt.Location}
+	clock := rt.Calendar()
 	idem := &idempotency.Store{DB: rt.DB, Log: rt.Log}
 	rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
 	ports.HTTP{

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/clock"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/course"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
@@ -44,17 +45,9 @@ type Programs interface {
 	List(ctx context.Context) ([]program.Program, error)
 }
 
-// Clock gives the time and the clinic's calendar day.
-type Clock struct {
-	Now      func() time.Time
-	Location *time.Location
-}
-
-// Today is the clinic's current date (midnight UTC of the local date).
-func (c Clock) Today() time.Time {
-	y, m, d := c.Now().In(c.Location).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+// Clock gives the time and the clinic's calendar day (the platform's one
+// clock, read in the clinic's time zone).
+type Clock = clock.Calendar
 
 // RecordConsent records a signed consent.
 type RecordConsent struct {
