@@ -207,7 +207,9 @@ func newRuntime(ctx context.Context, name string, migrations []pgdb.MigrationSou
 }
 
 // Calendar is the process clock read in the clinic's time zone.
-func (rt *Runtime) Calendar() clock.Calendar { return clock.Calendar{Clock: rt.Clock, Location: rt.Location} }
+func (rt *Runtime) Calendar() clock.Calendar {
+	return clock.Calendar{Clock: rt.Clock, Location: rt.Location}
+}
 
 // Addr is where the HTTP API listens.
 func (rt *Runtime) Addr() string { return rt.listener.Addr().String() }
