@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 // Kind is what the patient consents to.

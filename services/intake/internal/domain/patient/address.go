@@ -3,7 +3,7 @@ package patient
 import (
 	"strings"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
+	"github.com/clinicops/clinicops/pkg/validation"
 )
 
 // Address is where the patient lives. Line1 and Country are required when an

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
+	"github.com/clinicops/clinicops/pkg/validation"
 )
 
 // Sex as recorded at registration.
@@ -208,7 +208,7 @@ func validate(d Details, now time.Time) (Details, error) {
 	}
 	d.Email = strings.TrimSpace(d.Email)
 	if d.Email != "" {
-		if len(d.Email) > maxEmail {
+		if validation.TooLong(d.Email, maxEmail) {
 			l.Add("email", fmt.Sprintf("is longer than %d characters", maxEmail))
 		} else if a, err := mail.ParseAddress(d.Email); err != nil || a.Address != d.Email {
 			l.Add("email", "is not an e-mail address")

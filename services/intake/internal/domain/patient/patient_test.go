@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+	"github.com/clinicops/clinicops/pkg/validation/validationtest"
 
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 )

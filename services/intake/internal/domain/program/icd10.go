@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
+	"github.com/clinicops/clinicops/pkg/validation"
 )
 
 // Code systems accepted for indications.

@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
+	"github.com/clinicops/clinicops/pkg/validation"
 )
 
 // ErrNotFound is returned when no program has the requested code.

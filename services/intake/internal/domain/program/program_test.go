@@ -7,10 +7,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+	"github.com/clinicops/clinicops/pkg/validation/validationtest"
 
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 func msc() program.Program {

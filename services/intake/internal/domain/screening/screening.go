@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/patient"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 // Reason codes.

@@ -9,11 +9,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation/validationtest"
+	"github.com/clinicops/clinicops/pkg/validation/validationtest"
 
+	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/program"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/screening"
-	"github.com/clinicops/clinicops/services/intake/internal/domain/validation"
 )
 
 var (
