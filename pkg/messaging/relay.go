@@ -37,6 +37,11 @@ type RelayConfig struct {
 	// LeadInterval is how often a follower tries to become the leader
 	// (default 1 s).
 	LeadInterval time.Duration
+	// RetryInterval is how long the relay rests after a failed round (NATS
+	// or Postgres down, an event JetStream refuses) before the next one,
+	// whatever wakes it, so that an outage costs a warning a second rather
+	// than one per poll or per commit (default 1 s).
+	RetryInterval time.Duration
 	// PublishTimeout bounds waiting for JetStream acks of a batch (default 10 s).
 	PublishTimeout time.Duration
 	Log            *slog.Logger
@@ -99,6 +104,9 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.LeadInterval <= 0 {
 		cfg.LeadInterval = time.Second
 	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = time.Second
+	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 10 * time.Second
 	}
@@ -121,6 +129,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	for {
 		if err := r.drain(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Log.Warn("outbox relay", "err", err)
+			rest := time.NewTimer(r.cfg.RetryInterval)
+			select {
+			case <-ctx.Done():
+			case <-rest.C:
+			}
+			rest.Stop()
 		}
 		select {
 		case <-ctx.Done():

@@ -94,3 +94,22 @@ func TestEventOfAReplicaWhoseRelayFollowsIsPolled(t *testing.T) {
 	require.Zero(t, followerPublished.Load(), "the follower published nothing")
 	requireStreamHoldsEachCommittedEventOnce(t, b.nats.JS, b.producer)
 }
+
+// TestRelayRestsAfterAFailedRound: polling every few milliseconds, a relay
+// facing an event JetStream refuses still fails only once per
+// RetryInterval, however often it is polled or woken: an outage costs a
+// warning per interval, not one per poll or commit.
+func TestRelayRestsAfterAFailedRound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.producer.Exec(`INSERT INTO outbox (event_id, subject, payload, headers) VALUES (gen_random_uuid(), 'clinicops.nowhere.v1.Lost', '\x00', '{}')`)
+	require.NoError(t, err)
+	const rest = 300 * time.Millisecond
+	start := time.Now()
+	w, _ := b.relayCounting(t, messaging.RelayConfig{PollInterval: 2 * time.Millisecond, RetryInterval: rest, PublishTimeout: 20 * time.Millisecond})
+	for range 20 {
+		b.wake.Poke()
+	}
+	testharness.Eventually(t, 20*time.Second, func() bool { return w.failed.Load() >= 4 }, "the relay keeps failing on the unrouted event")
+	require.GreaterOrEqual(t, time.Since(start), 3*rest, "4 failed rounds are at least 3 rests apart")
+}
