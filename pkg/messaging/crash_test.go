@@ -133,7 +133,7 @@ func TestConsumerProcessKilledAfterCommit(t *testing.T) {
 	n := testharness.StartNATS(t, "intake")
 	pdb, pdsn := testharness.DB(t, messaging.Migrations, appMigrations)
 	cdb, cdsn := testharness.DB(t, messaging.Migrations, appMigrations)
-	b := &bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)}
+	b := withWake(&bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)})
 	const events, crashAfter = 300, 40
 	ids := make([]string, events)
 	for i := range ids {

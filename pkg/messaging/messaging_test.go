@@ -39,6 +39,16 @@ type bundle struct {
 	producerDS string
 	consumer   *sqlx.DB
 	outbox     *messaging.Outbox
+	// wake is shared by outbox and, unless a test says otherwise, the
+	// relays the bundle starts: the wiring of platform.Runtime.
+	wake *messaging.Wake
+}
+
+// withWake makes b's outbox wake b's relays after each commit.
+func withWake(b *bundle) *bundle {
+	b.wake = messaging.NewWake()
+	b.outbox = b.outbox.WakeOnCommit(b.wake)
+	return b
 }
 
 func setup(t *testing.T) *bundle {
@@ -46,7 +56,7 @@ func setup(t *testing.T) *bundle {
 	n := testharness.StartNATS(t, "intake")
 	pdb, pdsn := testharness.DB(t, messaging.Migrations, appMigrations)
 	cdb, _ := testharness.DB(t, messaging.Migrations, appMigrations)
-	return &bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)}
+	return withWake(&bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)})
 }
 
 // register writes a thing and its PatientRegistered event in one transaction.
@@ -77,8 +87,8 @@ func (b *bundle) register(t *testing.T, ctx context.Context, rollback bool) stri
 func (b *bundle) relay(t *testing.T, cfg messaging.RelayConfig) (*messaging.Relay, context.CancelFunc) {
 	t.Helper()
 	cfg.DB, cfg.JS, cfg.Log = b.producer, b.nats.JS, testharness.Logger()
-	if cfg.ListenDSN == "" {
-		cfg.ListenDSN = b.producerDS
+	if cfg.Wake == nil {
+		cfg.Wake = b.wake
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 100 * time.Millisecond
@@ -448,7 +458,7 @@ func TestNATSThenPostgresRestartLosesNothing(t *testing.T) {
 	pg := testharness.NewCluster(t)
 	pdb, pdsn := testharness.DBOn(t, pg, messaging.Migrations, appMigrations)
 	cdb, _ := testharness.DBOn(t, pg, messaging.Migrations, appMigrations)
-	b := &bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)}
+	b := withWake(&bundle{nats: n, producer: pdb, producerDS: pdsn, consumer: cdb, outbox: messaging.NewOutbox("intake", nil)})
 	b.relay(t, messaging.RelayConfig{})
 	b.processor(t, messaging.ProcessorConfig{}, applyEffect)
 	var ids []string

@@ -13,6 +13,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jmoiron/sqlx"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // Outbox writes events into the outbox table of the transaction that changed
@@ -21,6 +23,7 @@ import (
 type Outbox struct {
 	service string
 	now     func() time.Time
+	wake    *Wake
 }
 
 // NewOutbox returns the outbox of a service, named as in its stream
@@ -30,6 +33,18 @@ func NewOutbox(service string, now func() time.Time) *Outbox {
 		now = time.Now
 	}
 	return &Outbox{service: service, now: now}
+}
+
+// WakeOnCommit returns a copy of o that pokes w once a transaction it
+// published in has committed, so that the Relay sharing w (the one of the
+// same process) publishes the events at once instead of at its next poll.
+// Only transactions run by pgdb.InTx get the poke (pgdb.AfterCommit); rows
+// of other transactions, or of another process, wait for the leading
+// relay's poll.
+func (o *Outbox) WakeOnCommit(w *Wake) *Outbox {
+	c := *o
+	c.wake = w
+	return &c
 }
 
 // Publish writes events about one aggregate into tx's outbox, in order.
@@ -51,13 +66,37 @@ func (o *Outbox) Publish(ctx context.Context, tx *sqlx.Tx, aggregateID string, e
 			return fmt.Errorf("outbox %s: %w", SubjectOf(ev), err)
 		}
 	}
+	if o.wake != nil {
+		// After the commit, never before: a relay woken earlier would read
+		// the outbox before the rows are visible and then sleep.
+		pgdb.AfterCommit(tx, o.wake.Poke)
+	}
 	return nil
+}
+
+// Wake carries "the outbox has new committed rows" from the Outbox of a
+// process to its Relay. A poke that arrives while the relay is busy is
+// kept (one is enough), so none is lost between a read and the next wait.
+type Wake struct {
+	c chan struct{}
+}
+
+// NewWake returns a Wake to share between an Outbox (WakeOnCommit) and a
+// Relay (RelayConfig.Wake).
+func NewWake() *Wake { return &Wake{c: make(chan struct{}, 1)} }
+
+// Poke wakes the relay; it never blocks.
+func (w *Wake) Poke() {
+	select {
+	case w.c <- struct{}{}:
+	default:
+	}
 }
 
 // outboxSchema is the Watermill SQL schema of our single outbox table: the
 // topic is the NATS subject, the payload is raw protobuf (bytea). Only the
 // insert side is used: the Relay, not Watermill's SQL subscriber, reads the
-// table, because it is woken at commit time and publishes in batches.
+// table, because it is woken after the commit and publishes in batches.
 type outboxSchema struct{}
 
 var errRelayReadsOutbox = errors.New("the outbox is read by messaging.Relay, not by a Watermill SQL subscriber")

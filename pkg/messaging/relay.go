@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -22,16 +21,27 @@ type RelayConfig struct {
 	// DB is the service database holding the outbox table. The relay that
 	// leads keeps one of its connections for as long as it leads.
 	DB *sqlx.DB
-	// ListenDSN is the DSN used for LISTEN (commit-time wake-up). Empty means
-	// polling only.
-	ListenDSN string
+	// Wake, shared with the process's Outbox (Outbox.WakeOnCommit), makes
+	// the relay publish as soon as a transaction that wrote events commits.
+	// Nil means polling only.
+	Wake *Wake
 	// JS publishes to JetStream.
 	JS jetstream.JetStream
 	// BatchSize caps the rows read and published at a time (default 500).
 	BatchSize int
-	// PollInterval is the fallback when a notification is missed, and how
-	// often a follower tries to become the leader (default 1 s).
+	// PollInterval is how often the leader reads the outbox without a wake:
+	// that is how rows committed by another replica's process (whose relay
+	// does not lead) or outside pgdb.InTx are published (default
+	// DefaultPollInterval).
 	PollInterval time.Duration
+	// LeadInterval is how often a follower tries to become the leader
+	// (default 1 s).
+	LeadInterval time.Duration
+	// RetryInterval is how long the relay rests after a failed round (NATS
+	// or Postgres down, an event JetStream refuses) before the next one,
+	// whatever wakes it, so that an outage costs a warning a second rather
+	// than one per poll or per commit (default 1 s).
+	RetryInterval time.Duration
 	// PublishTimeout bounds waiting for JetStream acks of a batch (default 10 s).
 	PublishTimeout time.Duration
 	Log            *slog.Logger
@@ -50,13 +60,13 @@ type RelayConfig struct {
 // leader holds a session-level advisory lock on a connection it keeps for
 // itself, and does all its SQL on that connection: if the connection dies,
 // Postgres drops the lock, the leader's next statement fails, and it steps
-// down; followers try to take the lock every PollInterval. No transaction is
+// down; followers try to take the lock every LeadInterval. No transaction is
 // open while the leader waits for JetStream: it reads a batch (one
 // statement), publishes it, then deletes the acknowledged prefix (one
 // statement).
 type Relay struct {
 	cfg  RelayConfig
-	wake chan struct{}
+	wake *Wake
 
 	// Only Run's goroutine touches these.
 	leader  *stdsql.Conn // nil when following
@@ -75,9 +85,13 @@ const (
 	// The DELETE need not wait for a disk flush: if it is lost, the rows
 	// are published again and JetStream drops them by Nats-Msg-Id (or
 	// consumers by processed_events). The session is the leader's own.
-	asyncCommit   = `SET synchronous_commit = off`
-	outboxChannel = "clinicops_outbox"
+	asyncCommit = `SET synchronous_commit = off`
 )
+
+// DefaultPollInterval bounds the delay of events no wake announces (see
+// RelayConfig.PollInterval). An empty poll is one index probe on the
+// leader's own connection; at 20 a second it costs the database little.
+const DefaultPollInterval = 50 * time.Millisecond
 
 // NewRelay returns a relay; call Run.
 func NewRelay(cfg RelayConfig) *Relay {
@@ -85,7 +99,13 @@ func NewRelay(cfg RelayConfig) *Relay {
 		cfg.BatchSize = 500
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.LeadInterval <= 0 {
+		cfg.LeadInterval = time.Second
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = time.Second
 	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 10 * time.Second
@@ -93,50 +113,28 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Relay{cfg: cfg, wake: make(chan struct{}, 1)}
-}
-
-// poke makes a running relay look at the outbox now.
-func (r *Relay) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	wake := cfg.Wake
+	if wake == nil {
+		wake = NewWake() // nobody pokes it: polling only
 	}
+	return &Relay{cfg: cfg, wake: wake}
 }
 
 // Run publishes until ctx is done, then makes a last attempt to flush what is
 // pending (bounded by PublishTimeout), gives up leadership and returns nil.
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.stepDown()
-	if r.cfg.ListenDSN != "" {
-		l := pq.NewListener(r.cfg.ListenDSN, 50*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
-			if err != nil {
-				r.cfg.Log.Warn("outbox listener", "event", int(ev), "err", err)
-			}
-			if ev == pq.ListenerEventReconnected {
-				r.poke() // notifications sent while disconnected are lost
-			}
-		})
-		if err := l.Listen(outboxChannel); err != nil {
-			r.cfg.Log.Warn("outbox listen failed; polling only", "err", err)
-		}
-		defer func() { _ = l.Close() }()
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-l.Notify:
-					r.poke()
-				}
-			}
-		}()
-	}
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
 	for {
 		if err := r.drain(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Log.Warn("outbox relay", "err", err)
+			rest := time.NewTimer(r.cfg.RetryInterval)
+			select {
+			case <-ctx.Done():
+			case <-rest.C:
+			}
+			rest.Stop()
 		}
 		select {
 		case <-ctx.Done():
@@ -146,7 +144,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				r.cfg.Log.Warn("outbox final flush", "err", err)
 			}
 			return nil
-		case <-r.wake:
+		case <-r.wake.c:
 		case <-ticker.C:
 		}
 	}
@@ -154,7 +152,7 @@ func (r *Relay) Run(ctx context.Context) error {
 
 // drain publishes batches until the outbox is empty or an error occurs. A
 // relay that does not lead tries to take the lead at most once per
-// PollInterval and otherwise does nothing. Only Run's goroutine calls it.
+// LeadInterval and otherwise does nothing. Only Run's goroutine calls it.
 func (r *Relay) drain(ctx context.Context) error {
 	if r.leader == nil {
 		if err := r.tryLead(ctx); err != nil || r.leader == nil {
@@ -173,9 +171,9 @@ func (r *Relay) drain(ctx context.Context) error {
 }
 
 // tryLead takes the relay lock on a connection of its own, unless it tried
-// less than PollInterval ago.
+// less than LeadInterval ago.
 func (r *Relay) tryLead(ctx context.Context) error {
-	if time.Since(r.lastTry) < r.cfg.PollInterval {
+	if time.Since(r.lastTry) < r.cfg.LeadInterval {
 		return nil
 	}
 	r.lastTry = time.Now()

@@ -178,7 +178,7 @@ func TestRelayPostgresOutageLosesNothing(t *testing.T) {
 	n := testharness.StartNATS(t, "intake")
 	pg := testharness.NewCluster(t)
 	pdb, pdsn := testharness.DBOn(t, pg, messaging.Migrations, appMigrations)
-	b := &bundle{nats: n, producer: pdb, producerDS: pdsn, outbox: messaging.NewOutbox("intake", nil)}
+	b := withWake(&bundle{nats: n, producer: pdb, producerDS: pdsn, outbox: messaging.NewOutbox("intake", nil)})
 	b.relay(t, messaging.RelayConfig{})
 	p := startProducers(t, b, 4)
 	p.waitCommitted(t, 30, 30*time.Second)
@@ -213,7 +213,10 @@ func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
 func (b *bundle) relayCounting(t *testing.T, cfg messaging.RelayConfig) (*warnCounter, context.CancelFunc) {
 	t.Helper()
 	w := &warnCounter{}
-	cfg.DB, cfg.ListenDSN, cfg.Log = b.producer, b.producerDS, slog.New(w)
+	cfg.DB, cfg.Log = b.producer, slog.New(w)
+	if cfg.Wake == nil {
+		cfg.Wake = b.wake
+	}
 	if cfg.JS == nil {
 		cfg.JS = b.nats.JS
 	}
@@ -296,7 +299,7 @@ func TestOneRelayLeads(t *testing.T) {
 	_, stopFirst := b.relay(t, messaging.RelayConfig{AfterPublish: counting(0)})
 	b.register(t, ctx, false)
 	testharness.Eventually(t, 10*time.Second, func() bool { return byRelay[0].Load() == 1 }, "the first relay leads")
-	b.relay(t, messaging.RelayConfig{AfterPublish: counting(1), PollInterval: 10 * time.Millisecond})
+	b.relay(t, messaging.RelayConfig{AfterPublish: counting(1), LeadInterval: 10 * time.Millisecond})
 
 	outboxEmpty := func() bool { return count(t, b.producer, `SELECT count(*) FROM outbox`) == 0 }
 	p := startProducers(t, b, 4)

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -57,16 +58,26 @@ func Open(ctx context.Context, dsn string, cfg PoolConfig) (*sqlx.DB, error) {
 
 // InTx runs fn in a transaction. It commits when fn returns nil and rolls back
 // otherwise. A failed commit or rollback is returned, never swallowed; a panic
-// in fn rolls back and is re-raised.
+// in fn rolls back and is re-raised. Functions registered with AfterCommit
+// run after a successful commit, in order, before InTx returns.
 func InTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(tx *sqlx.Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin tx: %w", err)
 	}
+	hooks.begin(tx)
 	defer func() {
+		// Whatever happens, the tx's hooks are forgotten: run after a
+		// commit, dropped after a rollback or a panic.
+		after := hooks.end(tx)
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
 			panic(p)
+		}
+		if err == nil {
+			for _, f := range after {
+				f()
+			}
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -79,6 +90,52 @@ func InTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(tx *sql
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// AfterCommit registers fn to run once tx has committed: it runs in the
+// goroutine that called InTx, after the commit and before InTx returns, and
+// never if the transaction rolls back or its commit fails. Work done there
+// sees the transaction's rows (e.g. the outbox relay woken by
+// messaging.Outbox.Publish); it must be quick and must not fail. It reports
+// false, and registers nothing, when tx was not begun by InTx: the caller
+// then needs another way (e.g. polling) to learn of the commit.
+func AfterCommit(tx *sqlx.Tx, fn func()) bool {
+	return hooks.add(tx, fn)
+}
+
+// hooks holds the AfterCommit functions of the transactions InTx has open,
+// keyed by transaction. An entry exists exactly while InTx runs, so nothing
+// leaks, whatever the outcome.
+var hooks = txHooks{m: map[*sqlx.Tx][]func(){}}
+
+type txHooks struct {
+	mu sync.Mutex
+	m  map[*sqlx.Tx][]func()
+}
+
+func (h *txHooks) begin(tx *sqlx.Tx) {
+	h.mu.Lock()
+	h.m[tx] = nil
+	h.mu.Unlock()
+}
+
+func (h *txHooks) add(tx *sqlx.Tx, fn func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fns, ok := h.m[tx]
+	if !ok {
+		return false
+	}
+	h.m[tx] = append(fns, fn)
+	return true
+}
+
+func (h *txHooks) end(tx *sqlx.Tx) []func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fns := h.m[tx]
+	delete(h.m, tx)
+	return fns
 }
 
 // Postgres error classes that services map to domain errors.

@@ -43,7 +43,7 @@ type Options struct {
 	Jobs jobs.Config
 	// Processor tunes event handling (Service, DB, JS and Log are filled in).
 	Processor messaging.ProcessorConfig
-	// Relay tunes the outbox relay (DB, JS, ListenDSN and Log are filled in).
+	// Relay tunes the outbox relay (DB, JS, Wake and Log are filled in).
 	Relay messaging.RelayConfig
 	// Pool limits the database pool.
 	Pool pgdb.PoolConfig
@@ -178,14 +178,17 @@ func newRuntime(ctx context.Context, name string, migrations []pgdb.MigrationSou
 	if err := ensureStreamsWithRetry(ctx, rt.JS, cfg.StreamReplicas, streams, log); err != nil {
 		return nil, err
 	}
-	rt.Outbox = messaging.NewOutbox(cfg.Service, now)
+	// The outbox wakes this process's relay after each commit that wrote
+	// events; the relay's poll picks up rows of replicas that do not lead.
+	wake := messaging.NewWake()
+	rt.Outbox = messaging.NewOutbox(cfg.Service, now).WakeOnCommit(wake)
 	pc := opts.Processor
 	pc.Service, pc.DB, pc.JS, pc.Log = cfg.Service, rt.DB, rt.JS, log
 	if rt.Processor, err = messaging.NewProcessor(pc); err != nil {
 		return nil, err
 	}
 	rc := opts.Relay
-	rc.DB, rc.JS, rc.ListenDSN, rc.Log = rt.DB, rt.JS, cfg.DatabaseURL, log
+	rc.DB, rc.JS, rc.Wake, rc.Log = rt.DB, rt.JS, wake, log
 	rt.Relay = messaging.NewRelay(rc)
 
 	rt.Router = httpx.NewRouter(tokens, log)

@@ -39,8 +39,8 @@ func (r txResult) String() string {
 
 // ceilingOpts vary the row+outbox ceiling for the diagnostics.
 type ceilingOpts struct {
-	// notify keeps the outbox's pg_notify trigger (the pipeline's producer
-	// has it; the ceiling does not).
+	// notify adds back the pg_notify trigger the outbox had until
+	// migration 0002 (neither the pipeline nor the ceiling has it now).
 	notify bool
 	// binaryParams opens the pool with lib/pq's binary_parameters=yes: one
 	// round trip per parameterised statement instead of two (jsonb values
@@ -48,21 +48,29 @@ type ceilingOpts struct {
 	binaryParams bool
 }
 
+// createNotifyTrigger is the commit-time NOTIFY of migration 0001, which
+// 0002 dropped; the diagnostics put it back to show what it cost.
+const createNotifyTrigger = `CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('clinicops_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();`
+
 // measureRowOutboxTx is the ceiling the pipeline is compared with: workers
 // each committing, as fast as they can for d, one transaction holding the
 // same INSERT into things and the same outbox row the pipeline's producer
 // writes (protobuf body, JSON envelope headers), in plain SQL: no Watermill
-// publisher, no relay, no consumer. Unless opts.notify the outbox's
-// pg_notify trigger is dropped first, so the figure is the database's cost
-// of the two rows and a durable commit, nothing else.
+// publisher, no relay, no consumer: the database's cost of the two rows and
+// a durable commit, nothing else (plus a pg_notify trigger if opts.notify).
 func measureRowOutboxTx(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, workers int, d time.Duration, opts ceilingOpts) (txResult, error) {
 	db, err := freshDB(ctx, pg, "intake", workers+4, messaging.Migrations, producerMigrations)
 	if err != nil {
 		return txResult{}, err
 	}
 	defer db.drop()
-	if !opts.notify {
-		if _, err := db.db.ExecContext(ctx, `DROP TRIGGER outbox_notify ON outbox`); err != nil {
+	if opts.notify {
+		if _, err := db.db.ExecContext(ctx, createNotifyTrigger); err != nil {
 			return txResult{}, err
 		}
 	}

@@ -14,14 +14,14 @@ import (
 // diagnose runs each stage of the pipeline alone (CLINICOPS_BENCH_DIAG=1),
 // so that the pipeline's figure can be split into what each stage costs:
 //
-//   - the row+outbox ceiling again, then with the outbox's NOTIFY trigger
-//     kept, then with one round trip per statement (binary_parameters);
+//   - the row+outbox ceiling again, then with the NOTIFY trigger the
+//     outbox had until migration 0002, then with one round trip per statement (binary_parameters);
 //   - the consumer's transaction alone in plain SQL, one event per
 //     transaction (as today) and 16 per transaction;
 //   - the pipeline's throughput again, sampling what the backends wait on;
 //   - the pipeline's latency at a lower rate (CLINICOPS_BENCH_DIAG_RATE,
 //     default 400 events/s);
-//   - the producer alone (messaging.Outbox.Publish, trigger kept, no relay);
+//   - the producer alone (messaging.Outbox.Publish, no relay running);
 //   - the relay alone, draining the outbox the producer left;
 //   - the processor alone, draining the stream the relay filled, for several
 //     worker counts.
@@ -31,7 +31,7 @@ func diagnose(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, cfg 
 		opts ceilingOpts
 	}{
 		{"as in the main run (no NOTIFY trigger)", ceilingOpts{}},
-		{"WITH the outbox NOTIFY trigger", ceilingOpts{notify: true}},
+		{"WITH the old outbox NOTIFY trigger", ceilingOpts{notify: true}},
 		{"no NOTIFY, binary_parameters=yes (1 round trip per statement)", ceilingOpts{binaryParams: true}},
 	} {
 		stopWaits, err := waitSampler(ctx, pg)
@@ -103,7 +103,7 @@ func diagnose(ctx context.Context, log *slog.Logger, pg *devstack.Postgres, cfg 
 		return err
 	}
 	took, usage := time.Since(start), meter.since()
-	notef("diag producer alone (InTx: INSERT thing + Outbox.Publish, NOTIFY trigger, %d workers): %d events in %.2fs = %.0f events/s; %s; %s",
+	notef("diag producer alone (InTx: INSERT thing + Outbox.Publish, no relay running, %d workers): %d events in %.2fs = %.0f events/s; %s; %s",
 		cfg.producers, n, took.Seconds(), float64(n)/took.Seconds(), usage, perEvent(usage))
 
 	meter.reset()

@@ -65,6 +65,7 @@ type rig struct {
 	intake     *database
 	scheduling *database
 	outbox     *messaging.Outbox
+	wake       *messaging.Wake // shared by outbox and relay, as in platform.Runtime
 
 	// Counters and timestamps (UnixNano) the phases read.
 	produced   atomic.Int64
@@ -84,7 +85,8 @@ type rig struct {
 }
 
 func newRig(ctx context.Context, log *slog.Logger, pg *devstack.Postgres) (*rig, error) {
-	r := &rig{log: log, pg: pg, outbox: messaging.NewOutbox("intake", nil),
+	wake := messaging.NewWake()
+	r := &rig{log: log, pg: pg, outbox: messaging.NewOutbox("intake", nil).WakeOnCommit(wake), wake: wake,
 		eventToAgg: map[string]string{}, prodAt: map[string]time.Time{}, consAt: map[string]time.Time{}}
 	var err error
 	if r.js, err = startJetStream(ctx, log); err != nil {
@@ -115,17 +117,18 @@ func (r *rig) close() {
 	}
 }
 
-// startRelay runs the intake relay, woken at commit time by LISTEN/NOTIFY.
+// startRelay runs the intake relay, woken after each producer commit by the
+// outbox (pgdb.AfterCommit), polling as configured by default.
 func (r *rig) startRelay() error {
 	js, err := r.js.connect()
 	if err != nil {
 		return err
 	}
 	relay := messaging.NewRelay(messaging.RelayConfig{
-		DB:        r.intake.db,
-		ListenDSN: r.intake.dsn,
-		JS:        js,
-		Log:       r.log,
+		DB:   r.intake.db,
+		Wake: r.wake,
+		JS:   js,
+		Log:  r.log,
 		AfterPublish: func(n int) error {
 			r.relayed.Add(int64(n))
 			r.mu.Lock()
