@@ -13,6 +13,7 @@ import (
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
+	"github.com/clinicops/clinicops/services/billing/api"
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/ports"
@@ -55,7 +56,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		if err := ports.Events(rt.Processor, adapters.TxRepositories, app.OpenAccount{Currency: cfg.Currency}); err != nil {
 			return err
 		}
-		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)
+		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}, OpenAPI: api.OpenAPI}.Routes(rt.Router)
 		return nil
 	},
 })

@@ -10,6 +10,7 @@ import (
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
+	"github.com/clinicops/clinicops/services/followup/api"
 	"github.com/clinicops/clinicops/services/followup/internal/adapters"
 	"github.com/clinicops/clinicops/services/followup/internal/ports"
 	"github.com/clinicops/clinicops/services/followup/migrations"
@@ -34,7 +35,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		if err := ports.Events(rt.Processor, adapters.TxRepositories); err != nil {
 			return err
 		}
-		ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}}.Routes(rt.Router)
+		ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, OpenAPI: api.OpenAPI}.Routes(rt.Router)
 		return nil
 	},
 })

@@ -10,6 +10,7 @@ import (
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
+	"github.com/clinicops/clinicops/services/scheduling/api"
 	"github.com/clinicops/clinicops/services/scheduling/internal/adapters"
 	"github.com/clinicops/clinicops/services/scheduling/internal/ports"
 	"github.com/clinicops/clinicops/services/scheduling/migrations"
@@ -32,7 +33,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		if err := ports.Events(rt.Processor, adapters.TxRepositories); err != nil {
 			return err
 		}
-		ports.HTTP{Patients: adapters.Patients{DB: rt.DB}}.Routes(rt.Router)
+		ports.HTTP{Patients: adapters.Patients{DB: rt.DB}, OpenAPI: api.OpenAPI}.Routes(rt.Router)
 		return nil
 	},
 })
