@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
@@ -41,6 +43,9 @@ type Definition[C any] struct {
 	DefaultAddr string
 	Migrations  []pgdb.MigrationSource
 	Consumes    []string
+	// OpenAPI is the service's HTTP contract, served publicly at
+	// GET /openapi.yaml.
+	OpenAPI []byte
 	// Config reads the service's own settings through getenv (the process
 	// environment in a binary, a map in tests). It must validate them. If C
 	// implements slog.LogValuer it is logged at start, so it masks secrets.
@@ -67,6 +72,9 @@ func Define[C any](d Definition[C]) Service {
 			rt, err := newRuntime(ctx, d.Name, d.Migrations, d.Consumes, opts)
 			if err != nil {
 				return nil, err
+			}
+			if len(d.OpenAPI) > 0 {
+				rt.Router.Public("GET /openapi.yaml", serveDocument(d.OpenAPI))
 			}
 			if lv, ok := any(cfg).(slog.LogValuer); ok {
 				rt.serviceConfig = lv.LogValue()
@@ -128,4 +136,12 @@ func checkConsumes(declared, registered []string) error {
 		return fmt.Errorf("declares it consumes %v but registers handlers for %v", d, r)
 	}
 	return nil
+}
+
+func serveDocument(doc []byte) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) error {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, err := w.Write(doc)
+		return err
+	}
 }

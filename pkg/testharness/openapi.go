@@ -126,6 +126,7 @@ func CheckOpenAPI(t *testing.T, svc *Service, doc []byte, journey func(c *OpenAP
 	}
 	c := newContract(t, svc, doc, cfg)
 	c.checkDocument(t)
+	c.checkPlatformRoutes(t, doc)
 	journey(c)
 	if t.Failed() {
 		return // the coverage checks would only repeat the failure
@@ -559,4 +560,15 @@ func (c *OpenAPIContract) checkCoverage(t *testing.T) {
 			require.ElementsMatch(t, methods, allow, "Allow of %s lists the documented methods", p)
 		}
 	}
+}
+
+// checkPlatformRoutes calls what the platform serves for every service:
+// the document itself (the very bytes, as YAML), /healthz and /readyz.
+func (c *OpenAPIContract) checkPlatformRoutes(t *testing.T, doc []byte) {
+	t.Helper()
+	got := c.Do(t, Call{Method: http.MethodGet, Path: "/openapi.yaml", Request: RequestValid, Status: http.StatusOK})
+	require.Equal(t, doc, got.Body, "GET /openapi.yaml serves the service's document")
+	require.Equal(t, "application/yaml", got.Header.Get("Content-Type"))
+	c.Do(t, Call{Method: http.MethodGet, Path: "/healthz", Request: RequestValid, Status: http.StatusOK})
+	c.Do(t, Call{Method: http.MethodGet, Path: "/readyz", Request: RequestValid, Status: http.StatusOK})
 }

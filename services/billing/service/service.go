@@ -50,13 +50,14 @@ var Service = platform.Define(platform.Definition[Config]{
 	Name:        "billing",
 	DefaultAddr: ":8083",
 	Migrations:  []pgdb.MigrationSource{migrations.Source},
+	OpenAPI:     api.OpenAPI,
 	Consumes:    []string{messaging.SubjectOf(&intakev1.PatientRegistered{})},
 	Config:      LoadConfig,
 	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {
 		if err := ports.Events(rt.Processor, adapters.TxRepositories, app.OpenAccount{Currency: cfg.Currency}); err != nil {
 			return err
 		}
-		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}, OpenAPI: api.OpenAPI}.Routes(rt.Router)
+		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)
 		return nil
 	},
 })

@@ -24,6 +24,7 @@ var Service = platform.Define(platform.Definition[Config]{
 	Name:        "followup",
 	DefaultAddr: ":8084",
 	Migrations:  []pgdb.MigrationSource{migrations.Source},
+	OpenAPI:     api.OpenAPI,
 	Consumes: []string{
 		messaging.SubjectOf(&intakev1.PatientRegistered{}),
 		messaging.SubjectOf(&intakev1.PatientUpdated{}),
@@ -35,7 +36,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		if err := ports.Events(rt.Processor, adapters.TxRepositories); err != nil {
 			return err
 		}
-		ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, OpenAPI: api.OpenAPI}.Routes(rt.Router)
+		ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}}.Routes(rt.Router)
 		return nil
 	},
 })

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pb33f/libopenapi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
@@ -61,14 +60,6 @@ func intakeJourney(t *testing.T, c *testharness.OpenAPIContract) {
 	post, get, patch := http.MethodPost, http.MethodGet, http.MethodPatch
 
 	// ---- the document itself and the probes ----
-	doc := c.Do(t, testharness.Call{Method: get, Path: "/openapi.yaml", Request: testharness.RequestValid, Status: 200})
-	require.Equal(t, api.OpenAPI, doc.Body, "GET /openapi.yaml serves the embedded document")
-	require.Equal(t, "application/yaml", doc.Header.Get("Content-Type"))
-	served, err := libopenapi.NewDocument(doc.Body)
-	require.NoError(t, err)
-	require.Equal(t, "3.1.0", served.GetVersion())
-	c.Do(t, testharness.Call{Method: get, Path: "/healthz", Request: testharness.RequestValid, Status: 200})
-	c.Do(t, testharness.Call{Method: get, Path: "/readyz", Request: testharness.RequestValid, Status: 200})
 
 	// ---- programs ----
 	progs := c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/programs", Request: testharness.RequestValid, Status: 200}).JSON(t)

@@ -63,6 +63,7 @@ var Service = platform.Define(platform.Definition[Config]{
 	Name:        "intake",
 	DefaultAddr: ":8081",
 	Migrations:  []pgdb.MigrationSource{migrations.Source},
+	OpenAPI:     api.OpenAPI,
 	Config:      LoadConfig,
 	Build:       build,
 	Seed:        seedReferenceData,
@@ -85,7 +86,6 @@ func build(_ context.Context, rt *platform.Runtime, cfg Config) error {
 		Programs:    programs,
 		Audit:       adapters.Audit{DB: rt.DB},
 		Idempotency: idem,
-		OpenAPI:     api.OpenAPI,
 		Clinical: ports.Clinical{
 			RecordConsent:   app.RecordConsent{Repo: clinical, Programs: programs, Clock: clock},
 			WithdrawConsent: app.WithdrawConsent{Repo: clinical, Clock: clock},

@@ -29,12 +29,6 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 
 	testharness.CheckOpenAPI(t, s, api.OpenAPI, func(c *testharness.OpenAPIContract) {
 		get := http.MethodGet
-		doc := c.Do(t, testharness.Call{Method: get, Path: "/openapi.yaml", Status: 200})
-		require.Equal(t, api.OpenAPI, doc.Body, "GET /openapi.yaml serves the embedded document")
-		require.Equal(t, "application/yaml", doc.Header.Get("Content-Type"))
-		c.Do(t, testharness.Call{Method: get, Path: "/healthz", Status: 200})
-		c.Do(t, testharness.Call{Method: get, Path: "/readyz", Status: 200})
-
 		path := "/v1/patients/" + id
 		got := c.Do(t, testharness.Call{Role: httpx.RoleNurse, Method: get, Path: path, Status: 200}).JSON(t)
 		require.Equal(t, id, got["patient_id"])

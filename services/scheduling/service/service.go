@@ -24,6 +24,7 @@ var Service = platform.Define(platform.Definition[Config]{
 	Name:        "scheduling",
 	DefaultAddr: ":8082",
 	Migrations:  []pgdb.MigrationSource{migrations.Source},
+	OpenAPI:     api.OpenAPI,
 	Consumes: []string{
 		messaging.SubjectOf(&intakev1.PatientRegistered{}),
 		messaging.SubjectOf(&intakev1.PatientUpdated{}),
@@ -33,7 +34,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		if err := ports.Events(rt.Processor, adapters.TxRepositories); err != nil {
 			return err
 		}
-		ports.HTTP{Patients: adapters.Patients{DB: rt.DB}, OpenAPI: api.OpenAPI}.Routes(rt.Router)
+		ports.HTTP{Patients: adapters.Patients{DB: rt.DB}}.Routes(rt.Router)
 		return nil
 	},
 })

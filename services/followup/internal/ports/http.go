@@ -15,18 +15,11 @@ import (
 // HTTP serves followup's API.
 type HTTP struct {
 	Contacts app.ContactReader
-	// OpenAPI is the document served at GET /openapi.yaml (api.OpenAPI).
-	OpenAPI []byte
 }
 
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/patients/{id}/contact", h.getContact, httpx.RoleClinician, httpx.RoleNurse, httpx.RoleAdmin)
-	rt.Public("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, err := w.Write(h.OpenAPI)
-		return err
-	})
 }
 
 type contactResponse struct {

@@ -45,7 +45,6 @@ type HTTP struct {
 	Audit       app.AuditLog
 	Idempotency *idempotency.Store
 	Clinical    Clinical
-	OpenAPI     []byte
 }
 
 // Routes registers the routes with the roles each allows.
@@ -61,11 +60,6 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/audit", h.listAudit, readAuditRoles...)
 	h.Clinical.Audit = h.auditExisting
 	h.Clinical.routes(rt, idem)
-	rt.Public("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, err := w.Write(h.OpenAPI)
-		return err
-	})
 }
 
 func (h HTTP) registerPatient(w http.ResponseWriter, r *http.Request) error {

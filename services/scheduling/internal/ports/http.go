@@ -15,19 +15,12 @@ import (
 // HTTP serves scheduling's API.
 type HTTP struct {
 	Patients app.PatientReader
-	// OpenAPI is the document served at GET /openapi.yaml (api.OpenAPI).
-	OpenAPI []byte
 }
 
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/patients/{id}", h.getPatient,
 		httpx.RoleFrontDesk, httpx.RoleNurse, httpx.RoleLab, httpx.RoleClinician, httpx.RoleAdmin)
-	rt.Public("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, err := w.Write(h.OpenAPI)
-		return err
-	})
 }
 
 type patientResponse struct {
