@@ -29,16 +29,7 @@ var intakeSearchPatients = envInt("CLINICOPS_BENCH_SEARCH_PATIENTS", 1_000_000)
 func BenchmarkIntake(b *testing.B) {
 	ctx := context.Background()
 	log := logger()
-	pg, err := startCluster(ctx, log)
-	if err != nil {
-		b.Fatalf("start durable postgres: %v", err)
-	}
-	b.Cleanup(func() { _ = pg.Stop() })
-	js, err := startJetStream(ctx, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(js.close)
+	pg, js := startStack(b, log)
 
 	// Registration's concurrency; the ceiling runs at the same concurrency,
 	// before and after the registration run, so that a neighbour's load that

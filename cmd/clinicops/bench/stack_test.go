@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"testing/fstest"
 	"time"
 
@@ -51,6 +52,24 @@ func startCluster(ctx context.Context, log *slog.Logger) (*devstack.Postgres, er
 		return nil, err
 	}
 	return devstack.StartPostgres(ctx, devstack.PostgresOptions{Durable: true, Logger: log})
+}
+
+// startStack starts a durable Postgres cluster and an embedded JetStream
+// server with the clinicops streams, both stopped when b ends.
+func startStack(b *testing.B, log *slog.Logger) (*devstack.Postgres, *jsServer) {
+	b.Helper()
+	ctx := context.Background()
+	pg, err := startCluster(ctx, log)
+	if err != nil {
+		b.Fatalf("start durable postgres: %v", err)
+	}
+	b.Cleanup(func() { _ = pg.Stop() })
+	js, err := startJetStream(ctx, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(js.close)
+	return pg, js
 }
 
 // database is one service database created for one phase.

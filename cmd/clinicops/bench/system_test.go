@@ -32,16 +32,7 @@ import (
 func BenchmarkSystemRegistration(b *testing.B) {
 	ctx := context.Background()
 	log := logger()
-	pg, err := startCluster(ctx, log)
-	if err != nil {
-		b.Fatalf("start durable postgres: %v", err)
-	}
-	b.Cleanup(func() { _ = pg.Stop() })
-	js, err := startJetStream(ctx, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(js.close)
+	pg, js := startStack(b, log)
 
 	const ceilingWorkers = 8
 	ceilingBefore, err := measureRowOutboxTx(ctx, log, pg, ceilingWorkers, 10*time.Second, ceilingOpts{})
