@@ -131,11 +131,21 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen for /dev/clock: %w", err)
 	}
+	// Until Run takes them over, a failed start releases what it opened.
+	started := false
+	runtimes := make([]*platform.Runtime, 0, len(services))
+	defer func() {
+		if !started {
+			_ = devLn.Close()
+			for _, rt := range runtimes {
+				rt.Abandon()
+			}
+		}
+	}()
 	devRouter := httpx.NewRouter(store, log)
 	devRouter.Handle("GET /dev/clock", clock.Handler(devClock), httpx.RoleAdmin)
 	devRouter.Handle("POST /dev/clock", clock.Handler(devClock), httpx.RoleAdmin)
 
-	runtimes := make([]*platform.Runtime, 0, len(services))
 	for i, s := range services {
 		cfg := platform.Config{Service: s.Name, HTTPAddr: net.JoinHostPort(f.host, strconv.Itoa(f.basePort+i)),
 			DatabaseURL: dsns[s.Name], NATSURL: natsURL}
@@ -151,6 +161,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	printBanner(out, runtimes, natsURL, f, pg, tokens, tokensFile)
 
+	started = true
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpx.ServeListener(gctx, devLn, httpx.ServerConfig{}, devRouter, log) })
 	for _, rt := range runtimes {

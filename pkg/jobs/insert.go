@@ -16,8 +16,12 @@ var (
 	// key, so the new job could not be inserted. Roll back and try again
 	// later (an event handler's retry does exactly that).
 	ErrJobRunning = errors.New("job is running")
-	// ErrDuplicate: MoveTx's new job was skipped because another live job has
-	// the same unique key.
+	// ErrDuplicate: MoveTx's new job was skipped because another job in one
+	// of its unique states has the same unique key. River's default unique
+	// states include completed: a finished job keeps its key until River's
+	// cleaner removes it, so give jobs that may be moved after they ran a
+	// key that differs (e.g. the time they are for) or UniqueOpts.ByState
+	// without completed.
 	ErrDuplicate = errors.New("a job with the same unique key exists")
 	// ErrNotFound: no job has that id.
 	ErrNotFound = rivertype.ErrNotFound
@@ -53,9 +57,10 @@ func (c *Client) CancelTx(ctx context.Context, tx *sqlx.Tx, id int64) (*rivertyp
 // MoveTx replaces job oldID with a new job (typically the same args at a new
 // ScheduledAt) in the caller's transaction: cancel plus insert, so either
 // both happen or, if tx rolls back, the old job stays as it was. Moving a job
-// that already finished just inserts the new one. It fails with
+// that already finished inserts the new one, unless the finished job still
+// holds the new one's unique key (see ErrDuplicate). It fails with
 // ErrJobRunning if the old job is running, and with ErrDuplicate if the new
-// job's unique key is taken by another live job; roll back then.
+// job's unique key is taken; roll back then.
 func (c *Client) MoveTx(ctx context.Context, tx *sqlx.Tx, oldID int64, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	old, err := c.CancelTx(ctx, tx, oldID)
 	if err != nil {

@@ -8,12 +8,14 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // migrateLock serialises River migrators of one database: rivermigrate takes
-// no lock of its own, and replicas of a service start together. (pgdb uses
-// 7246150 for the service's own migrations.)
-const migrateLock = 7246151
+// no lock of its own, and replicas of a service start together. Its key is
+// pgdb's list of the platform's lock keys.
+const migrateLock = pgdb.LockJobsMigrations
 
 // Migrate applies River's migrations (river_job, river_leader, river_queue,
 // ...) to db, in the database's search_path schema. It is idempotent; every

@@ -43,6 +43,10 @@ const (
 	// caused the event (the HTTP request id, or the id of the event whose
 	// handler published it). Absent when unknown.
 	HeaderCausationID = "ce-causationid"
+
+	// legacyHeaderCorrelationID is where events published before
+	// ce-correlationid carried it; consumers still read it.
+	legacyHeaderCorrelationID = "correlation-id"
 	// HeaderMsgID is JetStream's de-duplication header; always the event id.
 	HeaderMsgID = "Nats-Msg-Id"
 

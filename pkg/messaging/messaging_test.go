@@ -534,3 +534,22 @@ func TestBatchesKeepEffectsOnceAndIsolateAFailingEvent(t *testing.T) {
 	require.Equal(t, 0, applied(t, b.consumer, poison))
 	require.Equal(t, n-1, count(t, b.consumer, `SELECT count(*) FROM processed_events`), "the failing event is not recorded as processed")
 }
+
+// TestLegacyCorrelationHeaderIsRead: an event published before correlation
+// became the ce-correlationid extension (still in a stream during a rolling
+// deploy) keeps its correlation id downstream.
+func TestLegacyCorrelationHeaderIsRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.processor(t, messaging.ProcessorConfig{}, applyEffect)
+	id := uuid.NewString()
+	m, err := messaging.NewNATSMsg(ctx, "intake", id, &intakev1.PatientRegistered{PatientId: id, Version: 1}, time.Now())
+	require.NoError(t, err)
+	m.Header.Del(messaging.HeaderCorrelationID)
+	m.Header.Set("correlation-id", "desk-legacy")
+	_, err = b.nats.JS.PublishMsg(ctx, m)
+	require.NoError(t, err)
+	testharness.Eventually(t, 10*time.Second, func() bool { return applied(t, b.consumer, id) == 1 })
+	require.Equal(t, 1, count(t, b.consumer, `SELECT count(*) FROM effects WHERE patient_id = $1 AND correlation_id = 'desk-legacy'`, id))
+}

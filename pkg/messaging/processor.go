@@ -229,6 +229,11 @@ func decodeEvent(msg *message.Message, subject string, zero proto.Message) (Even
 	at, _ := time.Parse(time.RFC3339Nano, md.Get(HeaderTime))
 	corr := md.Get(HeaderCorrelationID)
 	if corr == "" {
+		// Events written before the headers became CloudEvents extensions
+		// (still in outboxes and streams during a rolling deploy).
+		corr = md.Get(legacyHeaderCorrelationID)
+	}
+	if corr == "" {
 		corr = id
 	}
 	return Event[proto.Message]{ID: id, Type: subject, Source: md.Get(HeaderSource), AggregateID: md.Get(HeaderSubject),

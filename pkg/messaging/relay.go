@@ -14,6 +14,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // RelayConfig configures a Relay.
@@ -74,7 +76,7 @@ type Relay struct {
 }
 
 // relayLock is the advisory lock key that makes one relay active per database.
-const relayLock = 7246151
+const relayLock = pgdb.LockRelay
 
 // The statements of a batch carry no bind parameters, so lib/pq sends each
 // in one round trip (simple query protocol) instead of two.

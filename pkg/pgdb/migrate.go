@@ -38,7 +38,7 @@ const (
 		applied_at timestamptz NOT NULL DEFAULT now(),
 		PRIMARY KEY (source, version))`
 	// migrationLock serialises migrators of one database (replicas starting together).
-	migrationLock        = `SELECT pg_advisory_xact_lock(7246150)`
+	migrationLock        = `SELECT pg_advisory_xact_lock(7246150)` // LockMigrations
 	selectAppliedVersion = `SELECT COALESCE(max(version), 0) FROM schema_migrations WHERE source = $1`
 	insertMigration      = `INSERT INTO schema_migrations (source, version, name) VALUES ($1, $2, $3)`
 )

@@ -35,7 +35,7 @@ func run(svc Service, getenv func(string) string, log *slog.Logger) error {
 	}
 	if getenv(strings.ToUpper(svc.Name)+"_SEED_REFERENCE_DATA") == "true" {
 		if err := svc.Seed(ctx, rt); err != nil {
-			rt.close()
+			rt.Abandon()
 			return err
 		}
 	}

@@ -240,6 +240,16 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	return err
 }
 
+// Abandon releases a runtime that will never Run: its connections and its
+// listener (which Run would otherwise close), so a failed start leaves no
+// port bound.
+func (rt *Runtime) Abandon() {
+	if rt.listener != nil {
+		_ = rt.listener.Close()
+	}
+	rt.close()
+}
+
 func (rt *Runtime) close() {
 	if rt.NC != nil {
 		_ = rt.NC.Drain()

@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"testing"
 	"testing/fstest"
@@ -106,13 +107,43 @@ func TestServiceDeclaresWhatItConsumes(t *testing.T) {
 	})
 	n := testharness.StartNATS(t)
 	_, dsn := testharness.DB(t, liar.AllMigrations()...)
-	_, err := liar.New(t.Context(), platform.Options{Config: platform.Config{HTTPAddr: "127.0.0.1:0", DatabaseURL: dsn, NATSURL: n.Server.ClientURL()},
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	_, err = liar.New(t.Context(), platform.Options{Config: platform.Config{HTTPAddr: addr, DatabaseURL: dsn, NATSURL: n.Server.ClientURL()},
 		Tokens: tokens(t), Log: testharness.Logger()})
 	require.ErrorContains(t, err, "registers handlers for []")
+	// The failed start let go of its port.
+	l, err = net.Listen("tcp", addr)
+	require.NoError(t, err, "a service that failed to start still holds %s", addr)
+	require.NoError(t, l.Close())
 }
 
 func tokens(t *testing.T) *httpx.TokenStore {
 	ts, err := httpx.NewTokenStore(map[httpx.Role][]string{httpx.RoleAdmin: {httpx.GenerateToken()}})
 	require.NoError(t, err)
 	return ts
+}
+
+// TestSecondReplicaStartsWhileTheFirstRelays: a replica that uses jobs
+// migrates River at start while another replica's relay holds its leader
+// lock; the two locks must not be one (the second replica would never
+// start).
+func TestSecondReplicaStartsWhileTheFirstRelays(t *testing.T) {
+	t.Parallel()
+	first := testharness.StartService(t, demo)
+	testharness.Eventually(t, 10*time.Second, func() bool {
+		return first.Count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted`, pgdb.LockRelay) == 1
+	}, "the first replica's relay leads")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cfg := first.Runtime.Config
+	cfg.HTTPAddr = "127.0.0.1:0"
+	second, err := demo.New(ctx, platform.Options{Config: cfg, Tokens: tokens(t), Log: testharness.Logger()})
+	require.NoError(t, err, "the second replica starts")
+	done := make(chan error, 1)
+	go func() { done <- second.Run(ctx) }()
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -80,11 +80,11 @@ func Define[C any](d Definition[C]) Service {
 				rt.serviceConfig = lv.LogValue()
 			}
 			if err := d.Build(ctx, rt, cfg); err != nil {
-				rt.close()
+				rt.Abandon()
 				return nil, fmt.Errorf("build %s: %w", d.Name, err)
 			}
 			if err := checkConsumes(d.Consumes, rt.Processor.Subjects()); err != nil {
-				rt.close()
+				rt.Abandon()
 				return nil, fmt.Errorf("%s: %w", d.Name, err)
 			}
 			return rt, nil
