@@ -227,19 +227,26 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 	require.LessOrEqual(t, len(intakeIDs)-len(created), int(cutOff.Load()))
 
 	js := jetStream(t, natsPort)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // bounds the checks below, which may wait out an AckWait twice
 	defer cancel()
+	lastLag := map[string]string{}
 	caughtUp := func() bool {
 		for _, rm := range readModelTables {
-			if len(ids(t, dbs[rm.db], rm.query)) != len(intakeIDs) {
+			if n := len(ids(t, dbs[rm.db], rm.query)); n != len(intakeIDs) {
+				lastLag[rm.consumer] = fmt.Sprintf("read model holds %d of %d", n, len(intakeIDs))
 				return false
 			}
 			info, err := js.Consumer(ctx, "INTAKE", rm.consumer)
 			if err != nil {
+				lastLag[rm.consumer] = "consumer info: " + err.Error()
 				return false
 			}
 			ci, err := info.Info(ctx)
 			if err != nil || ci.NumPending != 0 || ci.NumAckPending != 0 {
+				if err == nil {
+					lastLag[rm.consumer] = fmt.Sprintf("pending %d, ack pending %d, redelivered %d, delivered %d/%d, ack floor %d/%d",
+						ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.Delivered.Consumer, ci.Delivered.Stream, ci.AckFloor.Consumer, ci.AckFloor.Stream)
+				}
 				return false
 			}
 		}
@@ -266,11 +273,11 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 	// Idle for longer than a redelivery would take (AckWait 30 s is the
 	// worst case; a redelivery after a restart comes at once): the same
 	// again, and nothing moved.
-	// The embedded JetStream was killed with the process: a delivery it had
-	// not yet recorded as acked comes again once its AckWait (30 s) runs out
-	// after the restart, and is then acked as a duplicate. Wait that out.
+	// A delivery the killed process never acked comes again only when its
+	// AckWait (30 s) runs out, so allow for one more.
 	idleUntil := time.Now().Add(3 * time.Second)
-	testharness.Eventually(t, 45*time.Second, func() bool { return time.Now().After(idleUntil) && caughtUp() })
+	testharness.Eventually(t, 45*time.Second, func() bool { return time.Now().After(idleUntil) && caughtUp() },
+		"a consumer did not settle after the restart: %v", lastLag)
 	require.Equal(t, afterKill, check(), "a consumer handled something again while idle")
 }
 
