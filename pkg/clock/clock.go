@@ -8,7 +8,6 @@
 package clock
 
 import (
-	"sync"
 	"time"
 )
 
@@ -36,55 +35,4 @@ func System() Clock { return systemClock{} }
 func IsSystem(c Clock) bool {
 	_, ok := c.(systemClock)
 	return ok
-}
-
-// Observable is a clock that tells observers when it jumped forward, so that
-// whatever waits on time (job queues) can wake and look for work that came
-// due.
-type Observable interface {
-	Clock
-	// Subscribe returns a channel that receives a value after each change
-	// (coalesced: one pending value at most) and a function that ends the
-	// subscription.
-	Subscribe() (<-chan struct{}, func())
-}
-
-// observers is a set of coalescing subscriber channels.
-type observers struct {
-	mu   sync.Mutex
-	next int
-	subs map[int]chan struct{}
-}
-
-func (o *observers) subscribe() (<-chan struct{}, func()) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.subs == nil {
-		o.subs = map[int]chan struct{}{}
-	}
-	id := o.next
-	o.next++
-	ch := make(chan struct{}, 1)
-	o.subs[id] = ch
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			o.mu.Lock()
-			defer o.mu.Unlock()
-			delete(o.subs, id)
-		})
-	}
-}
-
-// notify never blocks: a subscriber that has not read the last value yet
-// already knows it has to look again.
-func (o *observers) notify() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, ch := range o.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
 }

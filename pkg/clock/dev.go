@@ -30,7 +30,6 @@ type Dev struct {
 	// last is the latest time returned: Now never goes below it, even if the
 	// machine's wall clock steps back (NTP).
 	last time.Time
-	obs  observers
 	wall func() time.Time
 }
 
@@ -61,8 +60,7 @@ func (d *Dev) Offset() time.Duration {
 	return d.offset
 }
 
-// Advance moves the clock forward by by, notifies the observers and returns
-// the new time. A zero or negative duration is refused with ErrNotForward,
+// Advance moves the clock forward by by and returns the new time. A zero or negative duration is refused with ErrNotForward,
 // one that would run past MaxOffset with ErrTooFar.
 func (d *Dev) Advance(by time.Duration) (time.Time, error) {
 	if by <= 0 {
@@ -76,9 +74,5 @@ func (d *Dev) Advance(by time.Duration) (time.Time, error) {
 	d.offset += by
 	now := d.nowLocked()
 	d.mu.Unlock()
-	d.obs.notify()
 	return now, nil
 }
-
-// Subscribe implements Observable.
-func (d *Dev) Subscribe() (<-chan struct{}, func()) { return d.obs.subscribe() }

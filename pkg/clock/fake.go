@@ -10,7 +10,6 @@ import (
 type Fake struct {
 	mu  sync.Mutex
 	now time.Time
-	obs observers
 }
 
 // NewFake returns a clock stopped at start.
@@ -25,13 +24,11 @@ func (f *Fake) Now() time.Time {
 	return f.now
 }
 
-// Set moves the clock to t (backwards too: a test may want that) and
-// notifies the observers.
+// Set moves the clock to t (backwards too: a test may want that).
 func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	f.now = normalize(t)
 	f.mu.Unlock()
-	f.obs.notify()
 }
 
 // Advance moves the clock by d and returns the new time.
@@ -40,9 +37,5 @@ func (f *Fake) Advance(d time.Duration) time.Time {
 	f.now = normalize(f.now.Add(d))
 	now := f.now
 	f.mu.Unlock()
-	f.obs.notify()
 	return now
 }
-
-// Subscribe implements Observable.
-func (f *Fake) Subscribe() (<-chan struct{}, func()) { return f.obs.subscribe() }
