@@ -126,15 +126,16 @@ CREATE TABLE lots (
 );
 
 -- Cell products: autologous products collected from a patient, and donor
--- doses. id is the ISBT 128 DIN with its check character.
+-- doses. din is the ISBT 128 DIN as printed (with its check character),
+-- the product's id on every label, API and event.
 CREATE TABLE products (
-    id                 text        PRIMARY KEY,
+    id                 uuid        PRIMARY KEY,
+    din                text        NOT NULL UNIQUE,
     source             text        NOT NULL CHECK (source IN ('autologous', 'donor')),
     lot_id             uuid        REFERENCES lots (id),
     patient_id         uuid,
     course_id          uuid        REFERENCES courses (id),
     cycle              int,
-    program            text        NOT NULL,
     status             text        NOT NULL,
     state              jsonb       NOT NULL,
     version            bigint      NOT NULL,
@@ -142,7 +143,7 @@ CREATE TABLE products (
 );
 CREATE INDEX products_course ON products (course_id, cycle);
 -- One unallocated donor dose is taken at a time (FOR UPDATE SKIP LOCKED).
-CREATE INDEX products_available ON products (program, status) WHERE patient_id IS NULL;
+CREATE INDEX products_available ON products (lot_id, status) WHERE patient_id IS NULL;
 
 -- The last DIN sequence number per facility and year, taken with the row
 -- locked in the transaction that creates the product, so two products never

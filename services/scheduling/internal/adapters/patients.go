@@ -34,16 +34,8 @@ const (
 	selectPatient = `SELECT * FROM patients WHERE patient_id = $1`
 )
 
-// TxRepositories returns scheduling's repositories bound to tx, an event
-// handler's transaction; service.New hands this factory to ports.Events.
-func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx} }
-
-type txRepositories struct{ tx *sqlx.Tx }
-
-func (r txRepositories) Patients() app.PatientWriter { return patientsTx{tx: r.tx} }
-
 // patientsTx writes patient references inside the handler's transaction.
-type patientsTx struct{ tx sqlx.ExtContext }
+type patientsTx struct{ tx *sqlx.Tx }
 
 // Save stores p unless the same or a newer version is stored.
 func (r patientsTx) Save(ctx context.Context, p patientref.Patient) error {
@@ -55,6 +47,11 @@ func (r patientsTx) Save(ctx context.Context, p patientref.Patient) error {
 	return nil
 }
 
+// Get returns a reference or patientref.ErrNotFound.
+func (r patientsTx) Get(ctx context.Context, id uuid.UUID) (patientref.Patient, error) {
+	return getPatient(ctx, r.tx, id)
+}
+
 // Patients reads patient references (app.PatientReader).
 type Patients struct{ DB *sqlx.DB }
 
@@ -62,8 +59,12 @@ var _ app.PatientReader = Patients{}
 
 // Get returns a reference or patientref.ErrNotFound.
 func (r Patients) Get(ctx context.Context, id uuid.UUID) (patientref.Patient, error) {
+	return getPatient(ctx, r.DB, id)
+}
+
+func getPatient(ctx context.Context, q sqlx.QueryerContext, id uuid.UUID) (patientref.Patient, error) {
 	var row patientRow
-	if err := r.DB.GetContext(ctx, &row, selectPatient, id); err != nil {
+	if err := sqlx.GetContext(ctx, q, &row, selectPatient, id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return patientref.Patient{}, patientref.ErrNotFound
 		}
