@@ -122,6 +122,11 @@ func TestCheckInfusion(t *testing.T) {
 			func(*product.Scan, *product.Product) {}, product.ReasonWrongPatient},
 		{"donor dose not allocated", func(t *testing.T, _ tie) *product.Product { return donorDose(t, tie{}) },
 			func(*product.Scan, *product.Product) {}, product.ReasonWrongPatient},
+		{"donor dose not allocated, scanned with empty ids", func(t *testing.T, _ tie) *product.Product {
+			return donorDose(t, tie{})
+		}, func(s *product.Scan, _ *product.Product) {
+			s.PatientID, s.AppointmentPatientID, s.CourseID, s.Cycle = uuid.Nil, uuid.Nil, uuid.Nil, 0
+		}, product.ReasonWrongPatient},
 		{"donor dose allocated to another cycle", func(t *testing.T, tt tie) *product.Product {
 			tt.cycle = 1
 			return donorDose(t, tt)
