@@ -82,3 +82,7 @@ func TestPatientsNotFoundAndRollback(t *testing.T) {
 	_, err = adapters.Patients{DB: db}.Get(ctx, id)
 	require.ErrorIs(t, err, patientref.ErrNotFound)
 }
+
+func patientrefOf(id uuid.UUID, birth time.Time) patientref.Patient {
+	return patientref.Patient{ID: id, FamilyName: "李", GivenName: "雷", BirthDate: birth, Version: 1, UpdatedAt: t0}
+}
