@@ -62,8 +62,8 @@ const (
 		ORDER BY start_at, id FOR UPDATE`
 	// holding is the statuses that hold a resource; it must match the
 	// exclusion constraints' WHERE clauses.
-	holding               = `status IN ('booked', 'checked_in', 'completed')`
-	selectBlockedByRange  = `SELECT resource_id, start_at, blocked_until FROM appointments WHERE ` + holding + `
+	holding              = `status IN ('booked', 'checked_in', 'completed')`
+	selectBlockedByRange = `SELECT resource_id, start_at, blocked_until FROM appointments WHERE ` + holding + `
 		AND tstzrange(start_at, blocked_until, '[)') && tstzrange($1, $2, '[)') ORDER BY resource_id, start_at`
 	selectPatientBusy = `SELECT start_at, end_at FROM appointments WHERE ` + holding + ` AND patient_present
 		AND patient_id = $1 AND tstzrange(start_at, end_at, '[)') && tstzrange($2, $3, '[)') ORDER BY start_at`

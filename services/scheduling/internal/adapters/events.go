@@ -150,7 +150,7 @@ func productToProto(pe productEvent) (string, proto.Message, error) {
 	case product.CultureStarted:
 		id := e.DIN.String()
 		return id, &schedulingv1.CultureStarted{ProductId: id, Version: e.Version, OccurredAt: ts(e.At),
-			Product: toProduct(id, e.PatientID.String(), e.CourseID.String(), e.Cycle, pe.program, "autologous"),
+			Product:   toProduct(id, e.PatientID.String(), e.CourseID.String(), e.Cycle, pe.program, "autologous"),
 			StartedAt: ts(e.At)}, nil
 	case product.Released:
 		id := e.DIN.String()
