@@ -264,7 +264,9 @@ func insideByWallClock(c calendar.Calendar, start, end time.Time) bool {
 	from := ls.Hour()*60 + ls.Minute()
 	to := le.Hour()*60 + le.Minute()
 	if ey, em, ed := le.Date(); ey != y || em != m || ed != d {
-		if !(le.Hour() == 0 && le.Minute() == 0 && le.Second() == 0 && time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Equal(time.Date(ey, em, ed, 0, 0, 0, 0, time.UTC))) {
+		midnight := le.Hour() == 0 && le.Minute() == 0 && le.Second() == 0
+		nextDay := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Equal(time.Date(ey, em, ed, 0, 0, 0, 0, time.UTC))
+		if !midnight || !nextDay {
 			return false
 		}
 		to = 24 * 60

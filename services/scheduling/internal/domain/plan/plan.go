@@ -275,7 +275,7 @@ func (p *planner) attempt(cursor time.Time) (first time.Time, ok bool) {
 			default:
 				lb = prevStart.Add(step.SessionEvery)
 			}
-			if !(i == 0 && session == 0) {
+			if i > 0 || session > 0 {
 				ub = lb
 				if !exact {
 					ub = lb.Add(p.r.Horizon)
@@ -343,7 +343,7 @@ func (p *planner) place(i, session int, lb, ub time.Time, exact bool) (slot Slot
 	for !s.After(ub) {
 		if step.OpeningHours {
 			fit, ok := p.fit(s, d, ub)
-			if !ok || (exact && !fit.Equal(s)) {
+			if !ok {
 				return slot, "outside opening hours", false
 			}
 			s = fit
