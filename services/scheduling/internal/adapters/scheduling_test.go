@@ -417,3 +417,47 @@ func TestCancelCourseCancelsTheFuture(t *testing.T) {
 	}))
 	require.Equal(t, 1, countOutbox(t, b.db, "clinicops.scheduling.v1.CourseCancelled"))
 }
+
+// TestMissedVisitIsMarkedByTheDurableJob: the job inserted with the
+// booking runs when the clock passes start+grace and marks the visit
+// missed, once; a visit moved in the meantime is judged at its new time.
+func TestMissedVisitIsMarkedByTheDurableJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.store.Jobs.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var chair uuid.UUID
+	require.NoError(t, b.db.Get(&chair, `SELECT id FROM resources WHERE name = 'Chair 4'`))
+	p1, p2 := b.patient(t, time.Now()), b.patient(t, time.Now())
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, shanghai)
+	var missed, moved *appointment.Appointment
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) (err error) {
+		if missed, err = b.app.Book(ctx, r, app.AdHoc{PatientID: p1, Kind: "consultation", ResourceID: chair, Start: start, End: start.Add(time.Hour)}); err != nil {
+			return err
+		}
+		moved, err = b.app.Book(ctx, r, app.AdHoc{PatientID: p2, Kind: "consultation", ResourceID: chair, Start: start.Add(2 * time.Hour), End: start.Add(3 * time.Hour)})
+		return err
+	}))
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.app.Reschedule(ctx, r, moved.ID(), start.Add(26*time.Hour), app.This)
+		return err
+	}))
+	status := func(id uuid.UUID) string {
+		var s string
+		require.NoError(t, b.db.Get(&s, `SELECT status FROM appointments WHERE id = $1`, id))
+		return s
+	}
+	b.clock.Set(start.Add(3 * time.Hour)) // past both the first visit's and the moved one's old grace
+	testharness.Eventually(t, 15*time.Second, func() bool { return status(missed.ID()) == "missed" }, "the job marks the visit missed")
+	testharness.Eventually(t, 15*time.Second, func() bool {
+		var due int
+		require.NoError(t, b.db.Get(&due, `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')
+			AND scheduled_at <= $1`, b.clock.Now()))
+		return due == 0
+	}, "every due check ran, the moved visit's old one too")
+	require.Equal(t, "booked", status(moved.ID()), "the old time's job found it moved")
+	require.Equal(t, 1, countOutbox(t, b.db, "clinicops.scheduling.v1.AppointmentMissed"))
+}
