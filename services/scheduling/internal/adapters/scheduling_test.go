@@ -427,7 +427,7 @@ func TestMissedVisitIsMarkedByTheDurableJob(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.store.Jobs.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 
 	var chair uuid.UUID
 	require.NoError(t, b.db.Get(&chair, `SELECT id FROM resources WHERE name = 'Chair 4'`))
