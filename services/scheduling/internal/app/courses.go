@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -249,7 +250,11 @@ func (s *Scheduling) Release(ctx context.Context, repos Repositories, din produc
 		return nil, err
 	}
 	proto := c.Protocol()
-	if err := p.Release(qc, proto.Release, proto.Viability, now); err != nil {
+	release := p.Release
+	if !slices.ContainsFunc(proto.Steps, func(s protocol.Step) bool { return s.Kind == protocol.Culture }) {
+		release = p.ReleaseUncultured // e.g. HSCT: the apheresis product is processed, not cultured
+	}
+	if err := release(qc, proto.Release, proto.Viability, now); err != nil {
 		return nil, err
 	}
 	if err := repos.Products().Save(ctx, p); err != nil {
