@@ -461,3 +461,41 @@ func TestMissedVisitIsMarkedByTheDurableJob(t *testing.T) {
 	require.Equal(t, "booked", status(moved.ID()), "the old time's job found it moved")
 	require.Equal(t, 1, countOutbox(t, b.db, "clinicops.scheduling.v1.AppointmentMissed"))
 }
+
+func TestHSCTChainAndDonorDoseAllocation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	hsct, _ := b.request(t, "hsct-autologous", "HSCT-AUTO-2026.1")
+	require.Equal(t, course.Planned, b.course(t, hsct).Status())
+	kinds := map[string]int{}
+	for _, a := range b.appointments(t, hsct) {
+		kinds[a.Details().Kind]++
+	}
+	require.Equal(t, map[string]int{"mobilisation": 1, "apheresis": 2, "conditioning": 1, "reinfusion": 1, "engraftment_check": 3}, kinds)
+
+	// A donor program with no released lot waits, with the reason.
+	msc, _ := b.request(t, "msc", "MSC-2026.1")
+	require.Equal(t, course.Unplanned, b.course(t, msc).Status())
+	reason, _ := b.course(t, msc).Reason()
+	require.Equal(t, "no_donor_dose", reason)
+
+	// The lab registers a lot of two doses; two courses take one each.
+	lotDIN, err := product.NewDIN("G1234", 26, 900001)
+	require.NoError(t, err)
+	now := b.clock.Now()
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, _, err := b.app.RegisterLot(ctx, r, app.Lot{Program: "msc", Doses: 2, Input: product.LotInput{DIN: lotDIN,
+			DonorID: "donor-0042", CollectedAt: now.AddDate(0, 0, -10).In(shanghai), InfectionTestsOn: now.AddDate(0, 0, -20).In(shanghai),
+			ExpiresAt: now.AddDate(0, 6, 0)}})
+		return err
+	}))
+	first, _ := b.request(t, "msc", "MSC-2026.1")
+	second, _ := b.request(t, "msc", "MSC-2026.1")
+	third, _ := b.request(t, "msc", "MSC-2026.1")
+	d1 := byKind(b.appointments(t, first))["infusion"].Details().ProductID
+	d2 := byKind(b.appointments(t, second))["infusion"].Details().ProductID
+	require.NotEmpty(t, d1)
+	require.NotEqual(t, d1, d2, "one dose per infusion")
+	require.Equal(t, course.Unplanned, b.course(t, third).Status(), "the lot is used up")
+}
