@@ -28,7 +28,7 @@ func ref(id uuid.UUID, family string, version int64) patientref.Patient {
 }
 
 // save stores p through the repositories an event handler gets.
-func save(t *testing.T, db *sqlx.DB, p patientref.Patient) {
+func save(t testing.TB, db *sqlx.DB, p patientref.Patient) {
 	t.Helper()
 	require.NoError(t, pgdb.InTx(context.Background(), db, nil, func(tx *sqlx.Tx) error {
 		return (&adapters.Store{DB: db}).Tx(tx).Patients().Save(context.Background(), p)

@@ -37,7 +37,7 @@ type bundle struct {
 }
 
 // setup starts at Tuesday 2026-12-01 09:00 in Shanghai.
-func setup(t *testing.T) bundle {
+func setup(t testing.TB) bundle {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := testharness.DB(t, messaging.Migrations, migrations.Source)
