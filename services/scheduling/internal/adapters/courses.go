@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/course"
+	"github.com/clinicops/clinicops/services/scheduling/seed"
 )
 
 type courses txRepositories
@@ -71,7 +72,7 @@ func toDBCourse(c *course.Course) (courseRow, []cycleRow, error) {
 		row.PreferredStart = sql.NullTime{Time: s.PreferredStart, Valid: true}
 	}
 	if s.Protocol != nil {
-		b, err := json.Marshal(toProtocolJSON(*s.Protocol))
+		b, err := json.Marshal(seed.FromProtocol(*s.Protocol))
 		if err != nil {
 			return row, nil, err
 		}
@@ -93,11 +94,11 @@ func toDomainCourse(r courseRow, cycles []cycleRow) (*course.Course, error) {
 		s.PreferredStart = r.PreferredStart.Time.UTC()
 	}
 	if len(r.Protocol) > 0 {
-		var pj protocolJSON
+		var pj seed.ProtocolJSON
 		if err := json.Unmarshal(r.Protocol, &pj); err != nil {
 			return nil, fmt.Errorf("course %s protocol: %w", r.ID, err)
 		}
-		p, err := pj.toDomain()
+		p, err := pj.ToDomain()
 		if err != nil {
 			return nil, fmt.Errorf("course %s protocol: %w", r.ID, err)
 		}
@@ -148,7 +149,7 @@ func (r courses) write(ctx context.Context, c *course.Course, query string) erro
 			return fmt.Errorf("store course %s cycle %d: %w", c.ID(), cy.Cycle, err)
 		}
 	}
-	return writeEvents(ctx, r.tx, r.s.Outbox, c.Events())
+	return writeEvents(ctx, r.tx, r.s.Outbox, c.TakeEvents())
 }
 
 // Active returns the ids of the patient's courses under way.

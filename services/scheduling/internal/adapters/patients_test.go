@@ -31,7 +31,7 @@ func ref(id uuid.UUID, family string, version int64) patientref.Patient {
 func save(t *testing.T, db *sqlx.DB, p patientref.Patient) {
 	t.Helper()
 	require.NoError(t, pgdb.InTx(context.Background(), db, nil, func(tx *sqlx.Tx) error {
-		return adapters.TxRepositories(tx).Patients().Save(context.Background(), p)
+		return (&adapters.Store{DB: db}).Tx(tx).Patients().Save(context.Background(), p)
 	}))
 }
 
@@ -73,7 +73,7 @@ func TestPatientsNotFoundAndRollback(t *testing.T) {
 	id := uuid.New()
 	boom := errors.New("handler failed after saving")
 	err = pgdb.InTx(ctx, db, nil, func(tx *sqlx.Tx) error {
-		if err := adapters.TxRepositories(tx).Patients().Save(ctx, ref(id, "王", 1)); err != nil {
+		if err := (&adapters.Store{DB: db}).Tx(tx).Patients().Save(ctx, ref(id, "王", 1)); err != nil {
 			return err
 		}
 		return boom
@@ -81,4 +81,8 @@ func TestPatientsNotFoundAndRollback(t *testing.T) {
 	require.ErrorIs(t, err, boom)
 	_, err = adapters.Patients{DB: db}.Get(ctx, id)
 	require.ErrorIs(t, err, patientref.ErrNotFound)
+}
+
+func patientrefOf(id uuid.UUID, birth time.Time) patientref.Patient {
+	return patientref.Patient{ID: id, FamilyName: "李", GivenName: "雷", BirthDate: birth, Version: 1, UpdatedAt: t0}
 }

@@ -39,12 +39,14 @@ type txRepositories struct {
 	tx *sqlx.Tx
 }
 
-func (r txRepositories) Patients() app.PatientWriter      { return patientsTx{tx: r.tx} }
-func (r txRepositories) Courses() app.Courses             { return courses(r) }
-func (r txRepositories) Appointments() app.Appointments   { return appointments(r) }
-func (r txRepositories) Products() app.Products           { return products(r) }
-func (r txRepositories) Reference() app.Reference         { return reference{q: r.tx, loc: r.s.Config.Location} }
-func (r txRepositories) Jobs() app.Jobs                   { return jobsTx(r) }
+func (r txRepositories) Patients() app.PatientWriter    { return patientsTx{tx: r.tx} }
+func (r txRepositories) Courses() app.Courses           { return courses(r) }
+func (r txRepositories) Appointments() app.Appointments { return appointments(r) }
+func (r txRepositories) Products() app.Products         { return products(r) }
+func (r txRepositories) Reference() app.Reference {
+	return reference{q: r.tx, loc: r.s.Config.Location}
+}
+func (r txRepositories) Jobs() app.Jobs { return jobsTx(r) }
 
 // savepoint runs fn inside a savepoint of tx, so that a statement the
 // database refuses (an exclusion violation) rolls back fn's writes only

@@ -97,7 +97,7 @@ func (s *Scheduling) plan(ctx context.Context, repos Repositories, c *course.Cou
 		return repos.Courses().Save(ctx, c)
 	}
 	first := infusionOf(appts)
-	dates := plan.CycleDates(p, first.Start, s.Config.Location)
+	dates := plan.CycleDates(p, first.Details().Start, s.Config.Location)
 	cycles := make([]course.Cycle, len(dates))
 	for i, d := range dates {
 		cycles[i] = course.Cycle{Number: i + 1, Phase: p.PhaseOf(i + 1), TargetDate: clock.DateOf(d, s.Config.Location), Status: course.CyclePlanned}

@@ -35,6 +35,7 @@ import (
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
+	"github.com/clinicops/clinicops/services/scheduling/internal/domain/course"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/patientref"
 )
 
@@ -44,11 +45,76 @@ import (
 type Repositories func(tx *sqlx.Tx) app.Repositories
 
 // Events registers scheduling's event handlers.
-func Events(p *messaging.Processor, repos Repositories) error {
+func Events(p *messaging.Processor, repos Repositories, s *app.Scheduling) error {
+	h := handlers{s: s}
 	return errors.Join(
 		handle(p, "patient_registered", repos, OnPatientRegistered),
 		handle(p, "patient_updated", repos, OnPatientUpdated),
+		handle(p, "course_requested", repos, h.OnCourseRequested),
+		handle(p, "course_cancellation_requested", repos, h.OnCourseCancellationRequested),
+		handle(p, "consent_withdrawn", repos, h.OnConsentWithdrawn),
 	)
+}
+
+type handlers struct{ s *app.Scheduling }
+
+// OnCourseRequested plans the course: its first cycle's chain booked all
+// or nothing, or the course unplanned with the reason. A repeated event
+// changes nothing (the course exists).
+func (h handlers) OnCourseRequested(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.CourseRequested]) error {
+	b := ev.Body
+	id, err1 := uuid.Parse(b.GetCourseId())
+	patientID, err2 := uuid.Parse(b.GetPatientId())
+	if err1 != nil || err2 != nil {
+		return messaging.Permanent(fmt.Errorf("course_id and patient_id must be UUIDs"))
+	}
+	r := course.Request{ID: id, PatientID: patientID, Program: b.GetProgram(), ProtocolVersion: b.GetProtocolVersion(),
+		IntakeVersion: b.GetVersion()}
+	if ps := b.GetPreferredStart(); ps != "" {
+		d, err := time.Parse(time.DateOnly, ps)
+		if err != nil {
+			return messaging.Permanent(fmt.Errorf("preferred_start: %w", err))
+		}
+		r.PreferredStart = d
+	}
+	if r.Program == "" || r.ProtocolVersion == "" {
+		return messaging.Permanent(fmt.Errorf("program and protocol_version are required"))
+	}
+	return h.s.PlanCourse(ctx, repos, r)
+}
+
+// OnCourseCancellationRequested cancels the course and its future
+// appointments. A course scheduling never heard of, or one already
+// cancelled, changes nothing.
+func (h handlers) OnCourseCancellationRequested(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.CourseCancellationRequested]) error {
+	id, err := uuid.Parse(ev.Body.GetCourseId())
+	if err != nil {
+		return messaging.Permanent(fmt.Errorf("course_id is not a UUID"))
+	}
+	_, err = h.s.CancelCourse(ctx, repos, id, "cancellation_requested")
+	if errors.Is(err, course.ErrNotFound) {
+		return nil
+	}
+	var state *course.StateError
+	if errors.As(err, &state) {
+		return nil // a completed course stays completed
+	}
+	return err
+}
+
+// OnConsentWithdrawn cancels the patient's courses of the program when the
+// treatment consent is withdrawn; other consent kinds are not
+// scheduling's.
+func (h handlers) OnConsentWithdrawn(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.ConsentWithdrawn]) error {
+	b := ev.Body
+	if b.GetKind() != "treatment" {
+		return nil
+	}
+	patientID, err := uuid.Parse(b.GetPatientId())
+	if err != nil {
+		return messaging.Permanent(fmt.Errorf("patient_id is not a UUID"))
+	}
+	return h.s.CancelCoursesOf(ctx, repos, patientID, b.GetProgram(), "consent_withdrawn")
 }
 
 // handle registers fn for events of type T, giving it the repositories bound

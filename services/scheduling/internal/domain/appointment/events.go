@@ -69,3 +69,12 @@ func (InfusionBlockedEvent) appointmentEvent() {}
 
 // Events returns what happened since it was booked or loaded, oldest first.
 func (a *Appointment) Events() []Event { return append([]Event(nil), a.events...) }
+
+// TakeEvents returns the events recorded since the last call (or the load)
+// and forgets them: the repository writes each event exactly once, however
+// often the aggregate is saved in one transaction.
+func (a *Appointment) TakeEvents() []Event {
+	out := a.events
+	a.events = nil
+	return out
+}

@@ -80,3 +80,12 @@ func (CancelledEvent) courseEvent() {}
 // Events returns what happened to the course since it was created or
 // loaded, oldest first.
 func (c *Course) Events() []Event { return append([]Event(nil), c.events...) }
+
+// TakeEvents returns the events recorded since the last call (or the load)
+// and forgets them: the repository writes each event exactly once, however
+// often the aggregate is saved in one transaction.
+func (c *Course) TakeEvents() []Event {
+	out := c.events
+	c.events = nil
+	return out
+}

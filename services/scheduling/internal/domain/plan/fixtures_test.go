@@ -270,7 +270,8 @@ func insideByWallClock(c calendar.Calendar, start, end time.Time) bool {
 		to = 24 * 60
 	}
 	for _, h := range c.Hours {
-		if h.Weekday == ls.Weekday() && from >= int(h.Open) && to <= int(h.Close) && from < to {
+		// Not from < to: on the fall-back day 02:00 CEST to 02:00 CET is an hour.
+		if h.Weekday == ls.Weekday() && from >= int(h.Open) && to <= int(h.Close) {
 			return true
 		}
 	}

@@ -130,3 +130,12 @@ func (p *Product) Events() []Event { return append([]Event(nil), p.events...) }
 // Events returns what happened to the lot since it was registered or
 // loaded; nothing for a lot loaded from the database.
 func (l *Lot) Events() []Event { return append([]Event(nil), l.events...) }
+
+// TakeEvents returns the events recorded since the last call (or the load)
+// and forgets them: the repository writes each event exactly once, however
+// often the product is saved in one transaction.
+func (p *Product) TakeEvents() []Event {
+	out := p.events
+	p.events = nil
+	return out
+}
