@@ -98,53 +98,7 @@ func nullTime(t sql.NullTime) time.Time {
 	return t.Time.UTC()
 }
 
-type productViewRow struct {
-	ID        uuid.UUID     `db:"id"`
-	DIN       string        `db:"din"`
-	Source    string        `db:"source"`
-	LotID     uuid.NullUUID `db:"lot_id"`
-	PatientID uuid.NullUUID `db:"patient_id"`
-	CourseID  uuid.NullUUID `db:"course_id"`
-	Cycle     sql.NullInt64 `db:"cycle"`
-	Status    string        `db:"status"`
-	State     []byte        `db:"state"`
-	Version   int64         `db:"version"`
-	UpdatedAt time.Time     `db:"updated_at"`
-}
-
-// productStateJSON is what products.state holds: the product's details
-// that have no column of their own. Missing members are zero: the read
-// side shows what is there.
-type productStateJSON struct {
-	CollectedAt      *time.Time `json:"collected_at,omitempty"`
-	CultureStartedAt *time.Time `json:"culture_started_at,omitempty"`
-	ReleasedAt       *time.Time `json:"released_at,omitempty"`
-	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
-	FailedAt         *time.Time `json:"failed_at,omitempty"`
-	FailReason       string     `json:"fail_reason,omitempty"`
-	QC               *qcJSON    `json:"qc,omitempty"`
-	AllocatedAt      *time.Time `json:"allocated_at,omitempty"`
-	InfusedAt        *time.Time `json:"infused_at,omitempty"`
-	AppointmentID    *uuid.UUID `json:"appointment_id,omitempty"`
-	DoseCells        int64      `json:"dose_cells,omitempty"`
-}
-
-type qcJSON struct {
-	ViabilityPct     float64 `json:"viability_pct"`
-	PurityPct        float64 `json:"purity_pct"`
-	EndotoxinEUPerML float64 `json:"endotoxin_eu_per_ml"`
-	Sterility        string  `json:"sterility"`
-	Mycoplasma       string  `json:"mycoplasma"`
-}
-
-func optTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-func toProductView(r productViewRow) (app.ProductView, error) {
+func toProductView(r productRow) (app.ProductView, error) {
 	v := app.ProductView{ID: r.ID, DIN: r.DIN, Source: r.Source, LotID: r.LotID.UUID, PatientID: r.PatientID.UUID,
 		CourseID: r.CourseID.UUID, Cycle: int(r.Cycle.Int64), Status: r.Status, Version: r.Version, UpdatedAt: r.UpdatedAt.UTC()}
 	var s productStateJSON
@@ -153,9 +107,9 @@ func toProductView(r productViewRow) (app.ProductView, error) {
 			return v, fmt.Errorf("product %s state: %w", r.ID, err)
 		}
 	}
-	v.CollectedAt, v.CultureStartedAt, v.ReleasedAt = optTime(s.CollectedAt), optTime(s.CultureStartedAt), optTime(s.ReleasedAt)
-	v.ExpiresAt, v.FailedAt, v.FailReason = optTime(s.ExpiresAt), optTime(s.FailedAt), s.FailReason
-	v.AllocatedAt, v.InfusedAt, v.DoseCells = optTime(s.AllocatedAt), optTime(s.InfusedAt), s.DoseCells
+	v.CollectedAt, v.CultureStartedAt, v.ReleasedAt = deref(s.CollectedAt), deref(s.CultureStartedAt), deref(s.ReleasedAt)
+	v.ExpiresAt, v.FailedAt, v.FailReason = deref(s.ExpiresAt), deref(s.FailedAt), s.FailReason
+	v.AllocatedAt, v.InfusedAt, v.DoseCells = deref(s.AllocatedAt), deref(s.InfusedAt), s.DoseCells
 	if s.AppointmentID != nil {
 		v.AppointmentID = *s.AppointmentID
 	}
@@ -225,7 +179,7 @@ func (q Queries) Course(ctx context.Context, id uuid.UUID) (app.CoursePlan, erro
 				plan.Other = append(plan.Other, toAppointmentView(a))
 			}
 		}
-		var products []productViewRow
+		var products []productRow
 		if err := tx.SelectContext(ctx, &products, queryCourseProducts, id); err != nil {
 			return fmt.Errorf("read course %s products: %w", id, err)
 		}
@@ -306,7 +260,7 @@ func (q Queries) Product(ctx context.Context, din string) (app.ProductView, erro
 	if err != nil {
 		return app.ProductView{}, product.ErrNotFound
 	}
-	var row productViewRow
+	var row productRow
 	if err := q.DB.GetContext(ctx, &row, queryProduct, d.String(), d.String()+string(d.Check())); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return app.ProductView{}, product.ErrNotFound
@@ -363,7 +317,7 @@ func (q Queries) Protocol(ctx context.Context, program, version string) (app.Pro
 	return toProtocolView(r)
 }
 
-type resourceRow struct {
+type resourceViewRow struct {
 	ID        uuid.UUID `db:"id"`
 	Kind      string    `db:"kind"`
 	Name      string    `db:"name"`
@@ -371,13 +325,13 @@ type resourceRow struct {
 	UpdatedAt time.Time `db:"updated_at"`
 }
 
-func toResourceView(r resourceRow) app.ResourceView {
+func toResourceView(r resourceViewRow) app.ResourceView {
 	return app.ResourceView{ID: r.ID, Kind: r.Kind, Name: r.Name, Active: r.Active, UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 // Resources lists every resource by kind and name.
 func (q Queries) Resources(ctx context.Context) ([]app.ResourceView, error) {
-	var rows []resourceRow
+	var rows []resourceViewRow
 	if err := q.DB.SelectContext(ctx, &rows, queryResources); err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
@@ -390,7 +344,7 @@ func (q Queries) Resources(ctx context.Context) ([]app.ResourceView, error) {
 
 // Resource reads one resource.
 func (q Queries) Resource(ctx context.Context, id uuid.UUID) (app.ResourceView, error) {
-	var r resourceRow
+	var r resourceViewRow
 	if err := q.DB.GetContext(ctx, &r, queryResource, id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return app.ResourceView{}, app.ErrNoResource

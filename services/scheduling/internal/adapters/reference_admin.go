@@ -78,7 +78,7 @@ func (a ReferenceAdmin) PutProtocol(ctx context.Context, p protocol.Protocol, no
 
 // AddResource adds r.
 func (a ReferenceAdmin) AddResource(ctx context.Context, r app.ResourceView) error {
-	row := resourceRow{ID: r.ID, Kind: r.Kind, Name: r.Name, Active: r.Active, UpdatedAt: r.UpdatedAt.UTC()}
+	row := resourceViewRow{ID: r.ID, Kind: r.Kind, Name: r.Name, Active: r.Active, UpdatedAt: r.UpdatedAt.UTC()}
 	if _, err := a.DB.NamedExecContext(ctx, insertResource, row); err != nil {
 		if uniqueViolation(err) {
 			return app.ErrResourceNameTaken
@@ -90,7 +90,7 @@ func (a ReferenceAdmin) AddResource(ctx context.Context, r app.ResourceView) err
 
 // PatchResource renames or (de)activates a resource.
 func (a ReferenceAdmin) PatchResource(ctx context.Context, id uuid.UUID, name *string, active *bool, now time.Time) (app.ResourceView, error) {
-	var row resourceRow
+	var row resourceViewRow
 	if err := a.DB.GetContext(ctx, &row, patchResource, id, name, active, now.UTC()); err != nil {
 		switch {
 		case errors.Is(err, sql.ErrNoRows):

@@ -97,27 +97,27 @@ type CycleView struct {
 
 // AppointmentView is one appointment (one occurrence).
 type AppointmentView struct {
-	ID              uuid.UUID
-	CourseID        uuid.UUID // uuid.Nil for an ad-hoc appointment
-	Cycle, Step     int
-	Session         int
-	PatientID       uuid.UUID
-	Program         string
-	Kind            string
-	ResourceID      uuid.UUID
-	ResourceKind    string
-	PatientPresent  bool
-	Start, End      time.Time
-	BlockedUntil    time.Time
-	Status          string
-	ProductID       string
-	DoseCells       int64
-	Reason          string
-	CheckedInAt     time.Time
-	CompletedAt     time.Time
-	Version         int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	ID             uuid.UUID
+	CourseID       uuid.UUID // uuid.Nil for an ad-hoc appointment
+	Cycle, Step    int
+	Session        int
+	PatientID      uuid.UUID
+	Program        string
+	Kind           string
+	ResourceID     uuid.UUID
+	ResourceKind   string
+	PatientPresent bool
+	Start, End     time.Time
+	BlockedUntil   time.Time
+	Status         string
+	ProductID      string
+	DoseCells      int64
+	Reason         string
+	CheckedInAt    time.Time
+	CompletedAt    time.Time
+	Version        int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // AppointmentFilter selects appointments; zero fields do not filter.

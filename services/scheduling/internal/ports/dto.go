@@ -586,7 +586,6 @@ func (r hoursRequest) toHours(loc *time.Location) ([]calendar.Hours, error) {
 	return out, nil
 }
 
-
 type closureRequest struct {
 	Date   string `json:"date"`
 	Reason string `json:"reason"`

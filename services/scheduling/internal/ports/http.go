@@ -757,7 +757,7 @@ var problems = func() *httpx.ErrorMap {
 				"start": e.With.Start.Format(time.RFC3339), "end": e.With.End.Format(time.RFC3339)})
 	})
 	httpx.As(m, func(e *app.ViabilityError) *httpx.Problem {
-		return httpx.Conflict("refused: " + e.Reason).
+		return httpx.Conflict("refused: "+e.Reason).
 			WithExtension("reason", e.Reason).WithExtension("appointment_id", e.AppointmentID.String())
 	})
 	httpx.As(m, func(e *appointment.StateError) *httpx.Problem {
