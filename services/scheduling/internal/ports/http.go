@@ -761,10 +761,10 @@ var problems = func() *httpx.ErrorMap {
 			WithExtension("reason", e.Reason).WithExtension("appointment_id", e.AppointmentID.String())
 	})
 	httpx.As(m, func(e *appointment.StateError) *httpx.Problem {
-		return httpx.Conflict(e.Error()).WithExtension("status", string(e.Status))
+		return httpx.Conflict(e.Error()).WithExtension("current_status", string(e.Status))
 	})
 	httpx.As(m, func(e *course.StateError) *httpx.Problem {
-		return httpx.Conflict(e.Error()).WithExtension("status", string(e.Status))
+		return httpx.Conflict(e.Error()).WithExtension("current_status", string(e.Status))
 	})
 	httpx.As(m, func(e *product.ReleaseRefused) *httpx.Problem {
 		return httpx.Unprocessable("the QC values miss the protocol's release criteria").WithExtension("missed", e.Missed)
