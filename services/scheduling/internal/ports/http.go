@@ -223,10 +223,7 @@ func (h HTTP) listAppointments(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			fields = append(fields, httpx.FieldError{Field: "date", Message: "must be a date YYYY-MM-DD"})
 		} else {
-			// The day in the clinic's zone: from local midnight to the next
-			// local midnight, which is 23 or 25 hours away across DST.
-			f.From = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, h.Location).UTC()
-			f.To = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, h.Location).UTC()
+			f.From, f.To = clinicDay(day, h.Location)
 		}
 	}
 	for name, dst := range map[string]*uuid.UUID{"resource_id": &f.ResourceID, "patient_id": &f.PatientID, "course_id": &f.CourseID} {
@@ -270,6 +267,14 @@ func (h HTTP) listAppointments(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return httpx.WriteJSON(w, http.StatusOK, httpx.NewPage(out, cursor))
+}
+
+// clinicDay is a day in the clinic's zone: from local midnight to the next
+// local midnight, which is 23 or 25 hours away across a DST change.
+func clinicDay(day time.Time, loc *time.Location) (from, to time.Time) {
+	from = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc).UTC()
+	to = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc).UTC()
+	return from, to
 }
 
 func contains(list []string, s string) bool {
