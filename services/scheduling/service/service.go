@@ -120,6 +120,8 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config) error {
 	}
 	idem := &idempotency.Store{DB: rt.DB, Log: rt.Log}
 	rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
-	ports.HTTP{Patients: adapters.Patients{DB: rt.DB}}.Routes(rt.Router)
+	ports.HTTP{UoW: store, App: sched, Read: adapters.Queries{DB: rt.DB, Location: rt.Location},
+		Admin: adapters.ReferenceAdmin{DB: rt.DB}, Patients: adapters.Patients{DB: rt.DB}, Idempotency: idem,
+		Location: rt.Location}.Routes(rt.Router)
 	return nil
 }
