@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
@@ -74,6 +75,12 @@ const (
 	selectPatientCollision = `SELECT ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
 		AND id <> $1 AND patient_present AND patient_id = $2 AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $4, '[)')
 		ORDER BY start_at LIMIT 1`
+	selectAnyCollision = `(SELECT 'resource' AS what, ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
+		AND id <> $1 AND resource_id = $2 AND tstzrange(start_at, blocked_until, '[)') && tstzrange($3, $4, '[)') LIMIT 1)
+		UNION ALL
+		(SELECT 'patient', ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
+		AND $5 AND id <> $1 AND patient_present AND patient_id = $6 AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $7, '[)') LIMIT 1)
+		LIMIT 1`
 	insertBlock = `INSERT INTO infusion_blocks (id, appointment_id, scanned, reason, at) VALUES ($1, $2, $3, $4, $5)`
 
 	constraintResource = "appointments_no_double_booking"
@@ -154,6 +161,38 @@ func (r appointments) Add(ctx context.Context, as ...*appointment.Appointment) e
 	return r.write(ctx, insertAppointment, as)
 }
 
+// BookOne inserts a without a savepoint. When the constraints refuse it,
+// the transaction is aborted; the colliding booking (committed by then:
+// the constraint waited for it) is looked up through the pool.
+func (r appointments) BookOne(ctx context.Context, a *appointment.Appointment) error {
+	if _, err := r.tx.NamedExecContext(ctx, insertAppointment, toDBAppointment(a)); err != nil {
+		var ce *pgdb.ConstraintError
+		if errors.As(pgdb.MapError(err), &ce) && errors.Is(ce, pgdb.ErrExclusionViolation) {
+			return appointments{s: r.s, tx: nil}.collisionVia(ctx, r.s.DB, a, ce.Constraint)
+		}
+		return fmt.Errorf("store appointment %s: %w", a.ID(), err)
+	}
+	return writeEvents(ctx, r.tx, r.s.Outbox, a.TakeEvents())
+}
+
+// Collision looks, in one query, for a committed booking that already
+// holds a's resource or patient at its time.
+func (r appointments) Collision(ctx context.Context, a *appointment.Appointment) error {
+	d := a.Details()
+	var row struct {
+		What string `db:"what"`
+		appointmentRow
+	}
+	err := r.tx.GetContext(ctx, &row, selectAnyCollision, d.ID, d.ResourceID, d.Start, d.BlockedUntil, d.PatientPresent, d.PatientID, d.End)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look for a collision of appointment %s: %w", d.ID, err)
+	}
+	return &app.ConflictError{What: row.What, With: toDomainAppointment(row.appointmentRow).Details()}
+}
+
 // Save stores changed appointments, all or none, in order.
 func (r appointments) Save(ctx context.Context, as ...*appointment.Appointment) error {
 	return r.write(ctx, updateAppointment, as)
@@ -195,6 +234,10 @@ func (r appointments) write(ctx context.Context, query string, as []*appointment
 }
 
 func (r appointments) collision(ctx context.Context, a *appointment.Appointment, constraint string) error {
+	return r.collisionVia(ctx, r.tx, a, constraint)
+}
+
+func (r appointments) collisionVia(ctx context.Context, q sqlx.QueryerContext, a *appointment.Appointment, constraint string) error {
 	d := a.Details()
 	what, query, key := "resource", selectResourceCollision, d.ResourceID
 	end := d.BlockedUntil
@@ -202,7 +245,7 @@ func (r appointments) collision(ctx context.Context, a *appointment.Appointment,
 		what, query, key, end = "patient", selectPatientCollision, d.PatientID, d.End
 	}
 	var row appointmentRow
-	if err := r.tx.GetContext(ctx, &row, query, d.ID, key, d.Start, end); err != nil {
+	if err := sqlx.GetContext(ctx, q, &row, query, d.ID, key, d.Start, end); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// The other booking has not committed yet (the constraint
 			// waited for it and saw it); report it without its details.

@@ -30,8 +30,9 @@ const (
 	selectProtocol      = `SELECT definition FROM protocols WHERE program = $1 AND version = $2`
 	selectResources     = `SELECT id, kind FROM resources WHERE active ORDER BY kind, name`
 	selectResource      = `SELECT id, kind FROM resources WHERE id = $1 AND active`
-	selectOpeningHours  = `SELECT weekday, opens_at, closes_at FROM opening_hours ORDER BY weekday, opens_at`
-	selectClosures      = `SELECT day, reason FROM closures ORDER BY day`
+	// selectCalendar reads the hours and the closures in one round trip.
+	selectCalendar = `SELECT 'h' AS what, weekday, opens_at, closes_at, NULL::date AS day, '' AS reason FROM opening_hours
+		UNION ALL SELECT 'c', 0, 0, 0, day, reason FROM closures ORDER BY 1, 2, 3, 5`
 	insertProtocolIfNew = `INSERT INTO protocols (program, version, definition, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (program, version) DO NOTHING`
 	insertResourceIfNew = `INSERT INTO resources (id, kind, name, updated_at) VALUES ($1, $2, $3, $4)
@@ -65,26 +66,23 @@ func (r reference) Protocol(ctx context.Context, program, version string) (proto
 // Calendar is the clinic's opening hours and closures in its zone.
 func (r reference) Calendar(ctx context.Context) (calendar.Calendar, error) {
 	cal := calendar.Calendar{Location: r.loc}
-	var hours []struct {
-		Weekday int `db:"weekday"`
-		Opens   int `db:"opens_at"`
-		Closes  int `db:"closes_at"`
+	var rows []struct {
+		What    string       `db:"what"`
+		Weekday int          `db:"weekday"`
+		Opens   int          `db:"opens_at"`
+		Closes  int          `db:"closes_at"`
+		Day     sql.NullTime `db:"day"`
+		Reason  string       `db:"reason"`
 	}
-	if err := sqlx.SelectContext(ctx, r.q, &hours, selectOpeningHours); err != nil {
-		return cal, fmt.Errorf("opening hours: %w", err)
+	if err := sqlx.SelectContext(ctx, r.q, &rows, selectCalendar); err != nil {
+		return cal, fmt.Errorf("calendar: %w", err)
 	}
-	for _, h := range hours {
-		cal.Hours = append(cal.Hours, calendar.Hours{Weekday: time.Weekday(h.Weekday), Open: calendar.TimeOfDay(h.Opens), Close: calendar.TimeOfDay(h.Closes)})
-	}
-	var closures []struct {
-		Day    time.Time `db:"day"`
-		Reason string    `db:"reason"`
-	}
-	if err := sqlx.SelectContext(ctx, r.q, &closures, selectClosures); err != nil {
-		return cal, fmt.Errorf("closures: %w", err)
-	}
-	for _, c := range closures {
-		cal.Closures = append(cal.Closures, calendar.Closure{Date: c.Day.UTC(), Reason: c.Reason})
+	for _, row := range rows {
+		if row.What == "h" {
+			cal.Hours = append(cal.Hours, calendar.Hours{Weekday: time.Weekday(row.Weekday), Open: calendar.TimeOfDay(row.Opens), Close: calendar.TimeOfDay(row.Closes)})
+			continue
+		}
+		cal.Closures = append(cal.Closures, calendar.Closure{Date: row.Day.Time.UTC(), Reason: row.Reason})
 	}
 	return cal, nil
 }

@@ -76,6 +76,15 @@ type Appointments interface {
 	OfCourse(ctx context.Context, courseID uuid.UUID) ([]*appointment.Appointment, error)
 	// Add books all of as or none of them.
 	Add(ctx context.Context, as ...*appointment.Appointment) error
+	// Collision returns *ConflictError when a committed booking already
+	// holds a's resource or patient at its time. It is a fast path for the
+	// common loser under contention, never the arbiter: Add's constraints
+	// decide between bookings in flight.
+	Collision(ctx context.Context, a *appointment.Appointment) error
+	// BookOne books a single appointment without a savepoint: cheaper, but
+	// a refusal (*ConflictError) leaves the transaction aborted, so the
+	// caller must return it at once.
+	BookOne(ctx context.Context, a *appointment.Appointment) error
 	// Save stores changed appointments, all or none, in the given order.
 	Save(ctx context.Context, as ...*appointment.Appointment) error
 	// Occupancy is what is booked in [from, to): the blocked ranges of

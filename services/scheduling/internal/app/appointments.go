@@ -56,26 +56,11 @@ func (s *Scheduling) Book(ctx context.Context, repos Repositories, in AdHoc) (*a
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := repos.Patients().Get(ctx, in.PatientID); err != nil {
-		if errors.Is(err, patientref.ErrNotFound) {
-			return nil, ErrUnknownPatient
-		}
-		return nil, err
-	}
 	res, err := repos.Reference().Resource(ctx, in.ResourceID)
 	if err != nil {
 		return nil, err
 	}
 	present := in.Kind == appointment.Consultation || kind.PatientPresent()
-	if present {
-		cal, err := repos.Reference().Calendar(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !cal.Inside(in.Start, in.End) {
-			return nil, ErrOutsideHours
-		}
-	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
@@ -86,8 +71,30 @@ func (s *Scheduling) Book(ctx context.Context, repos Repositories, in AdHoc) (*a
 	if err != nil {
 		return nil, err
 	}
-	if err := repos.Appointments().Add(ctx, a); err != nil {
+	// Most requests for a contested slot lose: a committed holder is found
+	// with one query, and one racing in flight makes the insert wait for
+	// it and fail, before any other work. Whatever fails after the insert
+	// (the patient, the hours) rolls it back with the transaction.
+	if err := repos.Appointments().Collision(ctx, a); err != nil {
 		return nil, err
+	}
+	if err := repos.Appointments().BookOne(ctx, a); err != nil {
+		return nil, err
+	}
+	if _, err := repos.Patients().Get(ctx, in.PatientID); err != nil {
+		if errors.Is(err, patientref.ErrNotFound) {
+			return nil, ErrUnknownPatient
+		}
+		return nil, err
+	}
+	if present {
+		cal, err := repos.Reference().Calendar(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !cal.Inside(in.Start, in.End) {
+			return nil, ErrOutsideHours
+		}
 	}
 	if present {
 		if err := repos.Jobs().MissedCheck(ctx, id, a.Details().Start); err != nil {
