@@ -27,9 +27,9 @@ type reference struct {
 var _ app.Reference = reference{}
 
 const (
-	selectProtocol      = `SELECT definition FROM protocols WHERE program = $1 AND version = $2`
-	selectResources     = `SELECT id, kind FROM resources WHERE active ORDER BY kind, name`
-	selectResource      = `SELECT id, kind FROM resources WHERE id = $1 AND active`
+	selectProtocol  = `SELECT definition FROM protocols WHERE program = $1 AND version = $2`
+	selectResources = `SELECT id, kind FROM resources WHERE active ORDER BY kind, name`
+	selectResource  = `SELECT id, kind FROM resources WHERE id = $1 AND active`
 	// selectCalendar reads the hours and the closures in one round trip.
 	selectCalendar = `SELECT 'h' AS what, weekday, opens_at, closes_at, NULL::date AS day, '' AS reason FROM opening_hours
 		UNION ALL SELECT 'c', 0, 0, 0, day, reason FROM closures ORDER BY 1, 2, 3, 5`

@@ -46,7 +46,8 @@ func (r txRepositories) Products() app.Products         { return products(r) }
 func (r txRepositories) Reference() app.Reference {
 	return reference{q: r.tx, loc: r.s.Config.Location}
 }
-func (r txRepositories) Jobs() app.Jobs { return jobsTx(r) }
+func (r txRepositories) Jobs() app.Jobs               { return jobsTx(r) }
+func (r txRepositories) Withdrawals() app.Withdrawals { return withdrawals(r) }
 
 // savepoint runs fn inside a savepoint of tx, so that a statement the
 // database refuses (an exclusion violation) rolls back fn's writes only

@@ -33,6 +33,16 @@ type Repositories interface {
 	Products() Products
 	Reference() Reference
 	Jobs() Jobs
+	Withdrawals() Withdrawals
+}
+
+// Withdrawals remembers withdrawn treatment consents.
+type Withdrawals interface {
+	// Record keeps a withdrawal; recording one twice changes nothing.
+	Record(ctx context.Context, consentID, patientID uuid.UUID, program string, at time.Time) error
+	// Since reports whether the patient withdrew a treatment consent for
+	// the program (or for every program: an empty one) at or after t.
+	Since(ctx context.Context, patientID uuid.UUID, program string, t time.Time) (bool, error)
 }
 
 // UnitOfWork runs fn in one transaction: it commits when fn returns nil.

@@ -45,6 +45,19 @@ func (s *Scheduling) PlanCourse(ctx context.Context, repos Repositories, r cours
 	} else if !errors.Is(err, course.ErrNotFound) {
 		return err
 	}
+	withdrawn, err := repos.Withdrawals().Since(ctx, r.PatientID, r.Program, r.RequestedAt)
+	if err != nil {
+		return err
+	}
+	if withdrawn {
+		// The consent the request relied on was withdrawn after it: the
+		// withdrawal arrived first, and the course is never planned.
+		c, err := course.Refused(r.ID, r.PatientID, r.Program, r.IntakeVersion, "consent_withdrawn", now)
+		if err != nil {
+			return err
+		}
+		return repos.Courses().Add(ctx, c)
+	}
 	c, err := course.New(r, now)
 	if err != nil {
 		return err
@@ -53,6 +66,35 @@ func (s *Scheduling) PlanCourse(ctx context.Context, repos Repositories, r cours
 		return err
 	}
 	return s.plan(ctx, repos, c, now)
+}
+
+// CancelRequested cancels a course on intake's CourseCancellationRequested.
+// A course scheduling has not heard of yet is kept as cancelled, so that
+// its CourseRequested, arriving later, plans nothing; a completed course
+// stays completed.
+func (s *Scheduling) CancelRequested(ctx context.Context, repos Repositories, id, patientID uuid.UUID, intakeVersion int64) error {
+	_, err := s.CancelCourse(ctx, repos, id, "cancellation_requested")
+	var state *course.StateError
+	switch {
+	case errors.As(err, &state):
+		return nil
+	case errors.Is(err, course.ErrNotFound):
+		c, err := course.Refused(id, patientID, "", intakeVersion, "cancellation_requested", s.now())
+		if err != nil {
+			return err
+		}
+		return repos.Courses().Add(ctx, c)
+	}
+	return err
+}
+
+// WithdrawConsent records a withdrawn treatment consent and cancels the
+// patient's courses of the program under way.
+func (s *Scheduling) WithdrawConsent(ctx context.Context, repos Repositories, consentID, patientID uuid.UUID, program string, at time.Time) error {
+	if err := repos.Withdrawals().Record(ctx, consentID, patientID, program, at); err != nil {
+		return err
+	}
+	return s.CancelCoursesOf(ctx, repos, patientID, program, "consent_withdrawn")
 }
 
 // Replan tries again to plan an unplanned course (after the clinic added

@@ -69,7 +69,7 @@ func (h handlers) OnCourseRequested(ctx context.Context, repos app.Repositories,
 		return messaging.Permanent(fmt.Errorf("course_id and patient_id must be UUIDs"))
 	}
 	r := course.Request{ID: id, PatientID: patientID, Program: b.GetProgram(), ProtocolVersion: b.GetProtocolVersion(),
-		IntakeVersion: b.GetVersion()}
+		IntakeVersion: b.GetVersion(), RequestedAt: b.GetOccurredAt().AsTime()}
 	if ps := b.GetPreferredStart(); ps != "" {
 		d, err := time.Parse(time.DateOnly, ps)
 		if err != nil {
@@ -84,22 +84,16 @@ func (h handlers) OnCourseRequested(ctx context.Context, repos app.Repositories,
 }
 
 // OnCourseCancellationRequested cancels the course and its future
-// appointments. A course scheduling never heard of, or one already
-// cancelled, changes nothing.
+// appointments. One already cancelled changes nothing; one scheduling has
+// not heard of yet is kept cancelled, so its late CourseRequested plans
+// nothing.
 func (h handlers) OnCourseCancellationRequested(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.CourseCancellationRequested]) error {
-	id, err := uuid.Parse(ev.Body.GetCourseId())
-	if err != nil {
-		return messaging.Permanent(fmt.Errorf("course_id is not a UUID"))
+	id, err1 := uuid.Parse(ev.Body.GetCourseId())
+	patientID, err2 := uuid.Parse(ev.Body.GetPatientId())
+	if err1 != nil || err2 != nil {
+		return messaging.Permanent(fmt.Errorf("course_id and patient_id must be UUIDs"))
 	}
-	_, err = h.s.CancelCourse(ctx, repos, id, "cancellation_requested")
-	if errors.Is(err, course.ErrNotFound) {
-		return nil
-	}
-	var state *course.StateError
-	if errors.As(err, &state) {
-		return nil // a completed course stays completed
-	}
-	return err
+	return h.s.CancelRequested(ctx, repos, id, patientID, ev.Body.GetVersion())
 }
 
 // OnConsentWithdrawn cancels the patient's courses of the program when the
@@ -110,11 +104,12 @@ func (h handlers) OnConsentWithdrawn(ctx context.Context, repos app.Repositories
 	if b.GetKind() != "treatment" {
 		return nil
 	}
-	patientID, err := uuid.Parse(b.GetPatientId())
-	if err != nil {
-		return messaging.Permanent(fmt.Errorf("patient_id is not a UUID"))
+	patientID, err1 := uuid.Parse(b.GetPatientId())
+	consentID, err2 := uuid.Parse(b.GetConsentId())
+	if err1 != nil || err2 != nil {
+		return messaging.Permanent(fmt.Errorf("patient_id and consent_id must be UUIDs"))
 	}
-	return h.s.CancelCoursesOf(ctx, repos, patientID, b.GetProgram(), "consent_withdrawn")
+	return h.s.WithdrawConsent(ctx, repos, consentID, patientID, b.GetProgram(), b.GetOccurredAt().AsTime())
 }
 
 // handle registers fn for events of type T, giving it the repositories bound

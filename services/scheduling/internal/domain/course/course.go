@@ -114,6 +114,8 @@ type Request struct {
 	PreferredStart time.Time
 	// IntakeVersion is intake's version of the course in the event.
 	IntakeVersion int64
+	// RequestedAt is when intake recorded the request.
+	RequestedAt time.Time
 }
 
 // New is a requested course, not yet planned, at version 0: planning (or
@@ -130,6 +132,19 @@ func New(r Request, now time.Time) (*Course, error) {
 		status: Requested, preferredStart: r.PreferredStart, intakeVersion: r.IntakeVersion,
 		createdAt: now, updatedAt: now,
 	}, nil
+}
+
+// Refused is a course that is cancelled before scheduling planned it: its
+// cancellation (or the withdrawal of the consent it relied on) arrived
+// first, as events of different aggregates may. It is kept, cancelled at
+// intake's version, so that the CourseRequested arriving late finds it and
+// plans nothing. Nothing was planned, so nothing is announced.
+func Refused(id, patientID uuid.UUID, program string, intakeVersion int64, reason string, now time.Time) (*Course, error) {
+	if id == uuid.Nil || patientID == uuid.Nil {
+		return nil, errors.New("course and patient ids are required")
+	}
+	return &Course{id: id, patientID: patientID, program: program, status: Cancelled, reason: reason,
+		intakeVersion: intakeVersion, createdAt: now, updatedAt: now}, nil
 }
 
 // State is a course as stored, for the repository.
