@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
-	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
 	intake "github.com/clinicops/clinicops/services/intake/service"
 )
@@ -40,34 +39,12 @@ func BenchmarkIntake(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	if err := pg.DropDatabase(ctx, "intake_bench"); err != nil {
-		b.Fatal(err)
-	}
-	if err := pg.CreateDatabase(ctx, "intake_bench", ""); err != nil {
-		b.Fatal(err)
-	}
 	token := httpx.GenerateToken()
 	tokens, err := httpx.NewTokenStore(map[httpx.Role][]string{httpx.RoleFrontDesk: {token}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	rt, err := intake.Service.New(runCtx, platform.Options{
-		Config: platform.Config{Service: intake.Service.Name, HTTPAddr: "127.0.0.1:0", DatabaseURL: pg.DSN("intake_bench"), NATSURL: js.srv.ClientURL()},
-		Tokens: tokens, Log: log,
-		Pool: pgdb.PoolConfig{MaxOpenConns: 64},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(runCtx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("intake: %v", err)
-		}
-	})
+	rt, _ := runService(b, intake.Service, "intake_bench", pg, js, tokens, log, 64)
 	base := "http://" + rt.Addr()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}, Timeout: 30 * time.Second}
 

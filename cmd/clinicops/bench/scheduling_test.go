@@ -13,8 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
-	"github.com/clinicops/clinicops/pkg/pgdb"
-	"github.com/clinicops/clinicops/pkg/platform"
 	scheduling "github.com/clinicops/clinicops/services/scheduling/service"
 )
 
@@ -34,36 +32,15 @@ func BenchmarkSchedulingBooking(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := pg.DropDatabase(ctx, "scheduling_bench"); err != nil {
-		b.Fatal(err)
-	}
-	if err := pg.CreateDatabase(ctx, "scheduling_bench", ""); err != nil {
-		b.Fatal(err)
-	}
 	token := httpx.GenerateToken()
 	tokens, err := httpx.NewTokenStore(map[httpx.Role][]string{httpx.RoleFrontDesk: {token}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	rt, err := scheduling.Service.New(runCtx, platform.Options{
-		Config: platform.Config{Service: scheduling.Service.Name, HTTPAddr: "127.0.0.1:0", DatabaseURL: pg.DSN("scheduling_bench"), NATSURL: js.srv.ClientURL()},
-		Tokens: tokens, Log: log, Pool: pgdb.PoolConfig{MaxOpenConns: 64},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rt, _ := runService(b, scheduling.Service, "scheduling_bench", pg, js, tokens, log, 64)
 	if err := scheduling.Service.Seed(ctx, rt); err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(runCtx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("scheduling: %v", err)
-		}
-	})
 	// Holidays would turn some slots into 422s (closed): the fight is over
 	// open slots.
 	if _, err := rt.DB.ExecContext(ctx, `DELETE FROM closures`); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
-	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
 	billing "github.com/clinicops/clinicops/services/billing/service"
 	followup "github.com/clinicops/clinicops/services/followup/service"
@@ -45,38 +44,23 @@ func BenchmarkSystemRegistration(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
 	services := []platform.Service{intake.Service, scheduling.Service, billing.Service, followup.Service}
 	dbs := map[string]*sqlx.DB{}
-	done := make(chan error, len(services))
 	var intakeAddr string
+	var stops []func()
+	cancel := func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
 	for _, svc := range services {
-		name := "system_" + svc.Name
-		_ = pg.DropDatabase(ctx, name)
-		if err := pg.CreateDatabase(ctx, name, ""); err != nil {
-			b.Fatal(err)
-		}
-		rt, err := svc.New(runCtx, platform.Options{
-			Config: platform.Config{Service: svc.Name, HTTPAddr: "127.0.0.1:0", DatabaseURL: pg.DSN(name), NATSURL: js.srv.ClientURL()},
-			Tokens: tokens, Log: log, Pool: pgdb.PoolConfig{MaxOpenConns: 32},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		rt, stop := runService(b, svc, "system_"+svc.Name, pg, js, tokens, log, 32)
+		stops = append(stops, stop)
 		dbs[svc.Name] = rt.DB
 		if svc.Name == intake.Service.Name {
 			intakeAddr = rt.Addr()
 		}
-		go func() { done <- rt.Run(runCtx) }()
 	}
-	b.Cleanup(func() {
-		cancel()
-		for range services {
-			if err := <-done; err != nil {
-				b.Errorf("service: %v", err)
-			}
-		}
-	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}, Timeout: 30 * time.Second}
 
 	const clients = 32

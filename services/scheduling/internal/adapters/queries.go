@@ -56,31 +56,9 @@ const (
 	queryClosures  = `SELECT day, reason FROM closures ORDER BY day`
 )
 
-type appointmentViewRow struct {
-	ID             uuid.UUID      `db:"id"`
-	CourseID       uuid.NullUUID  `db:"course_id"`
-	Cycle          sql.NullInt64  `db:"cycle"`
-	Step           sql.NullInt64  `db:"step"`
-	Session        sql.NullInt64  `db:"session"`
-	PatientID      uuid.UUID      `db:"patient_id"`
-	Program        string         `db:"program"`
-	Kind           string         `db:"kind"`
-	ResourceID     uuid.UUID      `db:"resource_id"`
-	ResourceKind   string         `db:"resource_kind"`
-	PatientPresent bool           `db:"patient_present"`
-	StartAt        time.Time      `db:"start_at"`
-	EndAt          time.Time      `db:"end_at"`
-	BlockedUntil   time.Time      `db:"blocked_until"`
-	Status         string         `db:"status"`
-	ProductID      sql.NullString `db:"product_id"`
-	DoseCells      sql.NullInt64  `db:"dose_cells"`
-	Reason         sql.NullString `db:"reason"`
-	CheckedInAt    sql.NullTime   `db:"checked_in_at"`
-	CompletedAt    sql.NullTime   `db:"completed_at"`
-	Version        int64          `db:"version"`
-	CreatedAt      time.Time      `db:"created_at"`
-	UpdatedAt      time.Time      `db:"updated_at"`
-}
+// appointmentViewRow is the row the repositories read (one shape for
+// both sides).
+type appointmentViewRow = appointmentRow
 
 func toAppointmentView(r appointmentViewRow) app.AppointmentView {
 	return app.AppointmentView{ID: r.ID, CourseID: r.CourseID.UUID, Cycle: int(r.Cycle.Int64), Step: int(r.Step.Int64),
