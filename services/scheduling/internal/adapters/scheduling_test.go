@@ -499,3 +499,41 @@ func TestHSCTChainAndDonorDoseAllocation(t *testing.T) {
 	require.NotEqual(t, d1, d2, "one dose per infusion")
 	require.Equal(t, course.Unplanned, b.course(t, third).Status(), "the lot is used up")
 }
+
+// TestRescheduleKeepsTheInfusionInsideItsWindow: an infusion moved before
+// its culture ends, or past the product's viability, is refused with the
+// reason; moving the draw with "following" moves the whole chain.
+func TestRescheduleKeepsTheInfusionInsideItsWindow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	courseID, _ := b.request(t, "nk-autologous", "NK-AUTO-2026.1")
+	as := byKind(b.appointments(t, courseID))
+	draw, culture, infusion := as["draw"].Details(), as["culture"].Details(), as["infusion"].Details()
+	move := func(id uuid.UUID, start time.Time, scope app.Scope) error {
+		return b.store.Do(ctx, func(r app.Repositories) error {
+			_, err := b.app.Reschedule(ctx, r, id, start, scope)
+			return err
+		})
+	}
+	var viability *app.ViabilityError
+	early := time.Date(2026, 12, 14, 8, 0, 0, 0, shanghai)
+	require.True(t, early.Before(culture.End))
+	require.ErrorAs(t, move(infusion.ID, early, app.This), &viability)
+	require.Contains(t, viability.Reason, "before its culture ends")
+	late := culture.End.Add(72 * time.Hour).In(shanghai)
+	late = time.Date(late.Year(), late.Month(), late.Day(), 9, 0, 0, 0, shanghai)
+	require.ErrorAs(t, move(infusion.ID, late, app.This), &viability)
+	require.Contains(t, viability.Reason, "viability")
+	require.ErrorIs(t, move(infusion.ID, time.Date(2026, 12, 15, 20, 0, 0, 0, shanghai), app.This), app.ErrOutsideHours)
+	unchanged := byKind(b.appointments(t, courseID))["infusion"].Details()
+	require.Equal(t, infusion.Start, unchanged.Start, "a refused move changes nothing")
+
+	// The whole chain a week later.
+	require.NoError(t, move(draw.ID, draw.Start.AddDate(0, 0, 7), app.Following))
+	moved := byKind(b.appointments(t, courseID))
+	require.Equal(t, draw.Start.AddDate(0, 0, 7), moved["draw"].Details().Start)
+	require.Equal(t, culture.Start.AddDate(0, 0, 7), moved["culture"].Details().Start)
+	require.Equal(t, infusion.Start.AddDate(0, 0, 7), moved["infusion"].Details().Start)
+	require.Equal(t, 3, countOutbox(t, b.db, "clinicops.scheduling.v1.AppointmentRescheduled"))
+}

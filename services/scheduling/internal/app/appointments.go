@@ -151,6 +151,13 @@ func (s *Scheduling) Reschedule(ctx context.Context, repos Repositories, id uuid
 		if all, err = repos.Appointments().OfCourse(ctx, d.CourseID); err != nil {
 			return nil, err
 		}
+		// Move the course's own copies, so that the viability check below
+		// sees the chain as it would be.
+		for _, o := range all {
+			if o.ID() == a.ID() {
+				moving[0] = o
+			}
+		}
 		if scope == Following {
 			moving = moving[:0]
 			for _, o := range all {
