@@ -187,7 +187,24 @@ func (s *Service) WaitConsumed(t testing.TB, stream, consumer string) {
 			return false
 		}
 		ci, err := c.Info(ctx)
-		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 && ci.NumRedelivered == 0
+		if err != nil {
+			return false
+		}
+		// The consumer has been handed the stream's last message for its
+		// filter (not only "nothing pending", which a consumer that has not
+		// caught up with the stream yet can report)...
+		if st, err := s.NATS.JS.Stream(ctx, stream); err == nil {
+			last, err := st.GetLastMsgForSubject(ctx, ci.Config.FilterSubject)
+			if err == nil && ci.Delivered.Stream < last.Sequence {
+				return false
+			}
+		}
+		// ...and acknowledged all it was handed: a message nak'd with a
+		// delay (its handler failed and will retry) is neither pending nor
+		// waiting for an ack while the delay runs; only the ack floor
+		// lagging behind what was delivered shows it.
+		return ci.NumPending == 0 && ci.NumAckPending == 0 && ci.NumRedelivered == 0 &&
+			ci.AckFloor.Consumer == ci.Delivered.Consumer
 	}, "consumer %s did not consume %s", consumer, stream)
 }
 

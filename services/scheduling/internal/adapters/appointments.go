@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
@@ -81,7 +80,8 @@ const (
 		(SELECT 'patient', ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
 		AND $5 AND id <> $1 AND patient_present AND patient_id = $6 AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $7, '[)') LIMIT 1)
 		LIMIT 1`
-	insertBlock = `INSERT INTO infusion_blocks (id, appointment_id, scanned, reason, at) VALUES ($1, $2, $3, $4, $5)`
+	selectAppointmentCourse = `SELECT course_id FROM appointments WHERE id = $1`
+	insertBlock             = `INSERT INTO infusion_blocks (id, appointment_id, scanned, reason, at) VALUES ($1, $2, $3, $4, $5)`
 
 	constraintResource = "appointments_no_double_booking"
 	constraintPatient  = "appointments_patient_elsewhere"
@@ -161,18 +161,16 @@ func (r appointments) Add(ctx context.Context, as ...*appointment.Appointment) e
 	return r.write(ctx, insertAppointment, as)
 }
 
-// BookOne inserts a without a savepoint. When the constraints refuse it,
-// the transaction is aborted; the colliding booking (committed by then:
-// the constraint waited for it) is looked up through the pool.
-func (r appointments) BookOne(ctx context.Context, a *appointment.Appointment) error {
-	if _, err := r.tx.NamedExecContext(ctx, insertAppointment, toDBAppointment(a)); err != nil {
-		var ce *pgdb.ConstraintError
-		if errors.As(pgdb.MapError(err), &ce) && errors.Is(ce, pgdb.ErrExclusionViolation) {
-			return appointments{s: r.s, tx: nil}.collisionVia(ctx, r.s.DB, a, ce.Constraint)
+// CourseOf returns the appointment's course id without locking.
+func (r appointments) CourseOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	var course uuid.NullUUID
+	if err := r.tx.GetContext(ctx, &course, selectAppointmentCourse, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return uuid.Nil, appointment.ErrNotFound
 		}
-		return fmt.Errorf("store appointment %s: %w", a.ID(), err)
+		return uuid.Nil, fmt.Errorf("course of appointment %s: %w", id, err)
 	}
-	return writeEvents(ctx, r.tx, r.s.Outbox, a.TakeEvents())
+	return course.UUID, nil
 }
 
 // Collision looks, in one query, for a committed booking that already
@@ -234,10 +232,6 @@ func (r appointments) write(ctx context.Context, query string, as []*appointment
 }
 
 func (r appointments) collision(ctx context.Context, a *appointment.Appointment, constraint string) error {
-	return r.collisionVia(ctx, r.tx, a, constraint)
-}
-
-func (r appointments) collisionVia(ctx context.Context, q sqlx.QueryerContext, a *appointment.Appointment, constraint string) error {
 	d := a.Details()
 	what, query, key := "resource", selectResourceCollision, d.ResourceID
 	end := d.BlockedUntil
@@ -245,7 +239,7 @@ func (r appointments) collisionVia(ctx context.Context, q sqlx.QueryerContext, a
 		what, query, key, end = "patient", selectPatientCollision, d.PatientID, d.End
 	}
 	var row appointmentRow
-	if err := sqlx.GetContext(ctx, q, &row, query, d.ID, key, d.Start, end); err != nil {
+	if err := r.tx.GetContext(ctx, &row, query, d.ID, key, d.Start, end); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// The other booking has not committed yet (the constraint
 			// waited for it and saw it); report it without its details.

@@ -55,8 +55,15 @@ type MissedCheckWorker struct {
 	App   *app.Scheduling
 }
 
-// Work marks the appointment missed if it still waits at that start.
+// Work marks the appointment missed if it still waits at that start. A
+// job that runs before start+grace by the service's clock (River's own
+// clock and the database's may run a little ahead) snoozes until then
+// instead of completing unheard.
 func (w *MissedCheckWorker) Work(ctx context.Context, job *river.Job[MissedCheckArgs]) error {
+	due := job.Args.Start.Add(w.App.Config.Grace)
+	if now := w.App.Clock.Now(); now.Before(due) {
+		return river.JobSnooze(due.Sub(now))
+	}
 	return pgdb.InTx(ctx, w.Store.DB, nil, func(tx *sqlx.Tx) error {
 		if err := w.App.MarkMissed(ctx, w.Store.Tx(tx), job.Args.AppointmentID, job.Args.Start); err != nil {
 			return err

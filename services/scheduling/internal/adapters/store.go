@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -29,9 +30,18 @@ var _ app.UnitOfWork = (*Store)(nil)
 // Tx returns the repositories bound to tx, an event handler's transaction.
 func (s *Store) Tx(tx *sqlx.Tx) app.Repositories { return txRepositories{s: s, tx: tx} }
 
-// Do runs fn in one transaction and commits when it returns nil.
+// Do runs fn in one transaction and commits when it returns nil. A
+// transaction Postgres aborted as a deadlock victim or a serialization
+// failure is run again, from the start, a few times: fn reads everything
+// it changes inside the transaction, so running it again is safe.
 func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
-	return pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error { return fn(s.Tx(tx)) })
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error { return fn(s.Tx(tx)) })
+		if attempt == attempts || !errors.Is(pgdb.MapError(err), pgdb.ErrSerialization) {
+			return err
+		}
+	}
 }
 
 type txRepositories struct {

@@ -91,10 +91,9 @@ type Appointments interface {
 	// common loser under contention, never the arbiter: Add's constraints
 	// decide between bookings in flight.
 	Collision(ctx context.Context, a *appointment.Appointment) error
-	// BookOne books a single appointment without a savepoint: cheaper, but
-	// a refusal (*ConflictError) leaves the transaction aborted, so the
-	// caller must return it at once.
-	BookOne(ctx context.Context, a *appointment.Appointment) error
+	// CourseOf returns the id of the appointment's course (uuid.Nil for an
+	// ad-hoc one) without locking anything, or appointment.ErrNotFound.
+	CourseOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
 	// Save stores changed appointments, all or none, in the given order.
 	Save(ctx context.Context, as ...*appointment.Appointment) error
 	// Occupancy is what is booked in [from, to): the blocked ranges of

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/clock"
 	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/appointment"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/course"
@@ -56,6 +57,7 @@ func (s *Scheduling) Book(ctx context.Context, repos Repositories, in AdHoc) (*a
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
+	in.Start, in.End = in.Start.Truncate(clock.Precision), in.End.Truncate(clock.Precision) // as Postgres keeps them
 	res, err := repos.Reference().Resource(ctx, in.ResourceID)
 	if err != nil {
 		return nil, err
@@ -78,7 +80,7 @@ func (s *Scheduling) Book(ctx context.Context, repos Repositories, in AdHoc) (*a
 	if err := repos.Appointments().Collision(ctx, a); err != nil {
 		return nil, err
 	}
-	if err := repos.Appointments().BookOne(ctx, a); err != nil {
+	if err := repos.Appointments().Add(ctx, a); err != nil {
 		return nil, err
 	}
 	if _, err := repos.Patients().Get(ctx, in.PatientID); err != nil {
@@ -102,6 +104,20 @@ func (s *Scheduling) Book(ctx context.Context, repos Repositories, in AdHoc) (*a
 		}
 	}
 	return a, nil
+}
+
+// lockCourseOf locks the course of appointment id, if it has one, before
+// the appointment: every use case that changes a course and its
+// appointments locks the course first (Hold, Resume, CancelCourse, Fail do
+// by loading it), so two of them on one course queue instead of
+// deadlocking.
+func lockCourseOf(ctx context.Context, repos Repositories, id uuid.UUID) error {
+	courseID, err := repos.Appointments().CourseOf(ctx, id)
+	if err != nil || courseID == uuid.Nil {
+		return err
+	}
+	_, err = repos.Courses().Get(ctx, courseID)
+	return err
 }
 
 // Scope of a reschedule.
@@ -133,6 +149,9 @@ func (e *ViabilityError) Error() string {
 // inside its product's viability window.
 func (s *Scheduling) Reschedule(ctx context.Context, repos Repositories, id uuid.UUID, start time.Time, scope Scope) ([]*appointment.Appointment, error) {
 	now := s.now()
+	if err := lockCourseOf(ctx, repos, id); err != nil {
+		return nil, err
+	}
 	a, err := repos.Appointments().Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -143,6 +162,7 @@ func (s *Scheduling) Reschedule(ctx context.Context, repos Repositories, id uuid
 	if start.Before(now) {
 		return nil, validation.Field("start", "is in the past")
 	}
+	start = start.Truncate(clock.Precision) // as Postgres keeps it
 	d := a.Details()
 	delta := start.Sub(d.Start)
 	moving := []*appointment.Appointment{a}
@@ -328,6 +348,9 @@ type Completed struct {
 // is refused, recorded and published (InfusionBlocked).
 func (s *Scheduling) Complete(ctx context.Context, repos Repositories, id uuid.UUID, inf *Infusion) (Completed, error) {
 	now := s.now()
+	if err := lockCourseOf(ctx, repos, id); err != nil {
+		return Completed{}, err
+	}
 	a, err := repos.Appointments().Get(ctx, id)
 	if err != nil {
 		return Completed{}, err

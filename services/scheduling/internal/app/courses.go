@@ -138,8 +138,13 @@ func (s *Scheduling) CancelCourse(ctx context.Context, repos Repositories, id uu
 	if err != nil {
 		return nil, err
 	}
-	if c.Status() == course.Cancelled {
+	switch c.Status() {
+	case course.Cancelled:
 		return c, nil
+	case course.Completed:
+		// Refused before anything is touched: a completed course keeps its
+		// remaining follow-up visits (engraftment checks) booked.
+		return nil, &course.StateError{Action: "cancel", Status: c.Status()}
 	}
 	all, err := repos.Appointments().OfCourse(ctx, id)
 	if err != nil {
