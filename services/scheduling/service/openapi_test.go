@@ -238,6 +238,7 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 			"collected_at": now.AddDate(0, 0, -5).Format(time.RFC3339), "infection_tests_on": now.AddDate(0, 0, -20).Format(time.DateOnly),
 			"expires_at": now.AddDate(0, 6, 0).Format(time.RFC3339)}
 		call(lab, post, "/v1/lots", lot, 201, "Idempotency-Key", "lot-1")
+		call(lab, post, "/v1/lots", lot, 409, "Idempotency-Key", "lot-1-again") // the same lot DIN
 		stale := map[string]any{}
 		for k, v := range lot {
 			stale[k] = v

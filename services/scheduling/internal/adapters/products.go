@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/product"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/protocol"
@@ -215,6 +216,9 @@ func (r products) write(ctx context.Context, query string, p *product.Product) e
 func (r products) AddLot(ctx context.Context, l *product.Lot, program string) error {
 	if _, err := r.tx.ExecContext(ctx, insertLot, l.ID(), l.DIN().String(), program, l.DonorID(), l.Doses(),
 		l.CollectedAt(), l.InfectionTestsOn(), l.ExpiresAt(), l.RegisteredAt()); err != nil {
+		if errors.Is(pgdb.MapError(err), pgdb.ErrUniqueViolation) {
+			return app.ErrLotExists
+		}
 		return fmt.Errorf("store lot %s: %w", l.ID(), err)
 	}
 	return nil

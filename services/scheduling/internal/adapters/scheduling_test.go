@@ -520,12 +520,14 @@ func TestRescheduleKeepsTheInfusionInsideItsWindow(t *testing.T) {
 	early := time.Date(2026, 12, 14, 8, 0, 0, 0, shanghai)
 	require.True(t, early.Before(culture.End))
 	require.ErrorAs(t, move(infusion.ID, early, app.This), &viability)
-	require.Contains(t, viability.Reason, "before its culture ends")
+	require.Contains(t, viability.Reason, "before the culture before it ends")
 	late := culture.End.Add(72 * time.Hour).In(shanghai)
 	late = time.Date(late.Year(), late.Month(), late.Day(), 9, 0, 0, 0, shanghai)
 	require.ErrorAs(t, move(infusion.ID, late, app.This), &viability)
 	require.Contains(t, viability.Reason, "viability")
 	require.ErrorIs(t, move(infusion.ID, time.Date(2026, 12, 15, 20, 0, 0, 0, shanghai), app.This), app.ErrOutsideHours)
+	require.ErrorAs(t, move(draw.ID, draw.Start.AddDate(0, 0, 20), app.This), &viability, "the draw after its own infusion")
+	require.Contains(t, viability.Reason, "culture would start before the draw before it ends")
 	unchanged := byKind(b.appointments(t, courseID))["infusion"].Details()
 	require.Equal(t, infusion.Start, unchanged.Start, "a refused move changes nothing")
 
@@ -536,4 +538,115 @@ func TestRescheduleKeepsTheInfusionInsideItsWindow(t *testing.T) {
 	require.Equal(t, culture.Start.AddDate(0, 0, 7), moved["culture"].Details().Start)
 	require.Equal(t, infusion.Start.AddDate(0, 0, 7), moved["infusion"].Details().Start)
 	require.Equal(t, 3, countOutbox(t, b.db, "clinicops.scheduling.v1.AppointmentRescheduled"))
+}
+
+// TestHoldAroundTheInfusion: an infusion under way when the course is held
+// is still recorded (the cells were given) and the next cycle waits for
+// the resume; a culture under way cannot move.
+func TestHoldAroundTheInfusion(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	courseID, patient, din := b.releasedProduct(t)
+	as := byKind(b.appointments(t, courseID))
+	var viability *app.ViabilityError
+	err := b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.app.Reschedule(ctx, r, as["culture"].ID(), as["culture"].Details().Start.Add(time.Hour), app.Following)
+		return err
+	})
+	require.Error(t, err, "a culture that started, or whose time passed, does not move")
+
+	inf := as["infusion"]
+	b.clock.Set(inf.Details().Start)
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		if _, err := b.app.CheckIn(ctx, r, inf.ID()); err != nil {
+			return err
+		}
+		_, err := b.app.Hold(ctx, r, courseID, "adverse_event")
+		return err
+	}))
+	var res app.Completed
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) (err error) {
+		res, err = b.app.Complete(ctx, r, inf.ID(), &app.Infusion{ProductID: din, PatientID: patient,
+			BirthDate: time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC), DoseCells: 1e8})
+		return err
+	}))
+	require.Nil(t, res.Refused)
+	c := b.course(t, courseID)
+	require.Equal(t, course.OnHold, c.Status(), "still held")
+	require.Equal(t, course.CyclePlanned, c.Cycles()[1].Status, "the next cycle waits for the resume")
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.app.Resume(ctx, r, courseID)
+		return err
+	}))
+	c = b.course(t, courseID)
+	require.Equal(t, course.Infusing, c.Status())
+	require.Equal(t, course.CycleBooked, c.Cycles()[1].Status, "booked on resume")
+	_ = viability
+}
+
+// TestResumePastTheWindowReplansTheCycle: a held course whose product
+// expired meanwhile gets a new chain for the cycle on resume, never a
+// silent gap.
+func TestResumePastTheWindowReplansTheCycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	courseID, _ := b.request(t, "nk-autologous", "NK-AUTO-2026.1")
+	draw := byKind(b.appointments(t, courseID))["draw"]
+	b.clock.Set(draw.Details().Start)
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		if _, err := b.app.CheckIn(ctx, r, draw.ID()); err != nil {
+			return err
+		}
+		if _, err := b.app.Complete(ctx, r, draw.ID(), nil); err != nil {
+			return err
+		}
+		_, err := b.app.Hold(ctx, r, courseID, "clinician")
+		return err
+	}))
+	require.Equal(t, appointment.Suspended, byKind(b.appointments(t, courseID))["infusion"].Status())
+	b.clock.Advance(21 * 24 * time.Hour) // the culture ended a week ago: past the 72 h window
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.app.Resume(ctx, r, courseID)
+		return err
+	}))
+	c := b.course(t, courseID)
+	require.Equal(t, course.Planned, c.Status(), "re-planned: a new draw")
+	booked := map[string]int{}
+	for _, a := range b.appointments(t, courseID) {
+		if a.Status() == appointment.Booked {
+			booked[a.Details().Kind]++
+			require.False(t, a.Details().Start.Before(b.clock.Now()), "%s at %s", a.Details().Kind, a.Details().Start)
+		}
+	}
+	require.Equal(t, map[string]int{"draw": 1, "culture": 1, "infusion": 1}, booked)
+	require.Equal(t, 2, countOutbox(t, b.db, "clinicops.scheduling.v1.CoursePlanned"))
+}
+
+// TestCancelledCourseReturnsItsDonorDose: a dose allocated to a course
+// that is cancelled goes back to the inventory.
+func TestCancelledCourseReturnsItsDonorDose(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	lotDIN, err := product.NewDIN("G1234", 26, 900101)
+	require.NoError(t, err)
+	now := b.clock.Now()
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, _, err := b.app.RegisterLot(ctx, r, app.Lot{Program: "msc", Doses: 1, Input: product.LotInput{DIN: lotDIN,
+			DonorID: "donor-7", CollectedAt: now.AddDate(0, 0, -3).In(shanghai), InfectionTestsOn: now.AddDate(0, 0, -10).In(shanghai),
+			ExpiresAt: now.AddDate(0, 3, 0)}})
+		return err
+	}))
+	first, _ := b.request(t, "msc", "MSC-2026.1")
+	dose := byKind(b.appointments(t, first))["infusion"].Details().ProductID
+	require.NotEmpty(t, dose)
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.app.CancelCourse(ctx, r, first, "patient_request")
+		return err
+	}))
+	second, _ := b.request(t, "msc", "MSC-2026.1")
+	require.Equal(t, course.Planned, b.course(t, second).Status())
+	require.Equal(t, dose, byKind(b.appointments(t, second))["infusion"].Details().ProductID, "the same dose, returned")
 }

@@ -142,6 +142,7 @@ var (
 	ErrNoProtocol = errors.New("no such protocol version")
 	ErrNoResource = errors.New("no such resource")
 	ErrNoDose     = errors.New("no donor dose available")
+	ErrLotExists  = errors.New("a lot with this DIN is already registered")
 )
 
 // ConflictError is a booking the database refused: it would overlap an

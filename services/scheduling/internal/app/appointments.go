@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -187,6 +188,21 @@ func (s *Scheduling) Reschedule(ctx context.Context, repos Repositories, id uuid
 			}
 		}
 	}
+	for _, m := range moving {
+		md := m.Details()
+		if md.Kind != string(protocol.Culture) {
+			continue
+		}
+		products, err := repos.Products().OfCycle(ctx, md.CourseID, md.Cycle)
+		if err != nil {
+			return nil, err
+		}
+		for _, pr := range products {
+			if !pr.CultureStartedAt().IsZero() && pr.Status() != product.StatusFailed {
+				return nil, &ViabilityError{md.ID, "the culture has started: it cannot move"}
+			}
+		}
+	}
 	cal, err := repos.Reference().Calendar(ctx)
 	if err != nil {
 		return nil, err
@@ -226,8 +242,11 @@ func (s *Scheduling) Reschedule(ctx context.Context, repos Repositories, id uuid
 	return moving, nil
 }
 
-// checkViability holds every infusion of the course's appointments (as
-// they would be) after its cycle's culture and inside its product's window.
+// checkViability holds each cycle of the course (its appointments as they
+// would be) in order, every step after the ones before it, and every
+// infusion inside its product's viability window: counted from the planned
+// release (the end of the steps before it: the culture) and, once the
+// product is released, before its expiry.
 func (s *Scheduling) checkViability(ctx context.Context, repos Repositories, courseID uuid.UUID, all []*appointment.Appointment) error {
 	c, err := repos.Courses().Get(ctx, courseID)
 	if err != nil {
@@ -238,34 +257,49 @@ func (s *Scheduling) checkViability(ctx context.Context, repos Repositories, cou
 		return nil
 	}
 	infusionStep := p.Steps[p.InfusionStep()]
-	for _, inf := range all {
-		d := inf.Details()
-		if !protocol.StepKind(d.Kind).Infuses() || !inf.Status().Holds() {
-			continue
+	cycles := map[int][]*appointment.Appointment{}
+	for _, a := range all {
+		if a.Status().Holds() {
+			cycles[a.Details().Cycle] = append(cycles[a.Details().Cycle], a)
 		}
-		infusionEnd := d.Start.Add(infusionStep.Duration)
-		// The planned release: the end of the cycle's culture (or of the
-		// last step before the infusion).
-		var release time.Time
-		for _, o := range all {
-			od := o.Details()
-			if od.Cycle == d.Cycle && od.Step < d.Step && o.Status().Holds() && od.End.After(release) {
-				release = od.End
-				if od.Kind == string(protocol.Culture) && d.Start.Before(od.End) {
-					return &ViabilityError{d.ID, "the infusion would start before its culture ends"}
-				}
+	}
+	for cycle, chain := range cycles {
+		slices.SortFunc(chain, func(x, y *appointment.Appointment) int {
+			if c := cmp.Compare(x.Details().Step, y.Details().Step); c != 0 {
+				return c
 			}
-		}
-		if p.Source == protocol.Autologous && !release.IsZero() && infusionEnd.After(release.Add(p.Viability)) {
-			return &ViabilityError{d.ID, "the infusion would end after the product's viability window"}
-		}
-		products, err := repos.Products().OfCycle(ctx, courseID, d.Cycle)
-		if err != nil {
-			return err
-		}
-		for _, pr := range products {
-			if pr.Status() == product.StatusReleased && !pr.ExpiresAt().IsZero() && infusionEnd.After(pr.ExpiresAt()) {
-				return &ViabilityError{d.ID, "the infusion would end after its product expires"}
+			return cmp.Compare(x.Details().Session, y.Details().Session)
+		})
+		// before: the end of the steps before the current one.
+		var before, sofar time.Time
+		var beforeKind string
+		step, kind := -1, ""
+		for _, a := range chain {
+			d := a.Details()
+			if d.Step != step {
+				before, beforeKind, step = sofar, kind, d.Step
+			}
+			if !before.IsZero() && d.Start.Before(before) {
+				return &ViabilityError{d.ID, fmt.Sprintf("the %s would start before the %s before it ends", d.Kind, beforeKind)}
+			}
+			if d.End.After(sofar) {
+				sofar, kind = d.End, d.Kind
+			}
+			if !protocol.StepKind(d.Kind).Infuses() {
+				continue
+			}
+			infusionEnd := d.Start.Add(infusionStep.Duration)
+			if p.Source == protocol.Autologous && !before.IsZero() && infusionEnd.After(before.Add(p.Viability)) {
+				return &ViabilityError{d.ID, "the infusion would end after the product's viability window"}
+			}
+			products, err := repos.Products().OfCycle(ctx, courseID, cycle)
+			if err != nil {
+				return err
+			}
+			for _, pr := range products {
+				if pr.Status() == product.StatusReleased && !pr.ExpiresAt().IsZero() && infusionEnd.After(pr.ExpiresAt()) {
+					return &ViabilityError{d.ID, "the infusion would end after its product expires"}
+				}
 			}
 		}
 	}

@@ -64,27 +64,47 @@ func (s *Scheduling) Resume(ctx context.Context, repos Repositories, id uuid.UUI
 	if err != nil {
 		return nil, err
 	}
+	var lost []int
 	for _, a := range all {
 		if a.Status() != appointment.Suspended {
 			continue
 		}
-		if err := s.rebook(ctx, repos, c, a, all, now); err != nil {
+		ok, err := s.rebook(ctx, repos, c, a, all, now)
+		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			lost = append(lost, a.Details().Cycle)
+		}
+	}
+	// An infusion that could not be re-booked re-plans its cycle (a new
+	// chain, or the course held again with the reason): never a silent gap.
+	for _, n := range lost {
+		if err := s.replanCycle(ctx, repos, c, n, "rebook_failed_on_resume", now); err != nil {
+			return nil, err
+		}
+	}
+	// A cycle whose turn came while the course was held is booked now.
+	for _, cy := range c.Cycles() {
+		if prev, ok := c.Cycle(cy.Number - 1); ok && prev.Status == course.CycleCompleted && cy.Status == course.CyclePlanned {
+			if err := s.bookCycle(ctx, repos, c, cy.Number, now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, repos.Courses().Save(ctx, c)
 }
 
-// rebook books a suspended infusion again: its old slot if still ahead and
-// free, otherwise the next grid time inside opening hours, the product's
-// window and a free chair of its kind (the same chair, to keep it simple
-// for the nurses, then any other).
-func (s *Scheduling) rebook(ctx context.Context, repos Repositories, c *course.Course, a *appointment.Appointment, all []*appointment.Appointment, now time.Time) error {
+// rebook books a suspended infusion again on its chair: its old slot if
+// still ahead and free, otherwise the next grid time inside opening hours
+// and the product's window. When none is left it cancels the infusion and
+// reports false: the caller re-plans the cycle.
+func (s *Scheduling) rebook(ctx context.Context, repos Repositories, c *course.Course, a *appointment.Appointment, all []*appointment.Appointment, now time.Time) (bool, error) {
 	d := a.Details()
 	length, buffer := d.End.Sub(d.Start), d.BlockedUntil.Sub(d.End)
 	cal, err := repos.Reference().Calendar(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	start := d.Start
 	if start.Before(now) {
@@ -97,20 +117,14 @@ func (s *Scheduling) rebook(ctx context.Context, repos Repositories, c *course.C
 			continue
 		}
 		if err := a.Rebook(appointment.Move{Start: t, End: t.Add(length), BlockedUntil: t.Add(length + buffer)}, now); err != nil {
-			return err
+			return false, err
 		}
 		if err := s.checkViability(ctx, repos, c.ID(), all); err != nil {
 			var v *ViabilityError
 			if errors.As(err, &v) {
-				// Past its window: it cannot be re-booked; it is cancelled
-				// and the cycle needs a new product.
-				*a = *appointment.FromState(before)
-				if err := a.Cancel("product_expired_on_hold", now); err != nil {
-					return err
-				}
-				return repos.Appointments().Save(ctx, a)
+				break // past its window: it cannot be re-booked
 			}
-			return err
+			return false, err
 		}
 		err := repos.Appointments().Save(ctx, a)
 		var conflict *ConflictError
@@ -119,14 +133,15 @@ func (s *Scheduling) rebook(ctx context.Context, repos Repositories, c *course.C
 			continue
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
-		return repos.Jobs().MissedCheck(ctx, d.ID, t)
+		return true, repos.Jobs().MissedCheck(ctx, d.ID, t)
 	}
-	if err := a.Cancel("no_slot_on_resume", now); err != nil {
-		return err
+	*a = *appointment.FromState(before)
+	if err := a.Cancel("rebook_failed_on_resume", now); err != nil {
+		return false, err
 	}
-	return repos.Appointments().Save(ctx, a)
+	return false, repos.Appointments().Save(ctx, a)
 }
 
 // CancelCourse cancels a course: every appointment ahead is cancelled with
@@ -176,6 +191,15 @@ func (s *Scheduling) CancelCourse(ctx context.Context, repos Repositories, id uu
 		for _, p := range ps {
 			if !p.CultureStartedAt().IsZero() {
 				cultured = true
+			}
+			if p.Source() == protocol.Donor && p.Status() == product.StatusReleased {
+				// An allocated dose not given goes back to the inventory.
+				if err := p.Deallocate(now); err != nil {
+					return nil, err
+				}
+				if err := repos.Products().Save(ctx, p); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -293,10 +317,10 @@ func (s *Scheduling) Fail(ctx context.Context, repos Repositories, din product.D
 	if !c.Status().Active() && c.Status() != course.OnHold {
 		return p, nil
 	}
-	return p, s.replanCycle(ctx, repos, c, p.Cycle(), now)
+	return p, s.replanCycle(ctx, repos, c, p.Cycle(), "product_failed", now)
 }
 
-func (s *Scheduling) replanCycle(ctx context.Context, repos Repositories, c *course.Course, n int, now time.Time) error {
+func (s *Scheduling) replanCycle(ctx context.Context, repos Repositories, c *course.Course, n int, reason string, now time.Time) error {
 	all, err := repos.Appointments().OfCourse(ctx, c.ID())
 	if err != nil {
 		return err
@@ -315,7 +339,7 @@ func (s *Scheduling) replanCycle(ctx context.Context, repos Repositories, c *cou
 			if a.Status() == appointment.Completed {
 				continue
 			}
-			if err := a.Cancel("product_failed", now); err != nil {
+			if err := a.Cancel(reason, now); err != nil {
 				return err
 			}
 			changed = append(changed, a)
@@ -349,7 +373,7 @@ func (s *Scheduling) replanCycle(ctx context.Context, repos Repositories, c *cou
 			cycles[i].TargetDate = cycles[i].TargetDate.AddDate(0, 0, shift)
 		}
 	}
-	if err := c.Replan(cycles, "product_failed", now); err != nil {
+	if err := c.Replan(cycles, reason, now); err != nil {
 		return err
 	}
 	return repos.Courses().Save(ctx, c)

@@ -309,8 +309,8 @@ func leadToInfusion(p protocol.Protocol) time.Duration {
 // time, or now if that has passed.
 func (s *Scheduling) bookCycle(ctx context.Context, repos Repositories, c *course.Course, n int, now time.Time) error {
 	cy, ok := c.Cycle(n)
-	if !ok || cy.Status != course.CyclePlanned {
-		return nil
+	if !ok || cy.Status != course.CyclePlanned || c.Status() == course.OnHold {
+		return nil // a held course books its next cycle when resumed
 	}
 	p := *c.Protocol()
 	target := time.Date(cy.TargetDate.Year(), cy.TargetDate.Month(), cy.TargetDate.Day(), 0, 0, 0, 0, s.Config.Location)

@@ -754,12 +754,15 @@ var problems = func() *httpx.ErrorMap {
 		Is(course.ErrAlreadyCancelled, httpx.Conflict("the course is already cancelled")).
 		Is(product.ErrWrongStatus, httpx.Conflict("not possible in the product's status")).
 		Is(product.ErrExpired, httpx.Conflict("the product has expired")).
-		Is(product.ErrAlreadyAllocated, httpx.Conflict("the dose is already allocated"))
+		Is(product.ErrAlreadyAllocated, httpx.Conflict("the dose is already allocated")).
+		Is(app.ErrLotExists, httpx.Conflict("a lot with this DIN is already registered"))
 	httpx.As(m, func(e *app.ConflictError) *httpx.Problem {
-		return httpx.Conflict("the time collides with another appointment on the same "+e.What).
-			WithExtension("what", e.What).
-			WithExtension("collides_with", map[string]string{"id": e.With.ID.String(), "kind": e.With.Kind,
-				"start": e.With.Start.Format(time.RFC3339), "end": e.With.End.Format(time.RFC3339)})
+		p := httpx.Conflict("the time collides with another appointment on the same "+e.What).WithExtension("what", e.What)
+		if e.With.ID == uuid.Nil {
+			return p // the other booking could not be read back
+		}
+		return p.WithExtension("collides_with", map[string]string{"id": e.With.ID.String(), "kind": e.With.Kind,
+			"start": e.With.Start.Format(time.RFC3339), "end": e.With.End.Format(time.RFC3339)})
 	})
 	httpx.As(m, func(e *app.ViabilityError) *httpx.Problem {
 		return httpx.Conflict("refused: "+e.Reason).

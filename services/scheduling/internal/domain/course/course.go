@@ -311,8 +311,11 @@ func (c *Course) Progress(to Status, now time.Time) error {
 
 // Infused records cycle n's infusion: the course completes with its last
 // cycle (CourseCompleted), otherwise it is infusing.
+//
+// An infusion under way when the course was put on hold is still recorded
+// (the cells were given): the course then resumes to infusing.
 func (c *Course) Infused(n int, now time.Time) error {
-	if !c.status.Active() {
+	if !c.status.Active() && c.status != OnHold {
 		return &StateError{"infuse", c.status}
 	}
 	if n < 1 || n > len(c.cycles) {
@@ -321,10 +324,10 @@ func (c *Course) Infused(n int, now time.Time) error {
 	c.cycles[n-1].Status = CycleCompleted
 	c.change(now)
 	if n < len(c.cycles) {
-		c.status = Infusing
+		c.advance(Infusing)
 		return nil
 	}
-	c.status = Completed
+	c.status, c.heldFrom = Completed, ""
 	given := 0
 	for _, cy := range c.cycles {
 		if cy.Status == CycleCompleted {

@@ -415,6 +415,23 @@ func (p *Product) Cycle() int { return p.cycle }
 // autologous product always is, a donor dose once allocated.
 func (p *Product) Allocated() bool { return p.patientID != uuid.Nil }
 
+// Deallocate returns an allocated, unused donor dose to the inventory (its
+// course was cancelled). It records no event: the dose was never the
+// patient's in any event a consumer acts on but the appointment's.
+func (p *Product) Deallocate(now time.Time) error {
+	switch {
+	case p.source != protocol.Donor:
+		return fmt.Errorf("deallocate product %s: %w", p.id, ErrNotDonorDose)
+	case p.status != StatusReleased:
+		return p.wrongStatus("deallocate")
+	case p.patientID == uuid.Nil:
+		return nil
+	}
+	p.patientID, p.courseID, p.cycle, p.allocatedAt = uuid.Nil, uuid.Nil, 0, time.Time{}
+	p.change(now)
+	return nil
+}
+
 // Status is the product's status.
 func (p *Product) Status() Status { return p.status }
 
