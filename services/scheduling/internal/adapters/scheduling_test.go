@@ -549,7 +549,6 @@ func TestHoldAroundTheInfusion(t *testing.T) {
 	ctx := context.Background()
 	courseID, patient, din := b.releasedProduct(t)
 	as := byKind(b.appointments(t, courseID))
-	var viability *app.ViabilityError
 	err := b.store.Do(ctx, func(r app.Repositories) error {
 		_, err := b.app.Reschedule(ctx, r, as["culture"].ID(), as["culture"].Details().Start.Add(time.Hour), app.Following)
 		return err
@@ -582,7 +581,6 @@ func TestHoldAroundTheInfusion(t *testing.T) {
 	c = b.course(t, courseID)
 	require.Equal(t, course.Infusing, c.Status())
 	require.Equal(t, course.CycleBooked, c.Cycles()[1].Status, "booked on resume")
-	_ = viability
 }
 
 // TestResumePastTheWindowReplansTheCycle: a held course whose product
