@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
@@ -173,22 +174,35 @@ func (r appointments) CourseOf(ctx context.Context, id uuid.UUID) (uuid.UUID, er
 	return course.UUID, nil
 }
 
-// Collision looks, in one query, for a committed booking that already
-// holds a's resource or patient at its time.
-func (r appointments) Collision(ctx context.Context, a *appointment.Appointment) error {
-	d := a.Details()
-	var row struct {
-		What string `db:"what"`
-		appointmentRow
+// BookOne inserts a without a savepoint: a refusal aborts the
+// transaction, and Store.Do names the collision once it has rolled back.
+func (r appointments) BookOne(ctx context.Context, a *appointment.Appointment) error {
+	if _, err := r.tx.NamedExecContext(ctx, insertAppointment, toDBAppointment(a)); err != nil {
+		var ce *pgdb.ConstraintError
+		if errors.As(pgdb.MapError(err), &ce) && errors.Is(ce, pgdb.ErrExclusionViolation) {
+			what := "resource"
+			if ce.Constraint == constraintPatient {
+				what = "patient"
+			}
+			return &app.ConflictError{What: what, Refused: a.Details()}
+		}
+		return fmt.Errorf("store appointment %s: %w", a.ID(), err)
 	}
-	err := r.tx.GetContext(ctx, &row, selectAnyCollision, d.ID, d.ResourceID, d.Start, d.BlockedUntil, d.PatientPresent, d.PatientID, d.End)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+	return writeEvents(ctx, r.tx, r.s.Outbox, a.TakeEvents())
+}
+
+// nameCollision fills in what a refused booking collides with, reading
+// through q (the pool, after the refused transaction rolled back).
+func nameCollision(ctx context.Context, q sqlx.QueryerContext, e *app.ConflictError) {
+	d := e.Refused
+	query, key, end := selectResourceCollision, d.ResourceID, d.BlockedUntil
+	if e.What == "patient" {
+		query, key, end = selectPatientCollision, d.PatientID, d.End
 	}
-	if err != nil {
-		return fmt.Errorf("look for a collision of appointment %s: %w", d.ID, err)
+	var row appointmentRow
+	if err := sqlx.GetContext(ctx, q, &row, query, d.ID, key, d.Start, end); err == nil {
+		e.With = toDomainAppointment(row).Details()
 	}
-	return &app.ConflictError{What: row.What, With: toDomainAppointment(row.appointmentRow).Details()}
 }
 
 // Save stores changed appointments, all or none, in order.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/clinicops/clinicops/pkg/jobs"
@@ -38,6 +39,10 @@ func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error { return fn(s.Tx(tx)) })
+		var conflict *app.ConflictError
+		if errors.As(err, &conflict) && conflict.With.ID == uuid.Nil && conflict.Refused.ID != uuid.Nil {
+			nameCollision(ctx, s.DB, conflict)
+		}
 		if attempt == attempts || !errors.Is(pgdb.MapError(err), pgdb.ErrSerialization) {
 			return err
 		}

@@ -86,11 +86,11 @@ type Appointments interface {
 	OfCourse(ctx context.Context, courseID uuid.UUID) ([]*appointment.Appointment, error)
 	// Add books all of as or none of them.
 	Add(ctx context.Context, as ...*appointment.Appointment) error
-	// Collision returns *ConflictError when a committed booking already
-	// holds a's resource or patient at its time. It is a fast path for the
-	// common loser under contention, never the arbiter: Add's constraints
-	// decide between bookings in flight.
-	Collision(ctx context.Context, a *appointment.Appointment) error
+	// BookOne books one appointment with no savepoint. A refusal is a
+	// *ConflictError naming the refused booking (Refused) but not yet what
+	// it collides with: the transaction is aborted, so the caller returns
+	// at once, and the unit of work names the collision after rollback.
+	BookOne(ctx context.Context, a *appointment.Appointment) error
 	// CourseOf returns the id of the appointment's course (uuid.Nil for an
 	// ad-hoc one) without locking anything, or appointment.ErrNotFound.
 	CourseOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
@@ -153,6 +153,8 @@ type ConflictError struct {
 	// What collides: "resource" or "patient".
 	What string
 	With appointment.Details
+	// Refused is the booking that was refused.
+	Refused appointment.Details
 }
 
 func (e *ConflictError) Error() string {

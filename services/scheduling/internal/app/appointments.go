@@ -74,14 +74,11 @@ func (s *Scheduling) Book(ctx context.Context, repos Repositories, in AdHoc) (*a
 	if err != nil {
 		return nil, err
 	}
-	// Most requests for a contested slot lose: a committed holder is found
-	// with one query, and one racing in flight makes the insert wait for
-	// it and fail, before any other work. Whatever fails after the insert
-	// (the patient, the hours) rolls it back with the transaction.
-	if err := repos.Appointments().Collision(ctx, a); err != nil {
-		return nil, err
-	}
-	if err := repos.Appointments().Add(ctx, a); err != nil {
+	// The insert comes first: under contention most requests for a slot
+	// lose, and a loser learns it from the constraint with no other work
+	// done. Whatever fails after the insert (the patient, the hours) rolls
+	// it back with the transaction.
+	if err := repos.Appointments().BookOne(ctx, a); err != nil {
 		return nil, err
 	}
 	if _, err := repos.Patients().Get(ctx, in.PatientID); err != nil {
