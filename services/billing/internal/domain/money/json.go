@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // ErrMalformedJSON: not exactly {"value": <integer>, "currency": "<code>"}.
@@ -107,5 +108,5 @@ func readMinor(dec *json.Decoder) (int64, error) {
 // isInteger reports whether a JSON number has neither fraction nor
 // exponent; the decoder has already checked it is a JSON number.
 func isInteger(s string) bool {
-	return s != "" && bytes.IndexAny([]byte(s), ".eE") < 0
+	return s != "" && !strings.ContainsAny(s, ".eE")
 }
