@@ -1,0 +1,214 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Stage is how far a course got before it was cancelled.
+type Stage string
+
+// The stages, each later one including the earlier.
+const (
+	BeforeCulture  Stage = "before_culture"
+	CultureStarted Stage = "culture_started"
+	InfusionsGiven Stage = "infusions_given"
+)
+
+// Destination is where the part of the paid money that is not refunded
+// goes.
+type Destination string
+
+// The destinations.
+const (
+	// ToAccountCredit: the patient keeps it as credit on the account.
+	ToAccountCredit Destination = "account_credit"
+	// ToForfeit: the clinic keeps it (a cancellation fee).
+	ToForfeit Destination = "forfeit"
+)
+
+// StageRule is what a cancellation at one stage does with the money paid.
+// What the course consumed is kept first (the lab fee once culture
+// started, if ForfeitLabFee; the per-infusion charge of every infusion
+// given, if KeepInfusions); of the rest, RefundShare is refunded and the
+// remainder goes to RestTo.
+type StageRule struct {
+	ForfeitLabFee bool
+	KeepInfusions bool
+	// RefundShare of the rest, in basis points (10000 = all of it).
+	RefundShare BasisPoints
+	// RestTo is where the rest beyond RefundShare goes; irrelevant (and
+	// may be empty) when RefundShare is 10000.
+	RestTo Destination
+}
+
+// CancellationPolicy is a program's cancellation terms, as data.
+type CancellationPolicy struct {
+	Program        string
+	BeforeCulture  StageRule
+	CultureStarted StageRule
+	InfusionsGiven StageRule
+	// KeepLabFeeOnProductFailure: a cycle whose product failed QC after
+	// its culture started still costs its lab fee.
+	KeepLabFeeOnProductFailure bool
+}
+
+// Validate checks every stage's shares and destinations.
+func (p CancellationPolicy) Validate() error {
+	if strings.TrimSpace(p.Program) == "" {
+		return fmt.Errorf("cancellation policy without a program: %w", ErrInvalid)
+	}
+	for stage, r := range map[Stage]StageRule{BeforeCulture: p.BeforeCulture, CultureStarted: p.CultureStarted, InfusionsGiven: p.InfusionsGiven} {
+		if r.RefundShare < 0 || r.RefundShare > whole {
+			return fmt.Errorf("%s: refund share %d bp not within 0-10000: %w", stage, r.RefundShare, ErrInvalid)
+		}
+		if r.RefundShare < whole && r.RestTo != ToAccountCredit && r.RestTo != ToForfeit {
+			return fmt.Errorf("%s: the rest goes to %q, want account_credit or forfeit: %w", stage, r.RestTo, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Facts are what happened to a course and its money when it is
+// cancelled, summed over its invoices by the caller.
+type Facts struct {
+	CultureStarted bool
+	InfusionsGiven int
+	// Paid is money paid and still held: paid, less what was already
+	// refunded or moved to account credit.
+	Paid Amount
+	// Owed is what the course's issued invoices still ask for.
+	Owed Amount
+	// LabFee and PerInfusion are the prices the course was invoiced with.
+	LabFee      Amount
+	PerInfusion Amount
+}
+
+// Stage is the stage the facts put a course in.
+func (f Facts) Stage() Stage {
+	switch {
+	case f.InfusionsGiven > 0:
+		return InfusionsGiven
+	case f.CultureStarted:
+		return CultureStarted
+	default:
+		return BeforeCulture
+	}
+}
+
+// Settlement is what a cancellation does with the money. Its parts add up
+// exactly:
+//
+//	Refund + ToAccountCredit + Forfeit = Facts.Paid
+//	Credit + StillOwed                 = Facts.Owed
+type Settlement struct {
+	Stage Stage
+	// Kept is what the course consumed under the policy: the clinic's.
+	Kept Amount
+	// Forfeit is paid money the clinic keeps: consumption first, then a
+	// cancellation fee when the rule sends the rest there.
+	Forfeit Amount
+	Refund  Amount
+	// ToAccountCredit is paid money that becomes account credit.
+	ToAccountCredit Amount
+	// Credit is taken off what is owed (credit notes' ReduceOwed).
+	Credit Amount
+	// StillOwed is consumption the payments did not cover: it stays owed.
+	StillOwed Amount
+}
+
+// Apply settles a cancelled course under the policy. What the course
+// consumed (Kept) is taken from the money paid first; what the payments
+// don't cover stays owed (out of what is owed; the rest of what is owed is
+// credited). The paid money beyond consumption is split by the stage's
+// refund share, rounded half to even on the refund, the remainder going
+// to account credit or forfeited.
+//
+// With a course of 30,000.00 CNY, a lab fee of 3,000.00, 2,000.00 an
+// infusion, and a policy keeping the lab fee once culture started and the
+// infusions given, refunding 100 % before infusions and 50 % after (the
+// rest to account credit):
+//
+//   - before culture, 10,000.00 paid, 5,000.00 owed: refund 10,000.00,
+//     credit 5,000.00;
+//   - culture started, the same money: forfeit 3,000.00, refund 7,000.00,
+//     credit 5,000.00;
+//   - two infusions given, 20,000.00 paid, 5,000.00 owed: kept 7,000.00,
+//     refund 6,500.00, account credit 6,500.00, credit 5,000.00;
+//   - two infusions given, 5,000.00 paid, 10,000.00 owed: forfeit
+//     5,000.00, still owed 2,000.00, credit 8,000.00.
+func Apply(p CancellationPolicy, f Facts) (Settlement, error) {
+	if err := p.Validate(); err != nil {
+		return Settlement{}, err
+	}
+	if isNegative(f.Paid) || isNegative(f.Owed) || isNegative(f.LabFee) || isNegative(f.PerInfusion) || f.InfusionsGiven < 0 {
+		return Settlement{}, fmt.Errorf("negative facts %+v: %w", f, ErrInvalid)
+	}
+	stage := f.Stage()
+	rule := map[Stage]StageRule{BeforeCulture: p.BeforeCulture, CultureStarted: p.CultureStarted, InfusionsGiven: p.InfusionsGiven}[stage]
+
+	var kept Amount
+	if rule.ForfeitLabFee && f.CultureStarted {
+		kept = f.LabFee
+	}
+	if rule.KeepInfusions {
+		infusions, err := times(f.PerInfusion, int64(f.InfusionsGiven))
+		if err == nil {
+			kept, err = add(kept, infusions)
+		}
+		if err != nil {
+			return Settlement{}, fmt.Errorf("infusions kept: %w", err)
+		}
+	}
+	s := Settlement{Stage: stage, Kept: kept}
+	s.Forfeit = minAmount(kept, f.Paid)
+	s.StillOwed = minAmount(sub(kept, s.Forfeit), f.Owed)
+	s.Credit = sub(f.Owed, s.StillOwed)
+
+	rest := sub(f.Paid, s.Forfeit)
+	s.Refund = share(rest, rule.RefundShare)
+	remainder := sub(rest, s.Refund)
+	if rule.RestTo == ToForfeit {
+		s.Forfeit = plus(s.Forfeit, remainder)
+	} else {
+		s.ToAccountCredit = remainder
+	}
+	return s, nil
+}
+
+// CycleCredit is what a cycle whose product failed gives back.
+type CycleCredit struct {
+	Cycle int
+	// Credit is the cycle's charges less what the policy keeps.
+	Credit Amount
+	// KeptLabFee is the lab fee the policy keeps (0 when credited too).
+	KeptLabFee Amount
+}
+
+// FailedCycleCredit is the credit for a cycle whose product failed
+// (ProductFailed): its infusion charge, and its lab fee unless its culture
+// had started and the policy keeps the lab fee then. The caller turns it
+// into credit notes on the cycle's invoices (reducing what is owed first,
+// then to account credit). The price list's amounts are those the course
+// was invoiced with.
+func FailedCycleCredit(pl PriceList, cycle Cycle, cultureStarted bool, p CancellationPolicy) (CycleCredit, error) {
+	if err := pl.Validate(); err != nil {
+		return CycleCredit{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return CycleCredit{}, err
+	}
+	if p.Program != pl.Program {
+		return CycleCredit{}, fmt.Errorf("policy of %s for a price list of %s: %w", p.Program, pl.Program, ErrInvalid)
+	}
+	if cycle.Number < 1 {
+		return CycleCredit{}, fmt.Errorf("cycle %d: %w", cycle.Number, ErrInvalid)
+	}
+	c := CycleCredit{Cycle: cycle.Number, Credit: pl.PerInfusion}
+	if cultureStarted && p.KeepLabFeeOnProductFailure {
+		c.KeptLabFee = pl.LabFee
+	} else {
+		c.Credit = plus(c.Credit, pl.LabFee) // Validate keeps LabFee + PerInfusion in range
+	}
+	return c, nil
+}
