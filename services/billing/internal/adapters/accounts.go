@@ -26,7 +26,7 @@ const (
 	// insertAccount opens an account once; a repeated event changes nothing.
 	insertAccount = `INSERT INTO accounts (patient_id, currency, opened_at, version)
 		VALUES (:patient_id, :currency, :opened_at, :version) ON CONFLICT (patient_id) DO NOTHING`
-	selectAccount = `SELECT * FROM accounts WHERE patient_id = $1`
+	selectAccount = `SELECT patient_id, currency, opened_at, version FROM accounts WHERE patient_id = $1`
 )
 
 // TxRepositories returns billing's repositories bound to tx, an event
