@@ -60,4 +60,9 @@ var Service = platform.Define(platform.Definition[Config]{
 		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)
 		return nil
 	},
+	// The demo price lists and cancellation policies (never over the
+	// clinic's own edits).
+	Seed: func(ctx context.Context, rt *platform.Runtime) error {
+		return adapters.Seed(ctx, rt.DB, rt.Now())
+	},
 })
