@@ -54,7 +54,8 @@ var Service = platform.Define(platform.Definition[Config]{
 	Consumes:    []string{messaging.SubjectOf(&intakev1.PatientRegistered{})},
 	Config:      LoadConfig,
 	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {
-		if err := ports.Events(rt.Processor, adapters.TxRepositories, app.OpenAccount{Currency: cfg.Currency}); err != nil {
+		store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox}
+		if err := ports.Events(rt.Processor, store.Tx, app.OpenAccount{Currency: cfg.Currency}); err != nil {
 			return err
 		}
 		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)

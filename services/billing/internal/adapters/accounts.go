@@ -29,13 +29,14 @@ const (
 	selectAccount = `SELECT patient_id, currency, opened_at, version FROM accounts WHERE patient_id = $1`
 )
 
-// TxRepositories returns billing's repositories bound to tx, an event
-// handler's transaction; service.New hands this factory to ports.Events.
-func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx} }
-
-type txRepositories struct{ tx *sqlx.Tx }
+type txRepositories struct {
+	tx *sqlx.Tx
+	s  *Store
+}
 
 func (r txRepositories) Accounts() app.AccountOpener { return accountsTx{tx: r.tx} }
+func (r txRepositories) Ledger() app.Ledger          { return Ledger{Tx: r.tx} }
+func (r txRepositories) Reference() app.Reference    { return Reference{Q: r.tx} }
 
 // accountsTx writes accounts inside a transaction.
 type accountsTx struct{ tx sqlx.ExtContext }

@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
 func open(t *testing.T, db *sqlx.DB, a account.Account) {
 	t.Helper()
 	require.NoError(t, pgdb.InTx(context.Background(), db, nil, func(tx *sqlx.Tx) error {
-		return adapters.TxRepositories(tx).Accounts().Open(context.Background(), a)
+		return (&adapters.Store{DB: db}).Tx(tx).Accounts().Open(context.Background(), a)
 	}))
 }
 
@@ -62,7 +62,7 @@ func TestAccountsNotFoundAndRollback(t *testing.T) {
 	require.NoError(t, err)
 	boom := errors.New("handler failed after opening")
 	err = pgdb.InTx(ctx, db, nil, func(tx *sqlx.Tx) error {
-		if err := adapters.TxRepositories(tx).Accounts().Open(ctx, a); err != nil {
+		if err := (&adapters.Store{DB: db}).Tx(tx).Accounts().Open(ctx, a); err != nil {
 			return err
 		}
 		return boom

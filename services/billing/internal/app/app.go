@@ -8,6 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 )
 
 // Repositories are billing's repositories bound to one transaction. An
@@ -16,6 +18,33 @@ import (
 // the record that the event was processed.
 type Repositories interface {
 	Accounts() AccountOpener
+	Ledger() Ledger
+	Reference() Reference
+}
+
+// UnitOfWork runs fn in one transaction: it commits when fn returns nil.
+type UnitOfWork interface {
+	Do(ctx context.Context, fn func(Repositories) error) error
+}
+
+// Ledger stores the double-entry postings of patient accounts.
+type Ledger interface {
+	// Book locks the patient's account for the transaction and returns its
+	// ledger so far (account.ErrNotFound when there is no account).
+	Book(ctx context.Context, patientID uuid.UUID) (*ledger.Book, error)
+	// Append stores a posting the Book accepted.
+	Append(ctx context.Context, p ledger.Posting) error
+	// NextEventSequence takes the account's next money-event number.
+	NextEventSequence(ctx context.Context, patientID uuid.UUID) (int64, error)
+}
+
+// Reference reads the clinic's price lists and cancellation policies.
+type Reference interface {
+	// PriceList returns the list of a program's protocol version that
+	// applies on date.
+	PriceList(ctx context.Context, program, version string, date time.Time) (policy.PriceList, error)
+	// Policy returns a program's cancellation policy.
+	Policy(ctx context.Context, program string) (policy.CancellationPolicy, error)
 }
 
 // AccountOpener stores new accounts.
