@@ -3,6 +3,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,8 +19,34 @@ import (
 // the record that the event was processed.
 type Repositories interface {
 	Accounts() AccountOpener
+	Courses() Courses
 	Ledger() Ledger
 	Reference() Reference
+}
+
+// Course is what billing knows of a course, from scheduling's events.
+type Course struct {
+	ID              uuid.UUID `db:"course_id"`
+	PatientID       uuid.UUID `db:"patient_id"`
+	Program         string    `db:"program"`
+	ProtocolVersion string    `db:"protocol_version"`
+	// Status is scheduling's course status.
+	Status         string    `db:"status"`
+	CultureStarted bool      `db:"culture_started"`
+	InfusionsGiven int       `db:"infusions_given"`
+	Version        int64     `db:"version"`
+	UpdatedAt      time.Time `db:"updated_at"`
+}
+
+// ErrUnknownCourse: billing has not heard of the course.
+var ErrUnknownCourse = errors.New("course unknown to billing")
+
+// Courses keeps billing's view of courses.
+type Courses interface {
+	// Save stores c unless the same or a newer version is stored.
+	Save(ctx context.Context, c Course) (applied bool, err error)
+	// Get returns the course locked, or ErrUnknownCourse.
+	Get(ctx context.Context, id uuid.UUID) (Course, error)
 }
 
 // UnitOfWork runs fn in one transaction: it commits when fn returns nil.

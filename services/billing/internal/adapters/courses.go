@@ -1,0 +1,51 @@
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/clinicops/clinicops/services/billing/internal/app"
+)
+
+const (
+	// upsertCourse keeps the newest version of scheduling's course: a
+	// stale or repeated event changes nothing (and reports so).
+	upsertCourse = `INSERT INTO courses (course_id, patient_id, program, protocol_version, status, culture_started,
+		infusions_given, version, updated_at)
+		VALUES (:course_id, :patient_id, :program, :protocol_version, :status, :culture_started, :infusions_given, :version, :updated_at)
+		ON CONFLICT (course_id) DO UPDATE SET status = EXCLUDED.status, culture_started = EXCLUDED.culture_started,
+			infusions_given = EXCLUDED.infusions_given, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+		WHERE courses.version < EXCLUDED.version`
+	selectBillingCourse = `SELECT course_id, patient_id, program, protocol_version, status, culture_started,
+		infusions_given, version, updated_at FROM courses WHERE course_id = $1 FOR UPDATE`
+)
+
+type courses txRepositories
+
+// Save stores c unless the same or a newer version is stored; applied
+// says whether it was.
+func (r courses) Save(ctx context.Context, c app.Course) (applied bool, err error) {
+	res, err := r.tx.NamedExecContext(ctx, upsertCourse, c)
+	if err != nil {
+		return false, fmt.Errorf("save course %s: %w", c.ID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Get returns the course, locked, or app.ErrUnknownCourse.
+func (r courses) Get(ctx context.Context, id uuid.UUID) (app.Course, error) {
+	var c app.Course
+	if err := r.tx.GetContext(ctx, &c, selectBillingCourse, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return c, app.ErrUnknownCourse
+		}
+		return c, fmt.Errorf("get course %s: %w", id, err)
+	}
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	return c, nil
+}
