@@ -1,6 +1,7 @@
 // Package seed is billing's reference data as the clinic edits it: price
 // lists and cancellation policies per program, in the JSON shape the admin
-// API and `make run`'s demo data share. Amounts are minor units (fen).
+// API and `make run`'s demo data share. Amounts are minor units (fen) of
+// the list's currency; ToDomain makes them money.Money.
 package seed
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 )
 
@@ -33,14 +35,22 @@ type PriceListJSON struct {
 	TaxRateBP       int64                     `json:"tax_rate_bp"`
 }
 
-// ToDomain is the price list, validated.
+// ToDomain is the price list, validated: its amounts are Money in its
+// currency, which must be one money knows.
 func (p PriceListJSON) ToDomain() (policy.PriceList, error) {
 	from, err := time.Parse(time.DateOnly, p.ValidFrom)
 	if err != nil {
 		return policy.PriceList{}, fmt.Errorf("price list %s: valid_from: %w", p.Program, err)
 	}
-	pl := policy.PriceList{Program: p.Program, ProtocolVersion: p.ProtocolVersion, ValidFrom: from, Currency: p.Currency,
-		CoursePrice: p.CoursePrice, Deposit: p.Deposit, LabFee: p.LabFee, PerInfusion: p.PerInfusion, TaxRate: p.TaxRateBP}
+	cur, err := money.ParseCurrency(p.Currency)
+	if err != nil {
+		return policy.PriceList{}, fmt.Errorf("price list %s: currency: %w: %w", p.Program, err, policy.ErrInvalid)
+	}
+	// A known currency: money.New cannot fail.
+	in := func(minor int64) money.Money { m, _ := money.New(minor, cur); return m }
+	pl := policy.PriceList{Program: p.Program, ProtocolVersion: p.ProtocolVersion, ValidFrom: from, Currency: cur,
+		CoursePrice: in(p.CoursePrice), Deposit: in(p.Deposit), LabFee: in(p.LabFee), PerInfusion: in(p.PerInfusion),
+		TaxRate: p.TaxRateBP}
 	if p.ValidTo != "" {
 		if pl.ValidTo, err = time.Parse(time.DateOnly, p.ValidTo); err != nil {
 			return policy.PriceList{}, fmt.Errorf("price list %s: valid_to: %w", p.Program, err)
@@ -48,8 +58,8 @@ func (p PriceListJSON) ToDomain() (policy.PriceList, error) {
 	}
 	if len(p.Instalments) > 0 {
 		pl.Instalments = map[string]policy.Instalment{}
-		for phase, in := range p.Instalments {
-			pl.Instalments[phase] = policy.Instalment{Amount: in.Amount, Count: in.Count}
+		for phase, inst := range p.Instalments {
+			pl.Instalments[phase] = policy.Instalment{Amount: in(inst.Amount), Count: inst.Count}
 		}
 	}
 	return pl, pl.Validate()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 	"github.com/clinicops/clinicops/services/billing/seed"
 )
@@ -47,11 +48,34 @@ func TestSeededReferenceData(t *testing.T) {
 		}
 		invoices, err := policy.Schedule(pl, cycles, planned, policy.ScheduleOptions{DepositDueDays: 7, InstalmentLeadDays: 14})
 		require.NoError(t, err, p.Program)
-		var total int64
+		total := money.Zero(pl.Currency)
 		for _, in := range invoices {
-			total += in.Amount
+			total, err = total.Add(in.Amount)
+			require.NoError(t, err)
 		}
 		require.Equal(t, pl.CoursePrice, total, "%s invoices its course price", p.Program)
 		require.Equal(t, "deposit", string(invoices[0].Kind), "%s: the deposit comes first", p.Program)
+	}
+}
+
+// TestPriceListToDomainMoney: the JSON's minor units become Money in the
+// list's currency; a currency money does not know is refused.
+func TestPriceListToDomainMoney(t *testing.T) {
+	t.Parallel()
+	p := seed.PriceListJSON{Program: "x", ProtocolVersion: "v1", ValidFrom: "2026-01-01", Currency: "HKD",
+		CoursePrice: 300_000, Deposit: 100_000, LabFee: 0, PerInfusion: 50_000,
+		Instalments: map[string]seed.InstalmentJSON{"a": {Amount: 100_000, Count: 2}}}
+	pl, err := p.ToDomain()
+	require.NoError(t, err)
+	require.Equal(t, money.HKD, pl.Currency)
+	for _, m := range []money.Money{pl.CoursePrice, pl.Deposit, pl.LabFee, pl.PerInfusion, pl.Instalments["a"].Amount} {
+		require.Equal(t, money.HKD, m.Currency())
+	}
+	require.Equal(t, int64(300_000), pl.CoursePrice.Amount())
+	require.Equal(t, int64(100_000), pl.Instalments["a"].Amount.Amount())
+	for _, bad := range []string{"hkd", "", "XXX"} {
+		p.Currency = bad
+		_, err := p.ToDomain()
+		require.ErrorIs(t, err, policy.ErrInvalid, bad)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 // Event is something that happened to an invoice's money. The aggregate
@@ -21,15 +23,15 @@ type Snapshot struct {
 	CourseID  uuid.UUID
 	Cycle     int
 	Kind      Kind
-	Currency  string
+	Currency  money.Currency
 	Status    Status
-	Total     Amount
-	Paid      Amount
-	Credited  Amount
-	Refunded  Amount
+	Total     money.Money
+	Paid      money.Money
+	Credited  money.Money
+	Refunded  money.Money
 	// MovedToAccountCredit is paid money moved to account credit.
-	MovedToAccountCredit Amount
-	Due                  Amount
+	MovedToAccountCredit money.Money
+	Due                  money.Money
 	Version              int64
 	At                   time.Time
 }
@@ -67,9 +69,9 @@ type OverdueEvent struct {
 type PaymentAppliedEvent struct {
 	Invoice     Snapshot
 	PaymentID   string
-	Amount      Amount
-	Applied     Amount
-	Overpayment Amount
+	Amount      money.Money
+	Applied     money.Money
+	Overpayment money.Money
 }
 
 // PaidEvent: nothing is owed any more (paid, or paid and credited).
@@ -78,7 +80,7 @@ type PaidEvent struct{ Invoice Snapshot }
 // RefundedEvent: paid money given back.
 type RefundedEvent struct {
 	Invoice   Snapshot
-	Amount    Amount
+	Amount    money.Money
 	Reason    string
 	Reference string
 }

@@ -5,7 +5,8 @@
 // two refunds from both passing is the repository's (FOR UPDATE), the rule
 // they are checked against is here.
 //
-// Money on an invoice, in its one currency:
+// Money on an invoice is money.Money, all of it in the invoice's one
+// currency (an amount in another is refused where it comes in):
 //
 //	AmountDue  = Total − Paid − Credited                (never negative)
 //	Refundable = Paid − Refunded − MovedToAccountCredit (never negative)
@@ -27,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/clock"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 // Status is where an invoice stands.
@@ -92,7 +94,21 @@ var (
 	// ErrNotRefunded: money paid and not refunded keeps an invoice from
 	// being voided.
 	ErrNotRefunded = errors.New("paid money must be refunded or credited before voiding")
+	// ErrOverflow: an amount too large to be a real price (int64 minor
+	// units would overflow). It is money's sentinel, named here so callers
+	// of this package need not import money to tell it apart.
+	ErrOverflow = money.ErrOverflow
 )
+
+// inCurrency refuses an amount that is not in the invoice's currency (the
+// zero Money, of no currency, included); the error is both ErrInvalid and
+// money.ErrCurrencyMismatch.
+func (inv *Invoice) inCurrency(what string, m money.Money) error {
+	if err := money.CheckCurrency(m, inv.n.Currency); err != nil {
+		return fmt.Errorf("%s: %w: %w", what, ErrInvalid, err)
+	}
+	return nil
+}
 
 // StateError says which change the invoice's status refused.
 type StateError struct {
@@ -111,12 +127,11 @@ func (e *StateError) Unwrap() error { return ErrState }
 // parts) above what can still be given back; it names that amount so the
 // cashier sees what is possible.
 type RefundableError struct {
-	Requested, Refundable Amount
-	Currency              string
+	Requested, Refundable money.Money
 }
 
 func (e *RefundableError) Error() string {
-	return fmt.Sprintf("refund of %d exceeds the refundable %d (%s minor units)", e.Requested, e.Refundable, e.Currency)
+	return fmt.Sprintf("refund of %s exceeds the refundable %s", e.Requested, e.Refundable)
 }
 
 // Unwrap makes errors.Is(err, ErrAboveRefundable) hold.
@@ -124,12 +139,11 @@ func (e *RefundableError) Unwrap() error { return ErrAboveRefundable }
 
 // DueError is a credit note taking off more than is owed.
 type DueError struct {
-	Requested, Due Amount
-	Currency       string
+	Requested, Due money.Money
 }
 
 func (e *DueError) Error() string {
-	return fmt.Sprintf("credit of %d exceeds the amount due %d (%s minor units)", e.Requested, e.Due, e.Currency)
+	return fmt.Sprintf("credit of %s exceeds the amount due %s", e.Requested, e.Due)
 }
 
 // Unwrap makes errors.Is(err, ErrAboveDue) hold.
@@ -137,12 +151,11 @@ func (e *DueError) Unwrap() error { return ErrAboveDue }
 
 // NotRefundedError is a void refused because money is still held.
 type NotRefundedError struct {
-	Held     Amount
-	Currency string
+	Held money.Money
 }
 
 func (e *NotRefundedError) Error() string {
-	return fmt.Sprintf("%d (%s minor units) paid and not refunded", e.Held, e.Currency)
+	return fmt.Sprintf("%s paid and not refunded", e.Held)
 }
 
 // Unwrap makes errors.Is(err, ErrNotRefunded) hold.
@@ -154,13 +167,13 @@ type Line struct {
 	Code        string
 	Description string
 	Quantity    int64
-	UnitPrice   Amount
+	UnitPrice   money.Money
 	// TaxRate in basis points (1300 = 13 %); the unit price is net of tax.
 	TaxRate BasisPoints
 	// Amount = Quantity × UnitPrice.
-	Amount Amount
+	Amount money.Money
 	// Tax = Amount × TaxRate / 10000, rounded half to even once per line.
-	Tax Amount
+	Tax money.Money
 }
 
 // LineItem is a line to add; the aggregate computes its amount and tax.
@@ -168,8 +181,9 @@ type LineItem struct {
 	Code        string
 	Description string
 	Quantity    int64
-	UnitPrice   Amount
-	TaxRate     BasisPoints
+	// UnitPrice is in the invoice's currency.
+	UnitPrice money.Money
+	TaxRate   BasisPoints
 }
 
 // Settlement is a refund or a credit note already made on the invoice. It
@@ -181,7 +195,7 @@ type Settlement struct {
 	Reference string
 	// Reason as given; compared by its normalized form.
 	Reason string
-	Amount Amount
+	Amount money.Money
 	At     time.Time
 }
 
@@ -196,8 +210,9 @@ type New struct {
 	PatientID uuid.UUID
 	CourseID  uuid.UUID
 	// Cycle is the cycle billed; 0 for the course as a whole.
-	Cycle    int
-	Currency string
+	Cycle int
+	// Currency is the one currency of all the invoice's amounts.
+	Currency money.Currency
 	Kind     Kind
 }
 
@@ -205,15 +220,15 @@ type New struct {
 type Invoice struct {
 	n         New
 	lines     []Line
-	total     Amount
+	total     money.Money
 	status    Status
 	number    string
 	issuedAt  time.Time
 	dueDate   time.Time
-	paid      Amount
-	credited  Amount
-	refunded  Amount
-	toAccount Amount
+	paid      money.Money
+	credited  money.Money
+	refunded  money.Money
+	toAccount money.Money
 	settled   []Settlement
 	voidedFor string
 	version   int64
@@ -231,30 +246,33 @@ func NewDraft(n New, now time.Time) (*Invoice, error) {
 	if n.Cycle < 0 {
 		return nil, fmt.Errorf("cycle %d: %w", n.Cycle, ErrInvalid)
 	}
-	if !validCurrency(n.Currency) {
-		return nil, fmt.Errorf("currency %q is not an ISO 4217 code: %w", n.Currency, ErrInvalid)
+	if _, err := money.New(0, n.Currency); err != nil {
+		return nil, fmt.Errorf("currency: %w: %w", err, ErrInvalid)
 	}
 	if !n.Kind.Valid() {
 		return nil, fmt.Errorf("kind %q: %w", n.Kind, ErrInvalid)
 	}
-	return &Invoice{n: n, status: Draft, version: 1, createdAt: now, updatedAt: now}, nil
+	zero := money.Zero(n.Currency)
+	return &Invoice{n: n, total: zero, status: Draft, paid: zero, credited: zero, refunded: zero, toAccount: zero,
+		version: 1, createdAt: now, updatedAt: now}, nil
 }
 
-// State is an invoice as stored, for the repository.
+// State is an invoice as stored, for the repository. Every amount is in
+// New.Currency, zeros included (money.Zero of it).
 type State struct {
 	New
 	Lines    []Line
-	Total    Amount
+	Total    money.Money
 	Status   Status
 	Number   string
 	IssuedAt time.Time
 	DueDate  time.Time
-	Paid     Amount
-	Credited Amount
-	Refunded Amount
+	Paid     money.Money
+	Credited money.Money
+	Refunded money.Money
 	// MovedToAccountCredit is paid money a credit note moved to the
 	// patient's account credit.
-	MovedToAccountCredit Amount
+	MovedToAccountCredit money.Money
 	Settlements          []Settlement
 	VoidReason           string
 	Version              int64
@@ -296,7 +314,7 @@ func (inv *Invoice) Cycle() int { return inv.n.Cycle }
 func (inv *Invoice) Kind() Kind { return inv.n.Kind }
 
 // Currency is the one currency of all its amounts.
-func (inv *Invoice) Currency() string { return inv.n.Currency }
+func (inv *Invoice) Currency() money.Currency { return inv.n.Currency }
 
 // Status is where it stands.
 func (inv *Invoice) Status() Status { return inv.status }
@@ -314,41 +332,41 @@ func (inv *Invoice) DueDate() time.Time { return inv.dueDate }
 func (inv *Invoice) Lines() []Line { return slices.Clone(inv.lines) }
 
 // Total is the sum of the lines' amounts and taxes.
-func (inv *Invoice) Total() Amount { return inv.total }
+func (inv *Invoice) Total() money.Money { return inv.total }
 
 // AmountPaid is what was paid against it (before refunds).
-func (inv *Invoice) AmountPaid() Amount { return inv.paid }
+func (inv *Invoice) AmountPaid() money.Money { return inv.paid }
 
 // AmountCredited is what credit notes took off what is owed.
-func (inv *Invoice) AmountCredited() Amount { return inv.credited }
+func (inv *Invoice) AmountCredited() money.Money { return inv.credited }
 
 // AmountRefunded is what was given back, by refunds and credit notes.
-func (inv *Invoice) AmountRefunded() Amount { return inv.refunded }
+func (inv *Invoice) AmountRefunded() money.Money { return inv.refunded }
 
 // MovedToAccountCredit is paid money credit notes moved to account credit.
-func (inv *Invoice) MovedToAccountCredit() Amount { return inv.toAccount }
+func (inv *Invoice) MovedToAccountCredit() money.Money { return inv.toAccount }
 
 // Version is its version; every change adds one.
 func (inv *Invoice) Version() int64 { return inv.version }
 
 // AmountDue is what is still owed: total − paid − credited, never negative.
-func (inv *Invoice) AmountDue() Amount {
+func (inv *Invoice) AmountDue() money.Money {
 	if inv.status == Draft || inv.status == Void {
-		return 0
+		return money.Zero(inv.n.Currency)
 	}
-	d := mustSub(mustSub(inv.total, inv.paid), inv.credited)
-	if isNegative(d) {
-		return 0
+	d := must(must(inv.total.Sub(inv.paid)).Sub(inv.credited))
+	if d.IsNegative() {
+		return money.Zero(inv.n.Currency)
 	}
 	return d
 }
 
 // Refundable is what can still be given back: paid − refunded − moved to
 // account credit, never negative.
-func (inv *Invoice) Refundable() Amount {
-	r := mustSub(mustSub(inv.paid, inv.refunded), inv.toAccount)
-	if isNegative(r) {
-		return 0
+func (inv *Invoice) Refundable() money.Money {
+	r := must(must(inv.paid.Sub(inv.refunded)).Sub(inv.toAccount))
+	if r.IsNegative() {
+		return money.Zero(inv.n.Currency)
 	}
 	return r
 }
@@ -361,7 +379,8 @@ func (inv *Invoice) change(now time.Time) {
 func (inv *Invoice) record(e Event) { inv.events = append(inv.events, e) }
 
 // AddLine adds a line to a draft. Quantity is positive, the unit price
-// and tax rate non-negative (the rate at most 100 %).
+// non-negative and in the invoice's currency, the tax rate non-negative
+// and at most 100 %.
 func (inv *Invoice) AddLine(li LineItem, now time.Time) error {
 	if inv.status != Draft {
 		return &StateError{"add a line to", inv.status}
@@ -369,11 +388,14 @@ func (inv *Invoice) AddLine(li LineItem, now time.Time) error {
 	if strings.TrimSpace(li.Code) == "" {
 		return fmt.Errorf("line code is required: %w", ErrInvalid)
 	}
-	if li.Quantity <= 0 || isNegative(li.UnitPrice) || li.TaxRate < 0 || li.TaxRate > maxRate {
-		return fmt.Errorf("line %s: quantity %d, unit price %d, tax rate %d bp: %w",
+	if err := inv.inCurrency("line "+li.Code+" unit price", li.UnitPrice); err != nil {
+		return err
+	}
+	if li.Quantity <= 0 || li.UnitPrice.IsNegative() || li.TaxRate < 0 || li.TaxRate > maxRate {
+		return fmt.Errorf("line %s: quantity %d, unit price %s, tax rate %d bp: %w",
 			li.Code, li.Quantity, li.UnitPrice, li.TaxRate, ErrInvalid)
 	}
-	amount, err := mul(li.UnitPrice, li.Quantity)
+	amount, err := li.UnitPrice.MulRatio(li.Quantity, 1)
 	if err != nil {
 		return fmt.Errorf("line %s: %w", li.Code, err)
 	}
@@ -381,11 +403,11 @@ func (inv *Invoice) AddLine(li LineItem, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("line %s: %w", li.Code, err)
 	}
-	gross, err := add(amount, tax)
+	gross, err := amount.Add(tax)
 	if err != nil {
 		return fmt.Errorf("line %s: %w", li.Code, err)
 	}
-	total, err := add(inv.total, gross)
+	total, err := inv.total.Add(gross)
 	if err != nil {
 		return fmt.Errorf("line %s: %w", li.Code, err)
 	}
@@ -411,7 +433,7 @@ func (inv *Invoice) Issue(number string, issuedAt, dueDate time.Time) error {
 	if inv.status != Draft {
 		return &StateError{"issue", inv.status}
 	}
-	if len(inv.lines) == 0 || !isPositive(inv.total) {
+	if len(inv.lines) == 0 || !inv.total.IsPositive() {
 		return ErrEmpty
 	}
 	if !numberFormat.MatchString(number) {
@@ -436,33 +458,36 @@ func (inv *Invoice) settle() bool {
 	switch {
 	case inv.status == Paid:
 		return false
-	case inv.AmountDue() == 0:
+	case inv.AmountDue().IsZero():
 		inv.status = Paid
 		return true
 	case inv.status == Overdue:
-	case isPositive(inv.paid):
+	case inv.paid.IsPositive():
 		inv.status = PartiallyPaid
 	}
 	return false
 }
 
 // ApplyPayment applies a payment (or the part of one allocated to this
-// invoice). What exceeds the amount due is not applied: it is returned as
-// overpayment for the caller to put on the patient's account credit.
-func (inv *Invoice) ApplyPayment(amount Amount, paymentID string, at time.Time) (overpayment Amount, err error) {
+// invoice), in the invoice's currency. What exceeds the amount due is not
+// applied: it is returned as overpayment for the caller to put on the
+// patient's account credit.
+func (inv *Invoice) ApplyPayment(amount money.Money, paymentID string, at time.Time) (overpayment money.Money, err error) {
 	if !inv.status.open() {
-		return 0, &StateError{"pay", inv.status}
+		return money.Money{}, &StateError{"pay", inv.status}
 	}
-	if !isPositive(amount) {
-		return 0, fmt.Errorf("payment of %d: %w", amount, ErrAmount)
+	if err := inv.inCurrency("payment", amount); err != nil {
+		return money.Money{}, err
+	}
+	if !amount.IsPositive() {
+		return money.Money{}, fmt.Errorf("payment of %s: %w", amount, ErrAmount)
 	}
 	if strings.TrimSpace(paymentID) == "" {
-		return 0, fmt.Errorf("payment id is required: %w", ErrInvalid)
+		return money.Money{}, fmt.Errorf("payment id is required: %w", ErrInvalid)
 	}
-	due := inv.AmountDue()
-	applied := minAmount(amount, due)
-	overpayment = mustSub(amount, applied)
-	inv.paid = mustAdd(inv.paid, applied)
+	applied := must(amount.Min(inv.AmountDue()))
+	overpayment = must(amount.Sub(applied))
+	inv.paid = must(inv.paid.Add(applied))
 	paid := inv.settle()
 	inv.change(at)
 	inv.record(PaymentAppliedEvent{Invoice: inv.snapshot(), PaymentID: paymentID, Amount: amount,
@@ -508,8 +533,8 @@ func (inv *Invoice) Void(reason string, at time.Time) error {
 	if strings.TrimSpace(reason) == "" {
 		return fmt.Errorf("a void needs a reason: %w", ErrInvalid)
 	}
-	if held := inv.Refundable(); isPositive(held) {
-		return &NotRefundedError{Held: held, Currency: inv.n.Currency}
+	if held := inv.Refundable(); held.IsPositive() {
+		return &NotRefundedError{Held: held}
 	}
 	inv.status, inv.voidedFor = Void, reason
 	inv.change(at)
@@ -542,18 +567,22 @@ func (inv *Invoice) replayed(s Settlement) (bool, error) {
 	return false, nil
 }
 
-// Refund gives back paid money, at most what is refundable, once per
-// reason. reference is the caller's idempotency reference: the same
-// refund asked again (same reference, amount and reason) changes nothing
-// and returns nil; the reference with other content is refused.
-func (inv *Invoice) Refund(amount Amount, reason, reference string, at time.Time) error {
+// Refund gives back paid money, in the invoice's currency, at most what
+// is refundable, once per reason. reference is the caller's idempotency
+// reference: the same refund asked again (same reference, amount and
+// reason) changes nothing and returns nil; the reference with other
+// content is refused.
+func (inv *Invoice) Refund(amount money.Money, reason, reference string, at time.Time) error {
 	switch inv.status {
 	case Issued, PartiallyPaid, Paid, Overdue:
 	default:
 		return &StateError{"refund", inv.status}
 	}
-	if !isPositive(amount) {
-		return fmt.Errorf("refund of %d: %w", amount, ErrAmount)
+	if err := inv.inCurrency("refund", amount); err != nil {
+		return err
+	}
+	if !amount.IsPositive() {
+		return fmt.Errorf("refund of %s: %w", amount, ErrAmount)
 	}
 	if strings.TrimSpace(reason) == "" || strings.TrimSpace(reference) == "" {
 		return fmt.Errorf("a refund needs a reason and a reference: %w", ErrInvalid)
@@ -562,10 +591,10 @@ func (inv *Invoice) Refund(amount Amount, reason, reference string, at time.Time
 	if again, err := inv.replayed(s); again || err != nil {
 		return err
 	}
-	if refundable := inv.Refundable(); amount > refundable {
-		return &RefundableError{Requested: amount, Refundable: refundable, Currency: inv.n.Currency}
+	if refundable := inv.Refundable(); must(amount.Cmp(refundable)) > 0 {
+		return &RefundableError{Requested: amount, Refundable: refundable}
 	}
-	inv.refunded = mustAdd(inv.refunded, amount)
+	inv.refunded = must(inv.refunded.Add(amount))
 	inv.settled = append(inv.settled, s)
 	inv.change(at)
 	inv.record(RefundedEvent{Invoice: inv.snapshot(), Amount: amount, Reason: reason, Reference: reference})
@@ -574,37 +603,38 @@ func (inv *Invoice) Refund(amount Amount, reason, reference string, at time.Time
 
 // CreditNote undoes part of an invoice. Its total is split, exactly, into
 // what it takes off the amount still owed, what is refunded, and what
-// moves to the patient's account credit.
+// moves to the patient's account credit. All four amounts are in the
+// invoice's currency, a part of nothing included (money.Zero of it).
 type CreditNote struct {
 	// Reference is the caller's idempotency reference (the note's id).
 	Reference string
 	Reason    string
-	Total     Amount
+	Total     money.Money
 	// ReduceOwed is taken off the amount due (at most AmountDue).
-	ReduceOwed Amount
+	ReduceOwed money.Money
 	// Refund is paid money given back; Refund + ToAccountCredit is at
 	// most Refundable.
-	Refund Amount
+	Refund money.Money
 	// ToAccountCredit is paid money moved to the account credit, to pay
 	// other invoices or be refunded from the account later.
-	ToAccountCredit Amount
+	ToAccountCredit money.Money
 }
 
-// Validate checks the note on its own: every part non-negative, the total
-// positive and equal to the sum of the parts.
+// Validate checks the note on its own: every part non-negative and in the
+// total's currency, the total positive and equal to the sum of the parts.
 func (c CreditNote) Validate() error {
 	if strings.TrimSpace(c.Reference) == "" || strings.TrimSpace(c.Reason) == "" {
 		return fmt.Errorf("a credit note needs a reference and a reason: %w", ErrInvalid)
 	}
-	if isNegative(c.ReduceOwed) || isNegative(c.Refund) || isNegative(c.ToAccountCredit) || !isPositive(c.Total) {
+	if c.ReduceOwed.IsNegative() || c.Refund.IsNegative() || c.ToAccountCredit.IsNegative() || !c.Total.IsPositive() {
 		return ErrCreditNoteParts
 	}
-	sum, err := add(c.ReduceOwed, c.Refund)
-	if err == nil {
-		sum, err = add(sum, c.ToAccountCredit)
+	sum, err := money.Sum(c.Total.Currency(), c.ReduceOwed, c.Refund, c.ToAccountCredit)
+	if err != nil {
+		return fmt.Errorf("parts %s + %s + %s of total %s: %w: %w", c.ReduceOwed, c.Refund, c.ToAccountCredit, c.Total, ErrCreditNoteParts, err)
 	}
-	if err != nil || sum != c.Total {
-		return fmt.Errorf("parts %d + %d + %d ≠ total %d: %w", c.ReduceOwed, c.Refund, c.ToAccountCredit, c.Total, ErrCreditNoteParts)
+	if sum != c.Total {
+		return fmt.Errorf("parts %s + %s + %s ≠ total %s: %w", c.ReduceOwed, c.Refund, c.ToAccountCredit, c.Total, ErrCreditNoteParts)
 	}
 	return nil
 }
@@ -620,20 +650,23 @@ func (inv *Invoice) Credit(c CreditNote, at time.Time) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if err := inv.inCurrency("credit note", c.Total); err != nil {
+		return err
+	}
 	s := Settlement{Kind: settlementCredit, Reference: c.Reference, Reason: c.Reason, Amount: c.Total, At: at}
 	if again, err := inv.replayed(s); again || err != nil {
 		return err
 	}
-	if due := inv.AmountDue(); c.ReduceOwed > due {
-		return &DueError{Requested: c.ReduceOwed, Due: due, Currency: inv.n.Currency}
+	if due := inv.AmountDue(); must(c.ReduceOwed.Cmp(due)) > 0 {
+		return &DueError{Requested: c.ReduceOwed, Due: due}
 	}
-	back := mustAdd(c.Refund, c.ToAccountCredit)
-	if refundable := inv.Refundable(); back > refundable {
-		return &RefundableError{Requested: back, Refundable: refundable, Currency: inv.n.Currency}
+	back := must(c.Refund.Add(c.ToAccountCredit))
+	if refundable := inv.Refundable(); must(back.Cmp(refundable)) > 0 {
+		return &RefundableError{Requested: back, Refundable: refundable}
 	}
-	inv.credited = mustAdd(inv.credited, c.ReduceOwed)
-	inv.refunded = mustAdd(inv.refunded, c.Refund)
-	inv.toAccount = mustAdd(inv.toAccount, c.ToAccountCredit)
+	inv.credited = must(inv.credited.Add(c.ReduceOwed))
+	inv.refunded = must(inv.refunded.Add(c.Refund))
+	inv.toAccount = must(inv.toAccount.Add(c.ToAccountCredit))
 	inv.settled = append(inv.settled, s)
 	paid := inv.settle()
 	inv.change(at)

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 // Stage is how far a course got before it was cancelled.
@@ -70,18 +72,20 @@ func (p CancellationPolicy) Validate() error {
 }
 
 // Facts are what happened to a course and its money when it is
-// cancelled, summed over its invoices by the caller.
+// cancelled, summed over its invoices by the caller. The four amounts are
+// in the course's one currency, Paid's (a zero amount too: money.Zero of
+// it).
 type Facts struct {
 	CultureStarted bool
 	InfusionsGiven int
 	// Paid is money paid and still held: paid, less what was already
 	// refunded or moved to account credit.
-	Paid Amount
+	Paid money.Money
 	// Owed is what the course's issued invoices still ask for.
-	Owed Amount
+	Owed money.Money
 	// LabFee and PerInfusion are the prices the course was invoiced with.
-	LabFee      Amount
-	PerInfusion Amount
+	LabFee      money.Money
+	PerInfusion money.Money
 }
 
 // Stage is the stage the facts put a course in.
@@ -96,7 +100,8 @@ func (f Facts) Stage() Stage {
 	}
 }
 
-// Settlement is what a cancellation does with the money. Its parts add up
+// Settlement is what a cancellation does with the money, every part in
+// the facts' currency (money.Zero of it when nothing). Its parts add up
 // exactly:
 //
 //	Refund + ToAccountCredit + Forfeit = Facts.Paid
@@ -104,25 +109,25 @@ func (f Facts) Stage() Stage {
 type Settlement struct {
 	Stage Stage
 	// Kept is what the course consumed under the policy: the clinic's.
-	Kept Amount
+	Kept money.Money
 	// Forfeit is paid money the clinic keeps: consumption first, then a
 	// cancellation fee when the rule sends the rest there.
-	Forfeit Amount
-	Refund  Amount
+	Forfeit money.Money
+	Refund  money.Money
 	// ToAccountCredit is paid money that becomes account credit.
-	ToAccountCredit Amount
+	ToAccountCredit money.Money
 	// Credit is taken off what is owed (credit notes' ReduceOwed).
-	Credit Amount
+	Credit money.Money
 	// StillOwed is consumption the payments did not cover: it stays owed.
-	StillOwed Amount
+	StillOwed money.Money
 }
 
 // Apply settles a cancelled course under the policy. What the course
 // consumed (Kept) is taken from the money paid first; what the payments
 // don't cover stays owed (out of what is owed; the rest of what is owed is
 // credited). The paid money beyond consumption is split by the stage's
-// refund share, rounded half to even on the refund, the remainder going
-// to account credit or forfeited.
+// refund share, rounded half to even on the refund (money's ApplyRateBP),
+// the remainder going to account credit or forfeited.
 //
 // With a course of 30,000.00 CNY, a lab fee of 3,000.00, 2,000.00 an
 // infusion, and a policy keeping the lab fee once culture started and the
@@ -141,35 +146,47 @@ func Apply(p CancellationPolicy, f Facts) (Settlement, error) {
 	if err := p.Validate(); err != nil {
 		return Settlement{}, err
 	}
-	if isNegative(f.Paid) || isNegative(f.Owed) || isNegative(f.LabFee) || isNegative(f.PerInfusion) || f.InfusionsGiven < 0 {
+	cur := f.Paid.Currency()
+	if _, err := money.New(0, cur); err != nil {
+		return Settlement{}, fmt.Errorf("facts: paid: %w: %w", ErrInvalid, err)
+	}
+	for _, m := range []money.Money{f.Owed, f.LabFee, f.PerInfusion} {
+		if err := money.CheckCurrency(m, cur); err != nil {
+			return Settlement{}, fmt.Errorf("facts in more than one currency (paid %s, owed %s, lab fee %s, per infusion %s): %w: %w",
+				f.Paid, f.Owed, f.LabFee, f.PerInfusion, ErrInvalid, err)
+		}
+	}
+	if f.Paid.IsNegative() || f.Owed.IsNegative() || f.LabFee.IsNegative() || f.PerInfusion.IsNegative() || f.InfusionsGiven < 0 {
 		return Settlement{}, fmt.Errorf("negative facts %+v: %w", f, ErrInvalid)
 	}
 	stage := f.Stage()
 	rule := map[Stage]StageRule{BeforeCulture: p.BeforeCulture, CultureStarted: p.CultureStarted, InfusionsGiven: p.InfusionsGiven}[stage]
 
-	var kept Amount
+	kept := money.Zero(cur)
 	if rule.ForfeitLabFee && f.CultureStarted {
 		kept = f.LabFee
 	}
 	if rule.KeepInfusions {
-		infusions, err := times(f.PerInfusion, int64(f.InfusionsGiven))
+		infusions, err := f.PerInfusion.MulRatio(int64(f.InfusionsGiven), 1)
 		if err == nil {
-			kept, err = add(kept, infusions)
+			kept, err = kept.Add(infusions)
 		}
 		if err != nil {
 			return Settlement{}, fmt.Errorf("infusions kept: %w", err)
 		}
 	}
-	s := Settlement{Stage: stage, Kept: kept}
-	s.Forfeit = minAmount(kept, f.Paid)
-	s.StillOwed = minAmount(sub(kept, s.Forfeit), f.Owed)
-	s.Credit = sub(f.Owed, s.StillOwed)
+	// From here every amount is in cur and non-negative, and each
+	// difference is of a part not above the whole: nothing can fail.
+	s := Settlement{Stage: stage, Kept: kept, ToAccountCredit: money.Zero(cur)}
+	s.Forfeit = must(kept.Min(f.Paid))
+	s.StillOwed = must(must(kept.Sub(s.Forfeit)).Min(f.Owed))
+	s.Credit = must(f.Owed.Sub(s.StillOwed))
 
-	rest := sub(f.Paid, s.Forfeit)
-	s.Refund = share(rest, rule.RefundShare)
-	remainder := sub(rest, s.Refund)
+	rest := must(f.Paid.Sub(s.Forfeit))
+	s.Refund = must(rest.ApplyRateBP(rule.RefundShare)) // 0 <= share <= 100 %: not above rest
+	remainder := must(rest.Sub(s.Refund))
 	if rule.RestTo == ToForfeit {
-		s.Forfeit = plus(s.Forfeit, remainder)
+		s.Forfeit = must(s.Forfeit.Add(remainder))
 	} else {
 		s.ToAccountCredit = remainder
 	}
@@ -180,9 +197,10 @@ func Apply(p CancellationPolicy, f Facts) (Settlement, error) {
 type CycleCredit struct {
 	Cycle int
 	// Credit is the cycle's charges less what the policy keeps.
-	Credit Amount
-	// KeptLabFee is the lab fee the policy keeps (0 when credited too).
-	KeptLabFee Amount
+	Credit money.Money
+	// KeptLabFee is the lab fee the policy keeps (zero, in the list's
+	// currency, when credited too).
+	KeptLabFee money.Money
 }
 
 // FailedCycleCredit is the credit for a cycle whose product failed
@@ -204,11 +222,11 @@ func FailedCycleCredit(pl PriceList, cycle Cycle, cultureStarted bool, p Cancell
 	if cycle.Number < 1 {
 		return CycleCredit{}, fmt.Errorf("cycle %d: %w", cycle.Number, ErrInvalid)
 	}
-	c := CycleCredit{Cycle: cycle.Number, Credit: pl.PerInfusion}
+	c := CycleCredit{Cycle: cycle.Number, Credit: pl.PerInfusion, KeptLabFee: money.Zero(pl.Currency)}
 	if cultureStarted && p.KeepLabFeeOnProductFailure {
 		c.KeptLabFee = pl.LabFee
 	} else {
-		c.Credit = plus(c.Credit, pl.LabFee) // Validate keeps LabFee + PerInfusion in range
+		c.Credit = must(c.Credit.Add(pl.LabFee)) // Validate keeps LabFee + PerInfusion in range
 	}
 	return c, nil
 }

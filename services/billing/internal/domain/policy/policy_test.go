@@ -7,11 +7,47 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 )
 
-// yuan is an amount in CNY minor units (fen).
-func yuan(y int64) policy.Amount { return y * 100 }
+// fen is v CNY minor units.
+func fen(v int64) money.Money {
+	m, err := money.New(v, money.CNY)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// must is m, for amounts in currencies other than CNY.
+func must(m money.Money, err error) money.Money {
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// yuan is y CNY.
+func yuan(y int64) money.Money { return fen(y * 100) }
+
+// sum adds CNY amounts.
+func sum(t *testing.T, ms ...money.Money) money.Money {
+	t.Helper()
+	s, err := money.Sum(money.CNY, ms...)
+	require.NoError(t, err)
+	return s
+}
+
+// orNothing makes each amount left unset (the zero Money) nothing in CNY,
+// so the tables list only what matters.
+func orNothing(ms ...*money.Money) {
+	for _, m := range ms {
+		if *m == (money.Money{}) {
+			*m = fen(0)
+		}
+	}
+}
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
@@ -20,7 +56,7 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 // 2,000.00 per infusion.
 func nk() policy.PriceList {
 	return policy.PriceList{
-		Program: "nk_autologous_autoimmune", ProtocolVersion: "v3", Currency: "CNY",
+		Program: "nk_autologous_autoimmune", ProtocolVersion: "v3", Currency: money.CNY,
 		ValidFrom: day(2026, 1, 1), ValidTo: day(2026, 12, 31),
 		CoursePrice: yuan(30_000), Deposit: yuan(10_000),
 		Instalments: map[string]policy.Instalment{"initial": {Amount: yuan(5_000), Count: 4}},
@@ -47,25 +83,33 @@ func TestPriceListValidate(t *testing.T) {
 	}{
 		{"no program", func(p *policy.PriceList) { p.Program = "" }},
 		{"no protocol version", func(p *policy.PriceList) { p.ProtocolVersion = " " }},
-		{"bad currency", func(p *policy.PriceList) { p.Currency = "yuan" }},
+		// A code money does not read is no currency at all.
+		{"bad currency", func(p *policy.PriceList) { p.Currency, _ = money.ParseCurrency("yuan") }},
+		{"no currency", func(p *policy.PriceList) { p.Currency = money.Currency{} }},
+		{"the list in another currency than its amounts", func(p *policy.PriceList) { p.Currency = money.USD }},
+		{"a deposit in another currency", func(p *policy.PriceList) { p.Deposit = must(money.New(1_000_000, money.USD)) }},
+		{"an instalment in another currency", func(p *policy.PriceList) {
+			p.Instalments["initial"] = policy.Instalment{Amount: must(money.New(500_000, money.HKD)), Count: 4}
+		}},
+		{"a lab fee of no currency", func(p *policy.PriceList) { p.LabFee = money.Money{} }},
 		{"no valid from", func(p *policy.PriceList) { p.ValidFrom = time.Time{} }},
 		{"valid to before from", func(p *policy.PriceList) { p.ValidTo = day(2025, 12, 31) }},
-		{"zero course price", func(p *policy.PriceList) { p.CoursePrice = 0; p.Deposit = 0; p.Instalments = nil }},
-		{"negative deposit", func(p *policy.PriceList) { p.Deposit = -1 }},
-		{"negative lab fee", func(p *policy.PriceList) { p.LabFee = -1 }},
-		{"negative per infusion", func(p *policy.PriceList) { p.PerInfusion = -1 }},
+		{"zero course price", func(p *policy.PriceList) { p.CoursePrice = fen(0); p.Deposit = fen(0); p.Instalments = nil }},
+		{"negative deposit", func(p *policy.PriceList) { p.Deposit = fen(-1) }},
+		{"negative lab fee", func(p *policy.PriceList) { p.LabFee = fen(-1) }},
+		{"negative per infusion", func(p *policy.PriceList) { p.PerInfusion = fen(-1) }},
 		{"tax above 100 %", func(p *policy.PriceList) { p.TaxRate = 10001 }},
 		{"deposit above course", func(p *policy.PriceList) { p.Deposit = yuan(30_001); p.Instalments = nil }},
 		{"instalments short", func(p *policy.PriceList) { p.Instalments["initial"] = policy.Instalment{Amount: yuan(5_000), Count: 3} }},
 		{"instalments over", func(p *policy.PriceList) {
-			p.Instalments["maintenance"] = policy.Instalment{Amount: 1, Count: 1}
+			p.Instalments["maintenance"] = policy.Instalment{Amount: fen(1), Count: 1}
 		}},
 		{"zero count", func(p *policy.PriceList) { p.Instalments["initial"] = policy.Instalment{Amount: yuan(5_000)} }},
 		{"negative instalment", func(p *policy.PriceList) {
 			p.Instalments = map[string]policy.Instalment{"a": {Amount: yuan(25_000), Count: 1}, "b": {Amount: yuan(-5_000), Count: 1}}
 		}},
 		{"overflowing instalments", func(p *policy.PriceList) {
-			p.Instalments["initial"] = policy.Instalment{Amount: 1 << 62, Count: 4}
+			p.Instalments["initial"] = policy.Instalment{Amount: fen(1 << 62), Count: 4}
 		}},
 		{"one cycle above the course", func(p *policy.PriceList) { p.LabFee = yuan(29_000) }},
 	}
@@ -127,12 +171,12 @@ func TestSchedule(t *testing.T) {
 		{invoice.Instalment, 4, day(2026, 6, 6)},
 	}
 	require.Len(t, got, len(want))
-	var total policy.Amount
+	total := fen(0)
 	for i, w := range want {
 		require.Equal(t, w.kind, got[i].Kind, i)
 		require.Equal(t, w.cycle, got[i].Cycle, i)
 		require.Equal(t, w.due, got[i].DueDate, i)
-		total += got[i].Amount
+		total = sum(t, total, got[i].Amount)
 	}
 	require.Equal(t, yuan(10_000), got[0].Amount)
 	require.Equal(t, yuan(5_000), got[1].Amount)
@@ -169,7 +213,7 @@ func TestSchedule(t *testing.T) {
 	t.Run("no deposit: no deposit invoice", func(t *testing.T) {
 		t.Parallel()
 		pl := nk()
-		pl.Deposit = 0
+		pl.Deposit = fen(0)
 		pl.Instalments = map[string]policy.Instalment{"initial": {Amount: yuan(7_500), Count: 4}}
 		got, err := policy.Schedule(pl, cycles(), planned, opt)
 		require.NoError(t, err)
@@ -243,11 +287,11 @@ func TestApplyCancellation(t *testing.T) {
 			policy.Settlement{Stage: policy.InfusionsGiven, Kept: yuan(11_000), Forfeit: yuan(5_000), StillOwed: yuan(1_000)}},
 		{"an odd fen: the refund rounds half to even, account credit takes the rest", nkPolicy(),
 			// rest 13,000.01 → half is 6,500.005: refund 6,500.00, credit 6,500.01.
-			policy.Facts{CultureStarted: true, InfusionsGiven: 2, Paid: yuan(20_000) + 1},
-			policy.Settlement{Stage: policy.InfusionsGiven, Kept: yuan(7_000), Forfeit: yuan(7_000), Refund: yuan(6_500), ToAccountCredit: yuan(6_500) + 1}},
+			policy.Facts{CultureStarted: true, InfusionsGiven: 2, Paid: fen(20_000_00 + 1)},
+			policy.Settlement{Stage: policy.InfusionsGiven, Kept: yuan(7_000), Forfeit: yuan(7_000), Refund: yuan(6_500), ToAccountCredit: fen(6_500_00 + 1)}},
 		{"three odd fen: 1.5 rounds to 2", nkPolicy(),
-			policy.Facts{CultureStarted: true, InfusionsGiven: 2, Paid: yuan(7_000) + 3},
-			policy.Settlement{Stage: policy.InfusionsGiven, Kept: yuan(7_000), Forfeit: yuan(7_000), Refund: 2, ToAccountCredit: 1}},
+			policy.Facts{CultureStarted: true, InfusionsGiven: 2, Paid: fen(7_000_00 + 3)},
+			policy.Settlement{Stage: policy.InfusionsGiven, Kept: yuan(7_000), Forfeit: yuan(7_000), Refund: fen(2), ToAccountCredit: fen(1)}},
 		{"allogeneic: infusions given without a culture, no lab fee", nkPolicy(),
 			policy.Facts{InfusionsGiven: 1, Paid: yuan(10_000)},
 			policy.Settlement{Stage: policy.InfusionsGiven, Kept: yuan(2_000), Forfeit: yuan(2_000), Refund: yuan(4_000), ToAccountCredit: yuan(4_000)}},
@@ -256,11 +300,14 @@ func TestApplyCancellation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.facts.LabFee, tc.facts.PerInfusion = yuan(3_000), yuan(2_000)
+			orNothing(&tc.facts.Paid, &tc.facts.Owed)
+			w := &tc.want
+			orNothing(&w.Kept, &w.Forfeit, &w.Refund, &w.ToAccountCredit, &w.Credit, &w.StillOwed)
 			got, err := policy.Apply(tc.policy, tc.facts)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
-			require.Equal(t, tc.facts.Paid, got.Refund+got.ToAccountCredit+got.Forfeit, "paid money is split exactly")
-			require.Equal(t, tc.facts.Owed, got.Credit+got.StillOwed, "owed money is split exactly")
+			require.Equal(t, tc.facts.Paid, sum(t, got.Refund, got.ToAccountCredit, got.Forfeit), "paid money is split exactly")
+			require.Equal(t, tc.facts.Owed, sum(t, got.Credit, got.StillOwed), "owed money is split exactly")
 		})
 	}
 }
@@ -273,17 +320,18 @@ func TestApplyAlwaysAddsUp(t *testing.T) {
 			p := nkPolicy()
 			p.InfusionsGiven.RefundShare, p.InfusionsGiven.RestTo = share, to
 			p.CultureStarted.RefundShare, p.CultureStarted.RestTo = share, to
-			for _, paid := range []policy.Amount{0, 1, 2, 3, 99_999, yuan(3_000), yuan(7_000) + 1, yuan(30_000)} {
-				for _, owed := range []policy.Amount{0, 1, yuan(2_000), yuan(20_000)} {
+			for _, paid := range []money.Money{fen(0), fen(1), fen(2), fen(3), fen(99_999), yuan(3_000), fen(7_000_00 + 1), yuan(30_000)} {
+				for _, owed := range []money.Money{fen(0), fen(1), yuan(2_000), yuan(20_000)} {
 					for _, inf := range []int{0, 1, 3, 15} {
 						for _, culture := range []bool{false, true} {
 							f := policy.Facts{CultureStarted: culture, InfusionsGiven: inf, Paid: paid, Owed: owed, LabFee: yuan(3_000), PerInfusion: yuan(2_000)}
 							s, err := policy.Apply(p, f)
 							require.NoError(t, err)
-							require.Equal(t, paid, s.Refund+s.ToAccountCredit+s.Forfeit, "%+v", f)
-							require.Equal(t, owed, s.Credit+s.StillOwed, "%+v", f)
-							for _, part := range []policy.Amount{s.Refund, s.ToAccountCredit, s.Forfeit, s.Credit, s.StillOwed} {
-								require.GreaterOrEqual(t, part, policy.Amount(0), "%+v", f)
+							require.Equal(t, paid, sum(t, s.Refund, s.ToAccountCredit, s.Forfeit), "%+v", f)
+							require.Equal(t, owed, sum(t, s.Credit, s.StillOwed), "%+v", f)
+							for _, part := range []money.Money{s.Kept, s.Refund, s.ToAccountCredit, s.Forfeit, s.Credit, s.StillOwed} {
+								require.False(t, part.IsNegative(), "%+v", f)
+								require.Equal(t, money.CNY, part.Currency(), "%+v", f)
 							}
 						}
 					}
@@ -303,10 +351,25 @@ func TestApplyRefusesBadInput(t *testing.T) {
 	noDest.InfusionsGiven.RestTo = ""
 	_, err = policy.Apply(noDest, policy.Facts{})
 	require.ErrorIs(t, err, policy.ErrInvalid)
-	_, err = policy.Apply(nkPolicy(), policy.Facts{Paid: -1})
+	facts := func(mod func(*policy.Facts)) policy.Facts {
+		f := policy.Facts{Paid: fen(0), Owed: fen(0), LabFee: yuan(3_000), PerInfusion: yuan(2_000)}
+		mod(&f)
+		return f
+	}
+	_, err = policy.Apply(nkPolicy(), facts(func(f *policy.Facts) { f.Paid = fen(-1) }))
 	require.ErrorIs(t, err, policy.ErrInvalid)
-	_, err = policy.Apply(nkPolicy(), policy.Facts{InfusionsGiven: -1})
+	_, err = policy.Apply(nkPolicy(), facts(func(f *policy.Facts) { f.InfusionsGiven = -1 }))
 	require.ErrorIs(t, err, policy.ErrInvalid)
+	_, err = policy.Apply(nkPolicy(), facts(func(f *policy.Facts) { f.Owed = must(money.New(100, money.USD)) }))
+	require.ErrorIs(t, err, policy.ErrInvalid, "facts in two currencies")
+	require.ErrorIs(t, err, money.ErrCurrencyMismatch)
+	_, err = policy.Apply(nkPolicy(), facts(func(f *policy.Facts) { f.Paid = money.Money{} }))
+	require.ErrorIs(t, err, policy.ErrInvalid, "paid of no currency")
+	_, err = policy.Apply(nkPolicy(), facts(func(f *policy.Facts) { f.LabFee = money.Money{} }))
+	require.ErrorIs(t, err, policy.ErrInvalid, "a lab fee of no currency")
+	_, err = policy.Apply(nkPolicy(), facts(func(f *policy.Facts) { f.InfusionsGiven = 1 << 40; f.PerInfusion = fen(1 << 40) }))
+	require.ErrorIs(t, err, policy.ErrOverflow, "infusions kept beyond int64")
+	require.ErrorIs(t, err, money.ErrOverflow)
 }
 
 func TestFailedCycleCredit(t *testing.T) {
@@ -328,10 +391,11 @@ func TestFailedCycleCredit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			orNothing(&tc.want.KeptLabFee)
 			got, err := policy.FailedCycleCredit(nk(), c2, tc.cultureStarted, tc.policy)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
-			require.Equal(t, nk().LabFee+nk().PerInfusion, got.Credit+got.KeptLabFee)
+			require.Equal(t, sum(t, nk().LabFee, nk().PerInfusion), sum(t, got.Credit, got.KeptLabFee))
 		})
 	}
 	other := nkPolicy()

@@ -2,7 +2,8 @@
 // and protocol version, the schedule of invoices a planned course gets
 // from it, and what a cancellation or a failed product does to the money.
 // Pure Go and deterministic: the same inputs give the same outputs, so the
-// app layer can recompute them on a retried event.
+// app layer can recompute them on a retried event. Amounts are money.Money
+// and their arithmetic is money's.
 package policy
 
 import (
@@ -14,7 +15,14 @@ import (
 	"time"
 
 	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
+
+// BasisPoints is a rate or share in hundredths of a percent: 5000 is 50 %.
+type BasisPoints = int64
+
+// whole is 100 % in basis points.
+const whole BasisPoints = 10000
 
 // Errors. Typed errors and wrapped messages unwrap to these.
 var (
@@ -23,17 +31,33 @@ var (
 	// ErrPlanMismatch: the planned cycles do not carry the price list's
 	// instalments (a phase with fewer cycles than instalments).
 	ErrPlanMismatch = errors.New("the plan does not fit the price list")
+	// ErrOverflow: an amount too large to be a real price. It is money's
+	// sentinel, named here so callers need not import money to tell it
+	// apart.
+	ErrOverflow = money.ErrOverflow
 )
+
+// must unwraps money arithmetic whose inputs were checked: amounts of one
+// currency, non-negative parts of a sum that did not overflow. An error
+// here is a bug, not bad input.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("policy: %v", err))
+	}
+	return v
+}
 
 // Instalment is what each instalment of a phase costs and how many the
 // phase has (one per cycle of the phase, in cycle order).
 type Instalment struct {
-	Amount Amount
+	// Amount is in the price list's currency.
+	Amount money.Money
 	Count  int
 }
 
 // PriceList is what a program costs under one protocol version, for a
-// period. Amounts are net of tax, in minor units of Currency.
+// period. Amounts are net of tax, all in Currency (a zero amount too:
+// money.Zero of it).
 //
 // The course price is what the patient pays for the whole course, billed
 // as the deposit plus the instalments (exactly: Validate checks it), or,
@@ -48,21 +72,21 @@ type PriceList struct {
 	// ValidFrom and ValidTo are dates (midnight UTC of the clinic's date),
 	// both included; a zero ValidTo is open-ended.
 	ValidFrom, ValidTo time.Time
-	// Currency is an ISO 4217 code; every amount is in it.
-	Currency    string
-	CoursePrice Amount
-	Deposit     Amount
+	// Currency is the list's one currency; every amount is in it.
+	Currency    money.Currency
+	CoursePrice money.Money
+	Deposit     money.Money
 	// Instalments by phase name (as the protocol names its phases).
 	Instalments map[string]Instalment
-	LabFee      Amount
-	PerInfusion Amount
+	LabFee      money.Money
+	PerInfusion money.Money
 	// TaxRate in basis points, applied per invoice line, rounded half to
 	// even (see invoice.Tax).
 	TaxRate BasisPoints
 }
 
-// Validate checks the list on its own: names and currency, no negative
-// amount, the deposit not above the course price, the deposit and the
+// Validate checks the list on its own: names and currency, every amount
+// in the list's currency, no negative amount, the deposit not above the course price, the deposit and the
 // instalments adding up to the course price exactly when there are
 // instalments (so what is invoiced is what the course costs), and one
 // cycle's lab fee and infusion not above the course price.
@@ -71,48 +95,77 @@ func (pl PriceList) Validate() error {
 	if strings.TrimSpace(pl.Program) == "" || strings.TrimSpace(pl.ProtocolVersion) == "" {
 		problems = append(problems, "program and protocol version are required")
 	}
-	if !currencyCode.MatchString(pl.Currency) {
-		problems = append(problems, fmt.Sprintf("currency %q is not an ISO 4217 code", pl.Currency))
-	}
 	if pl.ValidFrom.IsZero() || (!pl.ValidTo.IsZero() && pl.ValidTo.Before(pl.ValidFrom)) {
 		problems = append(problems, "valid from a date, to a later date or open-ended")
-	}
-	if !isPositive(pl.CoursePrice) || isNegative(pl.Deposit) || isNegative(pl.LabFee) || isNegative(pl.PerInfusion) {
-		problems = append(problems, "the course price is positive, the deposit, lab fee and per-infusion charge not negative")
 	}
 	if pl.TaxRate < 0 || pl.TaxRate > whole {
 		problems = append(problems, fmt.Sprintf("tax rate %d bp is not within 0-10000", pl.TaxRate))
 	}
-	if pl.Deposit > pl.CoursePrice {
+	if p := pl.currencyProblems(); len(p) > 0 {
+		// Amounts of other currencies cannot be compared: the rest waits.
+		problems = append(problems, p...)
+	} else {
+		problems = append(problems, pl.amountProblems()...)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("price list %s/%s: %s: %w", pl.Program, pl.ProtocolVersion, strings.Join(problems, "; "), ErrInvalid)
+	}
+	return nil
+}
+
+// currencyProblems: a list of no currency, or an amount in another
+// currency than the list's (the zero Money of none included).
+func (pl PriceList) currencyProblems() []string {
+	if _, err := money.New(0, pl.Currency); err != nil {
+		return []string{fmt.Sprintf("currency: %v", err)}
+	}
+	amounts := map[string]money.Money{"course price": pl.CoursePrice, "deposit": pl.Deposit,
+		"lab fee": pl.LabFee, "per-infusion charge": pl.PerInfusion}
+	for phase, in := range pl.Instalments {
+		amounts[fmt.Sprintf("phase %q instalment", phase)] = in.Amount
+	}
+	var problems []string
+	for _, name := range slices.Sorted(maps.Keys(amounts)) {
+		if err := money.CheckCurrency(amounts[name], pl.Currency); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	return problems
+}
+
+// amountProblems checks the amounts, all in the list's currency.
+func (pl PriceList) amountProblems() []string {
+	var problems []string
+	if !pl.CoursePrice.IsPositive() || pl.Deposit.IsNegative() || pl.LabFee.IsNegative() || pl.PerInfusion.IsNegative() {
+		problems = append(problems, "the course price is positive, the deposit, lab fee and per-infusion charge not negative")
+	}
+	if must(pl.Deposit.Cmp(pl.CoursePrice)) > 0 {
 		problems = append(problems, "the deposit is above the course price")
 	}
-	if cycle, err := sum(pl.LabFee, pl.PerInfusion); err != nil || cycle > pl.CoursePrice {
+	if cycle, err := pl.LabFee.Add(pl.PerInfusion); err != nil || must(cycle.Cmp(pl.CoursePrice)) > 0 {
 		problems = append(problems, "one cycle's lab fee and infusion are above the course price")
 	}
 	if len(pl.Instalments) > 0 {
 		total := pl.Deposit
 		for _, phase := range slices.Sorted(maps.Keys(pl.Instalments)) {
 			in := pl.Instalments[phase]
-			if strings.TrimSpace(phase) == "" || !isPositive(in.Amount) || in.Count < 1 {
+			if strings.TrimSpace(phase) == "" || !in.Amount.IsPositive() || in.Count < 1 {
 				problems = append(problems, fmt.Sprintf("phase %q: an instalment is a positive amount, at least once", phase))
 				continue
 			}
-			t, err := times(in.Amount, int64(in.Count))
+			t, err := in.Amount.MulRatio(int64(in.Count), 1)
 			if err == nil {
-				total, err = add(total, t)
+				total, err = total.Add(t)
 			}
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("phase %q: %v", phase, err))
 			}
 		}
 		if total != pl.CoursePrice {
-			problems = append(problems, fmt.Sprintf("deposit and instalments add up to %d, not the course price %d", total, pl.CoursePrice))
+			problems = append(problems, fmt.Sprintf("deposit and instalments add up to %s, not the course price %s", total, pl.CoursePrice))
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("price list %s/%s: %s: %w", pl.Program, pl.ProtocolVersion, strings.Join(problems, "; "), ErrInvalid)
-	}
-	return nil
+	return problems
 }
 
 // ValidOn reports whether the list applies on date (a date, as ValidFrom):
@@ -151,9 +204,10 @@ type ScheduledInvoice struct {
 	Phase       string
 	Code        string
 	Description string
-	Amount      Amount
-	TaxRate     BasisPoints
-	DueDate     time.Time
+	// Amount is in the price list's currency.
+	Amount  money.Money
+	TaxRate BasisPoints
+	DueDate time.Time
 }
 
 // Schedule is the invoices a course planned on plannedOn (the clinic's
@@ -199,13 +253,14 @@ func Schedule(pl PriceList, cycles []Cycle, plannedOn time.Time, opt ScheduleOpt
 	}
 
 	var out []ScheduledInvoice
-	if isPositive(pl.Deposit) {
+	if pl.Deposit.IsPositive() {
 		out = append(out, ScheduledInvoice{Kind: invoice.Deposit, Code: "DEPOSIT",
 			Description: fmt.Sprintf("%s course deposit", pl.Program), Amount: pl.Deposit,
 			TaxRate: pl.TaxRate, DueDate: depositDue})
 	}
 	if len(pl.Instalments) == 0 {
-		if rest := sub(pl.CoursePrice, pl.Deposit); isPositive(rest) {
+		// Validate checked the deposit is not above the course price.
+		if rest := must(pl.CoursePrice.Sub(pl.Deposit)); rest.IsPositive() {
 			out = append(out, ScheduledInvoice{Kind: invoice.Course, Code: "COURSE",
 				Description: fmt.Sprintf("%s course", pl.Program), Amount: rest,
 				TaxRate: pl.TaxRate, DueDate: dueFor(cs[0].TargetDate)})
