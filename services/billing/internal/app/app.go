@@ -20,6 +20,8 @@ import (
 type Repositories interface {
 	Accounts() AccountOpener
 	Courses() Courses
+	Invoices() Invoices
+	Payments() Payments
 	Ledger() Ledger
 	Reference() Reference
 }

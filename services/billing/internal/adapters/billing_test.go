@@ -1,0 +1,206 @@
+package adapters_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/clinicops/clinicops/pkg/clock"
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
+	"github.com/clinicops/clinicops/pkg/messaging"
+	"github.com/clinicops/clinicops/pkg/testharness"
+	"github.com/clinicops/clinicops/services/billing/internal/adapters"
+	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
+	"github.com/clinicops/clinicops/services/billing/migrations"
+)
+
+var shanghai = func() *time.Location { l, _ := time.LoadLocation("Asia/Shanghai"); return l }()
+
+type bundle struct {
+	db      *sqlx.DB
+	store   *adapters.Store
+	billing *app.Billing
+	clock   *clock.Fake
+}
+
+func setup(t *testing.T) bundle {
+	t.Helper()
+	db, _ := testharness.DB(t, messaging.Migrations, migrations.Source)
+	fake := clock.NewFake(time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC))
+	require.NoError(t, adapters.Seed(context.Background(), db, fake.Now()))
+	return bundle{db: db, store: &adapters.Store{DB: db, Outbox: messaging.NewOutbox("billing", fake.Now)},
+		billing: &app.Billing{Clock: fake, Location: shanghai, Terms: policy.ScheduleOptions{DepositDueDays: 7, InstalmentLeadDays: 14}},
+		clock:   fake}
+}
+
+func (b bundle) patient(t *testing.T) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	a, err := account.Open(id, "CNY", 1, b.clock.Now())
+	require.NoError(t, err)
+	open(t, b.db, a)
+	return id
+}
+
+// nkCycles is NK autologous's plan: initial ×3, consolidation ×2,
+// maintenance ×1, a month apart.
+func nkCycles() []app.PlannedCycle {
+	phases := []string{"initial", "initial", "initial", "consolidation", "consolidation", "maintenance"}
+	out := make([]app.PlannedCycle, len(phases))
+	for i, ph := range phases {
+		out[i] = app.PlannedCycle{Number: i + 1, Phase: ph, TargetDate: time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC).AddDate(0, i, 0)}
+	}
+	return out
+}
+
+func (b bundle) plan(t *testing.T, patient uuid.UUID, version int64, replanned bool) uuid.UUID {
+	t.Helper()
+	course := uuid.New()
+	b.planCourse(t, course, patient, version, replanned)
+	return course
+}
+
+func (b bundle) planCourse(t *testing.T, course, patient uuid.UUID, version int64, replanned bool) {
+	t.Helper()
+	require.NoError(t, b.store.Do(context.Background(), func(r app.Repositories) error {
+		return b.billing.CoursePlanned(context.Background(), r, app.Course{ID: course, PatientID: patient, Program: "nk-autologous",
+			ProtocolVersion: "NK-AUTO-2026.1", Status: "planned", Version: version, UpdatedAt: b.clock.Now()}, nkCycles(), replanned)
+	}))
+}
+
+// published decodes the outbox, in order: each event's subject and account
+// sequence.
+func published(t *testing.T, db *sqlx.DB) (subjects []string, seqs []int64) {
+	t.Helper()
+	var rows []struct {
+		Subject string `db:"subject"`
+		Payload []byte `db:"payload"`
+	}
+	require.NoError(t, db.Select(&rows, `SELECT subject, payload FROM outbox ORDER BY id`))
+	for _, r := range rows {
+		var m interface {
+			proto.Message
+			GetAccountSequence() int64
+		}
+		switch r.Subject {
+		case "clinicops.billing.v1.InvoiceIssued":
+			m = &billingv1.InvoiceIssued{}
+		case "clinicops.billing.v1.PaymentRecorded":
+			m = &billingv1.PaymentRecorded{}
+		case "clinicops.billing.v1.InvoicePaid":
+			m = &billingv1.InvoicePaid{}
+		case "clinicops.billing.v1.DepositPaid":
+			m = &billingv1.DepositPaid{}
+		default:
+			t.Fatalf("unexpected event %s", r.Subject)
+		}
+		require.NoError(t, proto.Unmarshal(r.Payload, m))
+		subjects = append(subjects, r.Subject[len("clinicops.billing.v1."):])
+		seqs = append(seqs, m.GetAccountSequence())
+	}
+	return subjects, seqs
+}
+
+func cnyM(t *testing.T, fen int64) money.Money {
+	t.Helper()
+	m, err := money.New(fen, money.CNY)
+	require.NoError(t, err)
+	return m
+}
+
+func (b bundle) summary(t *testing.T, patient uuid.UUID) ledger.Summary {
+	t.Helper()
+	var s ledger.Summary
+	require.NoError(t, b.store.Do(context.Background(), func(r app.Repositories) error {
+		book, err := r.Ledger().Book(context.Background(), patient)
+		if err == nil {
+			s = book.Summary()
+			require.Empty(t, ledger.Check(book.Postings()))
+		}
+		return err
+	}))
+	return s
+}
+
+// TestPlannedCourseIsInvoicedOnce: a first plan issues the deposit and the
+// five instalments, numbered without a gap, posted (52,000.00 owed) and
+// published with the account's sequence 1..6; the same event again, a
+// stale one or a re-plan issue nothing.
+func TestPlannedCourseIsInvoicedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient := b.patient(t)
+	course := b.plan(t, patient, 1, false)
+	b.planCourse(t, course, patient, 1, false) // redelivered
+	b.planCourse(t, course, patient, 2, true)  // re-planned
+
+	var numbers []string
+	require.NoError(t, b.db.Select(&numbers, `SELECT number FROM invoices WHERE course_id = $1 ORDER BY number`, course))
+	require.Equal(t, []string{"INV-2026-000001", "INV-2026-000002", "INV-2026-000003", "INV-2026-000004", "INV-2026-000005", "INV-2026-000006"}, numbers)
+	var kind string
+	require.NoError(t, b.db.Get(&kind, `SELECT kind FROM invoices WHERE number = 'INV-2026-000001'`))
+	require.Equal(t, "deposit", kind)
+	subjects, seqs := published(t, b.db)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6}, seqs)
+	require.Len(t, subjects, 6)
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 5_200_000), s.Owed)
+	require.Equal(t, cnyM(t, 5_200_000), s.Deferred, "prepaid course money, not yet earned")
+}
+
+// TestPaymentsPayTheDepositFirstAndNeverTwice: the deposit paid in full
+// publishes InvoicePaid and DepositPaid after PaymentRecorded, in account
+// sequence; an overpayment beyond everything owed becomes account credit;
+// a reference recorded before, and zero, negative, absurd or foreign
+// amounts are refused and change nothing.
+func TestPaymentsPayTheDepositFirstAndNeverTwice(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	patient := b.patient(t)
+	b.plan(t, patient, 1, false)
+	pay := func(ref string, amount money.Money) (app.Payment, error) {
+		var p app.Payment
+		err := b.store.Do(ctx, func(r app.Repositories) (err error) {
+			p, err = b.billing.RecordPayment(ctx, r, app.PaymentInput{PatientID: patient, Amount: amount, Method: "card",
+				ExternalReference: ref, ReceivedAt: b.clock.Now()})
+			return err
+		})
+		return p, err
+	}
+	p, err := pay("POS-0001", cnyM(t, 1_200_000))
+	require.NoError(t, err)
+	require.Len(t, p.Allocations, 1)
+	require.Equal(t, "INV-2026-000001", p.Allocations[0].Number)
+	subjects, seqs := published(t, b.db)
+	require.Equal(t, []string{"PaymentRecorded", "InvoicePaid", "DepositPaid"}, subjects[6:])
+	require.Equal(t, []int64{7, 8, 9}, seqs[6:])
+
+	_, err = pay("POS-0001", cnyM(t, 1_200_000))
+	require.ErrorIs(t, err, app.ErrDuplicatePayment)
+	usd, err := money.New(100, money.USD)
+	require.NoError(t, err)
+	for _, bad := range []money.Money{cnyM(t, 0), cnyM(t, -100), cnyM(t, money.MaxAmount+1), usd} {
+		_, err := pay("POS-BAD", bad)
+		require.Error(t, err, bad.String())
+	}
+	require.Len(t, func() []string { s, _ := published(t, b.db); return s }(), 9, "refused payments publish nothing")
+
+	p, err = pay("POS-0002", cnyM(t, 4_100_000)) // 40,000 owed in instalments, 1,000 more
+	require.NoError(t, err)
+	require.Len(t, p.Allocations, 5)
+	require.Equal(t, cnyM(t, 100_000), p.ToAccountCredit)
+	s := b.summary(t, patient)
+	require.True(t, s.Owed.IsZero())
+	require.Equal(t, cnyM(t, 100_000), s.AccountCredit)
+	require.Equal(t, cnyM(t, 5_300_000), s.PaidIn)
+}
