@@ -7,15 +7,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
+	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/services/billing/api"
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 	"github.com/clinicops/clinicops/services/billing/internal/ports"
 	"github.com/clinicops/clinicops/services/billing/migrations"
 )
@@ -25,11 +28,24 @@ type Config struct {
 	// Currency is the clinic's ISO 4217 currency for new accounts
 	// (BILLING_CURRENCY, or CLINIC_CURRENCY; default CNY).
 	Currency string
+	// Terms are the clinic's payment terms: the deposit is due
+	// BILLING_DEPOSIT_DUE_DAYS after planning (default 7), an instalment
+	// BILLING_INSTALMENT_LEAD_DAYS before its cycle (default 14).
+	Terms policy.ScheduleOptions
 }
 
 // LoadConfig reads billing's settings through getenv.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{Currency: "CNY"}
+	c := Config{Currency: "CNY", Terms: policy.ScheduleOptions{DepositDueDays: 7, InstalmentLeadDays: 14}}
+	for name, into := range map[string]*int{"BILLING_DEPOSIT_DUE_DAYS": &c.Terms.DepositDueDays, "BILLING_INSTALMENT_LEAD_DAYS": &c.Terms.InstalmentLeadDays} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 365 {
+				return c, fmt.Errorf("%s %q: want whole days from 0 to 365", name, v)
+			}
+			*into = n
+		}
+	}
 	for _, k := range []string{"BILLING_CURRENCY", "CLINIC_CURRENCY"} {
 		if v := strings.TrimSpace(getenv(k)); v != "" {
 			if len(v) != 3 || strings.ToUpper(v) != v {
@@ -43,7 +59,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 }
 
 // LogValue lists the settings at start (none is secret).
-func (c Config) LogValue() slog.Value { return slog.GroupValue(slog.String("currency", c.Currency)) }
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("currency", c.Currency), slog.Int("deposit_due_days", c.Terms.DepositDueDays),
+		slog.Int("instalment_lead_days", c.Terms.InstalmentLeadDays))
+}
 
 // Service is billing, described once.
 var Service = platform.Define(platform.Definition[Config]{
@@ -51,11 +70,15 @@ var Service = platform.Define(platform.Definition[Config]{
 	DefaultAddr: ":8083",
 	Migrations:  []pgdb.MigrationSource{migrations.Source},
 	OpenAPI:     api.OpenAPI,
-	Consumes:    []string{messaging.SubjectOf(&intakev1.PatientRegistered{})},
-	Config:      LoadConfig,
+	Consumes: []string{
+		messaging.SubjectOf(&intakev1.PatientRegistered{}),
+		messaging.SubjectOf(&schedulingv1.CoursePlanned{}),
+	},
+	Config: LoadConfig,
 	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {
 		store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox}
-		if err := ports.Events(rt.Processor, store.Tx, app.OpenAccount{Currency: cfg.Currency}); err != nil {
+		billing := &app.Billing{Clock: rt.Clock, Location: rt.Location, Terms: cfg.Terms}
+		if err := ports.Events(rt.Processor, store.Tx, app.OpenAccount{Currency: cfg.Currency}, billing); err != nil {
 			return err
 		}
 		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)

@@ -24,26 +24,62 @@ package ports
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"google.golang.org/protobuf/proto"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
+	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 )
 
 // Events registers billing's event handlers.
-func Events(p *messaging.Processor, repos Repositories, open app.OpenAccount) error {
-	return handle(p, "patient_registered", repos,
-		func(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientRegistered]) error {
-			id, err := uuid.Parse(ev.Body.GetPatientId())
-			if err != nil {
-				return messaging.Permanent(errors.New("patient_id is not a UUID"))
-			}
-			return open.Handle(ctx, repos, id, ev.Body.GetVersion(), ev.Body.GetOccurredAt().AsTime())
-		})
+func Events(p *messaging.Processor, repos Repositories, open app.OpenAccount, b *app.Billing) error {
+	return errors.Join(
+		handle(p, "patient_registered", repos,
+			func(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientRegistered]) error {
+				id, err := uuid.Parse(ev.Body.GetPatientId())
+				if err != nil {
+					return messaging.Permanent(errors.New("patient_id is not a UUID"))
+				}
+				return open.Handle(ctx, repos, id, ev.Body.GetVersion(), ev.Body.GetOccurredAt().AsTime())
+			}),
+		handle(p, "course_planned", repos, func(ctx context.Context, repos app.Repositories, ev messaging.Event[*schedulingv1.CoursePlanned]) error {
+			return OnCoursePlanned(ctx, repos, b, ev)
+		}),
+	)
+}
+
+// OnCoursePlanned invoices a course scheduling planned (the first plan
+// only: a re-plan keeps the invoices). A course whose program or protocol
+// version has no price list is dead-lettered: no retry can invoice it, and
+// the DLQ shows it to a person.
+func OnCoursePlanned(ctx context.Context, repos app.Repositories, b *app.Billing, ev messaging.Event[*schedulingv1.CoursePlanned]) error {
+	e := ev.Body
+	course, err1 := uuid.Parse(e.GetCourseId())
+	patient, err2 := uuid.Parse(e.GetPatientId())
+	if err1 != nil || err2 != nil {
+		return messaging.Permanent(errors.New("course_id and patient_id must be UUIDs"))
+	}
+	cycles := make([]app.PlannedCycle, 0, len(e.GetCycles()))
+	for _, cy := range e.GetCycles() {
+		d, err := time.Parse(time.DateOnly, cy.GetTargetDate())
+		if err != nil {
+			return messaging.Permanent(fmt.Errorf("cycle %d target_date: %w", cy.GetCycle(), err))
+		}
+		cycles = append(cycles, app.PlannedCycle{Number: int(cy.GetCycle()), Phase: cy.GetPhase(), TargetDate: d})
+	}
+	c := app.Course{ID: course, PatientID: patient, Program: e.GetProgram(), ProtocolVersion: e.GetProtocolVersion(),
+		Status: "planned", Version: e.GetVersion(), UpdatedAt: e.GetOccurredAt().AsTime()}
+	err := b.CoursePlanned(ctx, repos, c, cycles, e.GetReplanned())
+	if errors.Is(err, app.ErrNoPriceList) {
+		return messaging.Permanent(err)
+	}
+	return err
 }
 
 // Repositories binds billing's repositories to an event handler's
