@@ -1,21 +1,24 @@
 package service_test
 
 // The OpenAPI document (api/openapi.yaml, served at GET /openapi.yaml) and
-// the handlers must agree. testharness.CheckOpenAPI drives billing through
-// real HTTP and checks every request and answer against the document, the
-// routes the Router registers against the documented ones, and x-roles
-// against the answers (see its doc comment). This file is billing's journey
-// through it: every operation and every documented status.
+// the handlers must agree: testharness.CheckOpenAPI drives billing through
+// real HTTP and checks every exchange against the document, the routes and
+// the roles (see its doc comment). This journey: an account, a course
+// invoiced from scheduling's plan, the deposit paid (allocated), the rest
+// paid with an overpayment, and the refusals.
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
+	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/billing/api"
@@ -25,20 +28,89 @@ import (
 func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	t.Parallel()
 	s := testharness.StartService(t, service.Service)
-	id := uuid.NewString()
+	require.NoError(t, service.Service.Seed(context.Background(), s.Runtime))
+	id, course := uuid.NewString(), uuid.NewString()
 	s.Publish(t, "intake", id, &intakev1.PatientRegistered{PatientId: id, Version: 1, OccurredAt: timestamppb.Now()})
 	s.WaitConsumed(t, "INTAKE", "billing_patient_registered")
+	var cycles []*schedulingv1.PlannedCycle
+	for i, ph := range []string{"initial", "initial", "initial", "consolidation", "consolidation", "maintenance"} {
+		cycles = append(cycles, &schedulingv1.PlannedCycle{Cycle: int32(i + 1), Phase: ph, //nolint:gosec // six
+			TargetDate: time.Now().AddDate(0, i+1, 0).Format(time.DateOnly), Status: "planned"})
+	}
+	s.Publish(t, "scheduling", course, &schedulingv1.CoursePlanned{CourseId: course, Version: 1, OccurredAt: timestamppb.Now(),
+		PatientId: id, Program: "nk-autologous", ProtocolVersion: "NK-AUTO-2026.1", Cycles: cycles})
+	s.WaitConsumed(t, "SCHEDULING", "billing_course_planned")
 
 	testharness.CheckOpenAPI(t, s, api.OpenAPI, func(c *testharness.OpenAPIContract) {
-		get := http.MethodGet
+		const (
+			bill  = httpx.RoleBilling
+			fd    = httpx.RoleFrontDesk
+			admin = httpx.RoleAdmin
+			nurse = httpx.RoleNurse
+		)
+		get, post := http.MethodGet, http.MethodPost
+		call := func(role httpx.Role, method, path string, body any, status int, header ...string) testharness.Response {
+			return c.Do(t, testharness.Call{Role: role, Method: method, Path: path, Body: body, Status: status, Header: header})
+		}
+		bad := func(role httpx.Role, method, path string, body any, status int, header ...string) {
+			c.Do(t, testharness.Call{Role: role, Method: method, Path: path, Body: body, Status: status, Header: header, Request: testharness.RequestInvalid})
+		}
+
+		// ---- the account ----
 		path := "/v1/accounts/" + id
-		got := c.Do(t, testharness.Call{Role: httpx.RoleBilling, Method: get, Path: path, Status: 200}).JSON(t)
-		require.Equal(t, id, got["patient_id"])
+		got := call(bill, get, path, nil, 200).JSON(t)
 		require.Equal(t, "CNY", got["currency"], "the default currency")
-		c.Do(t, testharness.Call{Role: httpx.RoleFrontDesk, Method: get, Path: "/v1/accounts/42", Request: testharness.RequestInvalid, Status: 400})
-		c.Do(t, testharness.Call{Role: httpx.RoleAdmin, Method: get, Path: "/v1/accounts/" + uuid.NewString(), Status: 404})
-		c.Do(t, testharness.Call{Role: httpx.RoleNurse, Method: get, Path: path, Status: 403})
+		require.EqualValues(t, 5_200_000, got["balance"].(map[string]any)["owed"].(map[string]any)["value"], "the course is invoiced")
+		bad(fd, get, "/v1/accounts/42", nil, 400)
+		call(admin, get, "/v1/accounts/"+uuid.NewString(), nil, 404)
+		call(nurse, get, path, nil, 403)
 		c.Do(t, testharness.Call{Method: get, Path: path, Request: testharness.RequestInvalid, Status: 401})
 		c.Do(t, testharness.Call{Auth: "Bearer cop_not-a-token", Method: get, Path: path, Status: 401})
+
+		// ---- invoices ----
+		list := call(fd, get, "/v1/invoices?course_id="+course, nil, 200).JSON(t)["items"].([]any)
+		require.Len(t, list, 6)
+		deposit := list[0].(map[string]any)
+		require.Equal(t, "deposit", deposit["kind"])
+		require.Equal(t, "issued", deposit["status"])
+		require.Regexp(t, `^INV-\d{4}-\d{6}$`, deposit["number"])
+		call(bill, get, "/v1/invoices?patient_id="+id+"&status=paid", nil, 200)
+		bad(bill, get, "/v1/invoices?status=lost&patient_id="+id, nil, 400)
+		call(bill, get, "/v1/invoices", nil, 400)
+		depositID := deposit["id"].(string)
+		one := call(admin, get, "/v1/invoices/"+depositID, nil, 200).JSON(t)
+		require.EqualValues(t, 1_200_000, one["amount_due"].(map[string]any)["value"])
+		bad(bill, get, "/v1/invoices/x", nil, 400)
+		call(bill, get, "/v1/invoices/"+uuid.NewString(), nil, 404)
+
+		// ---- payments ----
+		cny := func(v int64) map[string]any { return map[string]any{"value": v, "currency": "CNY"} }
+		payment := func(ref string, v int64) map[string]any {
+			return map[string]any{"patient_id": id, "amount": cny(v), "method": "card", "external_reference": ref,
+				"received_at": time.Now().UTC().Format(time.RFC3339)}
+		}
+		dep := payment("POS-1", 1_200_000)
+		dep["allocations"] = []any{map[string]any{"invoice_id": depositID, "amount": cny(1_200_000)}}
+		paid := call(bill, post, "/v1/payments", dep, 201, "Idempotency-Key", "pay-1").JSON(t)
+		require.Equal(t, "INV-", paid["allocations"].([]any)[0].(map[string]any)["number"].(string)[:4])
+		replay := call(bill, post, "/v1/payments", dep, 201, "Idempotency-Key", "pay-1")
+		require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
+		call(bill, post, "/v1/payments", dep, 409, "Idempotency-Key", "pay-1-again") // the same reference
+		call(bill, post, "/v1/payments", payment("POS-2", 100), 400)                 // no Idempotency-Key
+		call(bill, post, "/v1/payments", payment("POS-3", 0), 422, "Idempotency-Key", "pay-3")
+		call(bill, post, "/v1/payments", payment("POS-4", -500), 422, "Idempotency-Key", "pay-4")
+		usd := payment("POS-5", 100)
+		usd["amount"] = map[string]any{"value": 100, "currency": "USD"}
+		call(bill, post, "/v1/payments", usd, 422, "Idempotency-Key", "pay-5")
+		fraction := payment("POS-6", 100)
+		fraction["amount"] = map[string]any{"value": 1.5, "currency": "CNY"}
+		bad(bill, post, "/v1/payments", fraction, 400, "Idempotency-Key", "pay-6")
+		rest := call(bill, post, "/v1/payments", payment("POS-7", 4_100_000), 201, "Idempotency-Key", "pay-7").JSON(t)
+		require.EqualValues(t, 100_000, rest["to_account_credit"].(map[string]any)["value"])
+		require.Equal(t, "paid", call(bill, get, "/v1/invoices/"+depositID, nil, 200).JSON(t)["status"])
+		balance := call(fd, get, path, nil, 200).JSON(t)["balance"].(map[string]any)
+		require.EqualValues(t, 0, balance["owed"].(map[string]any)["value"])
+		require.EqualValues(t, 100_000, balance["account_credit"].(map[string]any)["value"])
+		call(fd, post, "/v1/payments", payment("POS-8", 100), 403, "Idempotency-Key", "pay-8")
 	})
 }

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -81,7 +83,10 @@ var Service = platform.Define(platform.Definition[Config]{
 		if err := ports.Events(rt.Processor, store.Tx, app.OpenAccount{Currency: cfg.Currency}, billing); err != nil {
 			return err
 		}
-		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}}.Routes(rt.Router)
+		idem := &idempotency.Store{DB: rt.DB, Log: rt.Log}
+		rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
+		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}, Read: adapters.Queries{DB: rt.DB}, UoW: store, App: billing,
+			Idempotency: idem}.Routes(rt.Router)
 		return nil
 	},
 	// The demo price lists and cancellation policies (never over the

@@ -1,31 +1,70 @@
 package ports
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
+
+// Reader is billing's read side.
+type Reader interface {
+	// Summary is the account's balances, derived from its postings.
+	Summary(ctx context.Context, patientID uuid.UUID) (ledger.Summary, error)
+	// Invoices lists invoices, of a patient and/or a course, optionally of
+	// one status, by number.
+	Invoices(ctx context.Context, patientID, courseID uuid.UUID, status string) ([]*invoice.Invoice, error)
+	// Invoice returns one invoice or app.ErrNoInvoice.
+	Invoice(ctx context.Context, id uuid.UUID) (*invoice.Invoice, error)
+}
 
 // HTTP serves billing's API.
 type HTTP struct {
-	Accounts app.AccountReader
+	Accounts    app.AccountReader
+	Read        Reader
+	UoW         app.UnitOfWork
+	App         *app.Billing
+	Idempotency *idempotency.Store
 }
+
+const maxBody = 64 << 10
 
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
-	rt.Handle("GET /v1/accounts/{patient_id}", h.getAccount, httpx.RoleBilling, httpx.RoleFrontDesk, httpx.RoleAdmin)
+	read := []httpx.Role{httpx.RoleBilling, httpx.RoleFrontDesk, httpx.RoleAdmin}
+	rt.Handle("GET /v1/accounts/{patient_id}", h.getAccount, read...)
+	rt.Handle("GET /v1/invoices", h.listInvoices, read...)
+	rt.Handle("GET /v1/invoices/{id}", h.getInvoice, read...)
+	rt.Handle("POST /v1/payments", h.Idempotency.Wrap(h.recordPayment), httpx.RoleBilling)
+}
+
+type moneyJSON = money.Money
+
+type balanceResponse struct {
+	Owed          moneyJSON `json:"owed"`
+	AccountCredit moneyJSON `json:"account_credit"`
+	PaidIn        moneyJSON `json:"paid_in"`
+	Refunded      moneyJSON `json:"refunded"`
+	Revenue       moneyJSON `json:"revenue"`
+	Deferred      moneyJSON `json:"deferred"`
 }
 
 type accountResponse struct {
-	PatientID string    `json:"patient_id"`
-	Currency  string    `json:"currency"`
-	OpenedAt  time.Time `json:"opened_at"`
+	PatientID string          `json:"patient_id"`
+	Currency  string          `json:"currency"`
+	OpenedAt  time.Time       `json:"opened_at"`
+	Balance   balanceResponse `json:"balance"`
 }
 
 func (h HTTP) getAccount(w http.ResponseWriter, r *http.Request) error {
@@ -40,5 +79,235 @@ func (h HTTP) getAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return httpx.WriteJSON(w, http.StatusOK, accountResponse{PatientID: a.PatientID.String(), Currency: a.Currency, OpenedAt: a.OpenedAt})
+	s, err := h.Read.Summary(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusOK, accountResponse{PatientID: a.PatientID.String(), Currency: a.Currency, OpenedAt: a.OpenedAt,
+		Balance: balanceResponse{Owed: s.Owed, AccountCredit: s.AccountCredit, PaidIn: s.PaidIn, Refunded: s.Refunded,
+			Revenue: s.Revenue, Deferred: s.Deferred}})
 }
+
+type lineResponse struct {
+	Code        string    `json:"code"`
+	Description string    `json:"description"`
+	Quantity    int64     `json:"quantity"`
+	UnitPrice   moneyJSON `json:"unit_price"`
+	TaxRateBP   int64     `json:"tax_rate_bp"`
+	Amount      moneyJSON `json:"amount"`
+	Tax         moneyJSON `json:"tax"`
+}
+
+type invoiceResponse struct {
+	ID        string         `json:"id"`
+	Number    *string        `json:"number"`
+	Status    string         `json:"status"`
+	Kind      string         `json:"kind"`
+	PatientID string         `json:"patient_id"`
+	CourseID  *string        `json:"course_id"`
+	Cycle     int            `json:"cycle"`
+	Lines     []lineResponse `json:"lines"`
+	Total     moneyJSON      `json:"total"`
+	Paid      moneyJSON      `json:"paid"`
+	AmountDue moneyJSON      `json:"amount_due"`
+	IssueDate *string        `json:"issue_date"`
+	DueDate   *string        `json:"due_date"`
+	Version   int64          `json:"version"`
+}
+
+func invoiceView(inv *invoice.Invoice) invoiceResponse {
+	s := inv.State()
+	out := invoiceResponse{ID: s.ID.String(), Status: string(s.Status), Kind: string(s.Kind), PatientID: s.PatientID.String(),
+		Cycle: s.Cycle, Lines: []lineResponse{}, Total: s.Total, Paid: s.Paid, AmountDue: inv.AmountDue(), Version: s.Version}
+	if s.Number != "" {
+		out.Number = &s.Number
+	}
+	if s.CourseID != uuid.Nil {
+		c := s.CourseID.String()
+		out.CourseID = &c
+	}
+	if !s.IssuedAt.IsZero() {
+		d := s.IssuedAt.Format(time.DateOnly)
+		out.IssueDate = &d
+	}
+	if !s.DueDate.IsZero() {
+		d := s.DueDate.Format(time.DateOnly)
+		out.DueDate = &d
+	}
+	for _, l := range s.Lines {
+		out.Lines = append(out.Lines, lineResponse{Code: l.Code, Description: l.Description, Quantity: l.Quantity,
+			UnitPrice: l.UnitPrice, TaxRateBP: l.TaxRate, Amount: l.Amount, Tax: l.Tax})
+	}
+	return out
+}
+
+var invoiceStatuses = map[string]bool{"draft": true, "issued": true, "partially_paid": true, "paid": true, "overdue": true, "void": true}
+
+func (h HTTP) listInvoices(w http.ResponseWriter, r *http.Request) error {
+	if err := httpx.CheckQueryNames(r.URL.Query(), "patient_id", "course_id", "status"); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var patient, course uuid.UUID
+	var fields []httpx.FieldError
+	for name, into := range map[string]*uuid.UUID{"patient_id": &patient, "course_id": &course} {
+		if v := q.Get(name); v != "" {
+			id, err := uuid.Parse(v)
+			if err != nil {
+				fields = append(fields, httpx.FieldError{Field: name, Message: "must be a UUID"})
+			}
+			*into = id
+		}
+	}
+	status := q.Get("status")
+	if status != "" && !invoiceStatuses[status] {
+		fields = append(fields, httpx.FieldError{Field: "status", Message: "is not an invoice status"})
+	}
+	if patient == uuid.Nil && course == uuid.Nil && len(fields) == 0 {
+		fields = append(fields, httpx.FieldError{Field: "patient_id", Message: "patient_id or course_id is required"})
+	}
+	if len(fields) > 0 {
+		return httpx.BadRequest("the query is not valid", fields...)
+	}
+	list, err := h.Read.Invoices(r.Context(), patient, course, status)
+	if err != nil {
+		return err
+	}
+	items := make([]invoiceResponse, len(list))
+	for i, inv := range list {
+		items[i] = invoiceView(inv)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (h HTTP) getInvoice(w http.ResponseWriter, r *http.Request) error {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return httpx.BadRequest("the invoice id is not a UUID", httpx.FieldError{Field: "id", Message: "must be a UUID"})
+	}
+	inv, err := h.Read.Invoice(r.Context(), id)
+	if errors.Is(err, app.ErrNoInvoice) {
+		return httpx.NotFound("no such invoice")
+	}
+	if err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusOK, invoiceView(inv))
+}
+
+type allocationRequest struct {
+	InvoiceID string      `json:"invoice_id"`
+	Amount    money.Money `json:"amount"`
+}
+
+type paymentRequest struct {
+	PatientID         string              `json:"patient_id"`
+	Amount            money.Money         `json:"amount"`
+	Method            string              `json:"method"`
+	ExternalReference string              `json:"external_reference"`
+	ReceivedAt        string              `json:"received_at"`
+	Allocations       []allocationRequest `json:"allocations"`
+}
+
+type allocationResponse struct {
+	InvoiceID string    `json:"invoice_id"`
+	Number    string    `json:"number"`
+	Amount    moneyJSON `json:"amount"`
+}
+
+type paymentResponse struct {
+	ID                string               `json:"id"`
+	PatientID         string               `json:"patient_id"`
+	Amount            moneyJSON            `json:"amount"`
+	Method            string               `json:"method"`
+	ExternalReference string               `json:"external_reference"`
+	ReceivedAt        string               `json:"received_at"`
+	Allocations       []allocationResponse `json:"allocations"`
+	ToAccountCredit   moneyJSON            `json:"to_account_credit"`
+}
+
+func (h HTTP) recordPayment(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get(idempotency.Header) == "" {
+		return httpx.BadRequest("a payment needs an Idempotency-Key",
+			httpx.FieldError{Field: "Idempotency-Key", Message: "is required on every payment"})
+	}
+	var req paymentRequest
+	if err := httpx.DecodeJSON(r, &req, maxBody); err != nil {
+		return err
+	}
+	in, err := req.toInput()
+	if err != nil {
+		return err
+	}
+	var p app.Payment
+	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) error {
+		var err error
+		p, err = h.App.RecordPayment(r.Context(), repos, in)
+		return err
+	}); err != nil {
+		return problem(err)
+	}
+	out := paymentResponse{ID: p.ID.String(), PatientID: p.PatientID.String(), Amount: p.Amount, Method: p.Method,
+		ExternalReference: p.ExternalReference, ReceivedAt: p.ReceivedAt.UTC().Format(time.RFC3339),
+		Allocations: []allocationResponse{}, ToAccountCredit: p.ToAccountCredit}
+	for _, a := range p.Allocations {
+		out.Allocations = append(out.Allocations, allocationResponse{InvoiceID: a.InvoiceID.String(), Number: a.Number, Amount: a.Amount})
+	}
+	return httpx.WriteJSON(w, http.StatusCreated, out)
+}
+
+func (req paymentRequest) toInput() (app.PaymentInput, error) {
+	var fields []httpx.FieldError
+	patient, err := uuid.Parse(req.PatientID)
+	if err != nil {
+		fields = append(fields, httpx.FieldError{Field: "patient_id", Message: "must be a UUID"})
+	}
+	received, err := time.Parse(time.RFC3339, req.ReceivedAt)
+	if err != nil {
+		fields = append(fields, httpx.FieldError{Field: "received_at", Message: "must be an RFC 3339 time"})
+	}
+	in := app.PaymentInput{PatientID: patient, Amount: req.Amount, Method: req.Method, ExternalReference: req.ExternalReference,
+		ReceivedAt: received.UTC()}
+	for i, a := range req.Allocations {
+		id, err := uuid.Parse(a.InvoiceID)
+		if err != nil {
+			fields = append(fields, httpx.FieldError{Field: "allocations[" + itoa(i) + "].invoice_id", Message: "must be a UUID"})
+		}
+		in.Allocations = append(in.Allocations, app.AllocationInput{InvoiceID: id, Amount: a.Amount})
+	}
+	if len(fields) > 0 {
+		return in, httpx.Unprocessable("the payment is not valid", fields...)
+	}
+	return in, nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// problem maps err with problems; an error they do not know stays itself
+// (a 500).
+func problem(err error) error {
+	if p := problems.Problem(err); p != nil {
+		return p
+	}
+	return err
+}
+
+// problems maps billing's errors to problems; anything else is a 500.
+var problems = httpx.NewErrorMap().
+	Is(app.ErrDuplicatePayment, httpx.Conflict("a payment with this external reference is recorded already")).
+	Is(account.ErrNotFound, httpx.Unprocessable("no account for this patient",
+		httpx.FieldError{Field: "patient_id", Message: "has no account with billing"})).
+	Is(app.ErrNoInvoice, httpx.Unprocessable("an allocation names no invoice of billing",
+		httpx.FieldError{Field: "allocations", Message: "name an invoice of this patient"})).
+	Is(app.ErrInvalidPayment, httpx.Unprocessable("the payment is not valid",
+		httpx.FieldError{Field: "allocations", Message: "name invoices of this patient; external_reference is 1 to 100 characters"})).
+	Is(app.ErrWrongCurrency, httpx.Unprocessable("the amount is not in the account's currency",
+		httpx.FieldError{Field: "amount.currency", Message: "must be the account's currency"})).
+	Is(app.ErrMethod, httpx.Unprocessable("unknown payment method",
+		httpx.FieldError{Field: "method", Message: "is cash, card, transfer or insurance"})).
+	Is(money.ErrZeroAmount, httpx.Unprocessable("a payment of nothing", httpx.FieldError{Field: "amount.value", Message: "must be positive"})).
+	Is(money.ErrNegativeAmount, httpx.Unprocessable("a negative payment", httpx.FieldError{Field: "amount.value", Message: "must be positive"})).
+	Is(money.ErrAbsurdAmount, httpx.Unprocessable("an absurd amount", httpx.FieldError{Field: "amount.value", Message: "is above the largest amount billing takes"})).
+	Is(money.ErrUnknownCurrency, httpx.Unprocessable("unknown currency", httpx.FieldError{Field: "amount.currency", Message: "is not an ISO 4217 currency billing knows"})).
+	Is(invoice.ErrState, httpx.Conflict("an allocated invoice takes no payment in its status")).
+	Is(invoice.ErrInvalid, httpx.Unprocessable("the payment does not fit the invoice"))

@@ -1,0 +1,86 @@
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/clinicops/clinicops/pkg/pgdb"
+	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+)
+
+// Queries is billing's read side, on the pool.
+type Queries struct{ DB *sqlx.DB }
+
+const (
+	selectInvoice  = `SELECT ` + invoiceColumns + ` FROM invoices WHERE id = $1`
+	selectInvoices = `SELECT ` + invoiceColumns + ` FROM invoices
+		WHERE ($1::uuid IS NULL OR patient_id = $1) AND ($2::uuid IS NULL OR course_id = $2) AND ($3 = '' OR status = $3)
+		ORDER BY number NULLS LAST, created_at LIMIT 500`
+)
+
+// Summary is the account's balances, derived from its postings.
+func (q Queries) Summary(ctx context.Context, patientID uuid.UUID) (ledger.Summary, error) {
+	var s ledger.Summary
+	err := pgdb.InTx(ctx, q.DB, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, func(tx *sqlx.Tx) error {
+		var code string
+		if err := tx.GetContext(ctx, &code, `SELECT currency FROM accounts WHERE patient_id = $1`, patientID); err != nil {
+			return fmt.Errorf("account %s: %w", patientID, err)
+		}
+		var rows []postingRow
+		if err := tx.SelectContext(ctx, &rows, selectPostings, patientID); err != nil {
+			return fmt.Errorf("postings of %s: %w", patientID, err)
+		}
+		postings := make([]ledger.Posting, 0, len(rows))
+		for _, r := range rows {
+			p, err := toDomainPosting(r)
+			if err != nil {
+				return err
+			}
+			postings = append(postings, p)
+		}
+		c, err := currencyOf(code)
+		if err != nil {
+			return err
+		}
+		s, err = ledger.Summarize(c, postings)
+		return err
+	})
+	return s, err
+}
+
+// Invoice returns one invoice or app.ErrNoInvoice.
+func (q Queries) Invoice(ctx context.Context, id uuid.UUID) (*invoice.Invoice, error) {
+	var row invoiceRow
+	if err := q.DB.GetContext(ctx, &row, selectInvoice, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, app.ErrNoInvoice
+		}
+		return nil, fmt.Errorf("get invoice %s: %w", id, err)
+	}
+	return toDomainInvoice(row)
+}
+
+// Invoices lists invoices of a patient and/or a course, by number.
+func (q Queries) Invoices(ctx context.Context, patientID, courseID uuid.UUID, status string) ([]*invoice.Invoice, error) {
+	nu := func(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
+	var rows []invoiceRow
+	if err := q.DB.SelectContext(ctx, &rows, selectInvoices, nu(patientID), nu(courseID), status); err != nil {
+		return nil, fmt.Errorf("list invoices: %w", err)
+	}
+	out := make([]*invoice.Invoice, 0, len(rows))
+	for _, r := range rows {
+		inv, err := toDomainInvoice(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, nil
+}
