@@ -56,6 +56,9 @@ type ProtocolJSON struct {
 	ObservationMinutes int         `json:"observation_minutes"`
 	BufferMinutes      int         `json:"buffer_minutes"`
 	Release            ReleaseJSON `json:"release"`
+	// NoDeposit turns the funding gate off for the program (default: a
+	// culture waits for the deposit).
+	NoDeposit bool `json:"no_deposit,omitempty"`
 }
 
 func minutes(n int) time.Duration { return time.Duration(n) * time.Minute }
@@ -64,7 +67,7 @@ func minutes(n int) time.Duration { return time.Duration(n) * time.Minute }
 func (p ProtocolJSON) ToDomain() (protocol.Protocol, error) {
 	out := protocol.Protocol{Program: p.Program, Version: p.Version, Name: p.Name, Source: protocol.Source(p.Source),
 		Viability: time.Duration(p.ViabilityHours) * time.Hour, DoseCells: p.DoseCells,
-		Observation: minutes(p.ObservationMinutes), Buffer: minutes(p.BufferMinutes),
+		Observation: minutes(p.ObservationMinutes), Buffer: minutes(p.BufferMinutes), NoDeposit: p.NoDeposit,
 		Release: protocol.ReleaseCriteria{MinViabilityPct: p.Release.MinViabilityPct, MinPurityPct: p.Release.MinPurityPct,
 			MaxEndotoxinEUPerML: p.Release.MaxEndotoxinEUPerML}}
 	for _, s := range p.Steps {
@@ -90,7 +93,7 @@ func (p ProtocolJSON) ToDomain() (protocol.Protocol, error) {
 func FromProtocol(p protocol.Protocol) ProtocolJSON {
 	out := ProtocolJSON{Program: p.Program, Version: p.Version, Name: p.Name, Source: string(p.Source),
 		ViabilityHours: int(p.Viability / time.Hour), DoseCells: p.DoseCells,
-		ObservationMinutes: int(p.Observation / time.Minute), BufferMinutes: int(p.Buffer / time.Minute),
+		ObservationMinutes: int(p.Observation / time.Minute), BufferMinutes: int(p.Buffer / time.Minute), NoDeposit: p.NoDeposit,
 		Release: ReleaseJSON{MinViabilityPct: p.Release.MinViabilityPct, MinPurityPct: p.Release.MinPurityPct,
 			MaxEndotoxinEUPerML: p.Release.MaxEndotoxinEUPerML},
 		Steps: []StepJSON{}, Phases: []PhaseJSON{}}

@@ -72,6 +72,10 @@ func TestGeneratedClientDrivesScheduling(t *testing.T) {
 	require.NoError(t, err)
 
 	lab := as(httpx.RoleLab)
+	refused, err := c.StartCultureWithResponse(ctx, din, nil, lab)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusConflict, refused.StatusCode(), "not funded yet: %s", refused.Body)
+	depositPaid(t, s, courseID, patientID)
 	started, err := c.StartCultureWithResponse(ctx, din, nil, lab)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, started.StatusCode(), string(started.Body))
@@ -88,10 +92,10 @@ func TestGeneratedClientDrivesScheduling(t *testing.T) {
 	patient := openapi_types.UUID(mustUUID(t, patientID))
 	dose := int64(110_000_000)
 	wrongBirth := openapi_types.Date{Time: time.Date(1969, 12, 30, 0, 0, 0, 0, time.UTC)}
-	refused, err := c.CompleteAppointmentWithResponse(ctx, infusion.Id, nil, client.CompletionRequest{ProductId: &din,
+	blocked, err := c.CompleteAppointmentWithResponse(ctx, infusion.Id, nil, client.CompletionRequest{ProductId: &din,
 		PatientId: &patient, BirthDate: &wrongBirth, DoseCells: &dose}, nurse)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusConflict, refused.StatusCode(), string(refused.Body))
+	require.Equal(t, http.StatusConflict, blocked.StatusCode(), string(blocked.Body))
 	birth := openapi_types.Date{Time: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}
 	given, err := c.CompleteAppointmentWithResponse(ctx, infusion.Id, nil, client.CompletionRequest{ProductId: &din,
 		PatientId: &patient, BirthDate: &birth, DoseCells: &dose}, nurse)

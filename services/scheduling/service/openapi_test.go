@@ -203,6 +203,10 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		call(lab, get, "/v1/products/"+din, nil, 200)
 		call(lab, get, "/v1/products/G123499999999", nil, 404)
 		bad(lab, get, "/v1/products/not-a-din", nil, 400)
+		funded := call(lab, post, "/v1/products/"+din+"/culture", nil, 409).JSON(t) // the funding gate
+		require.Contains(t, funded["detail"], "not funded")
+		depositPaid(t, s, courseA, patientA)
+		require.NotNil(t, call(nurse, get, "/v1/courses/"+courseA, nil, 200).JSON(t)["funded_at"])
 		call(lab, post, "/v1/products/"+din+"/culture", nil, 200)
 		fake.Set(at(t, appts["culture"]["end"].(string)))
 		missed := map[string]any{"viability_pct": 70, "purity_pct": 95, "endotoxin_eu_per_ml": 1, "sterility": "negative", "mycoplasma": "negative"}

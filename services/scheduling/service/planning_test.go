@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/clinicops/clinicops/pkg/clock"
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/pkg/testharness"
@@ -46,6 +47,17 @@ func TestCourseRequestedIsPlannedAndPublished(t *testing.T) {
 	info, err := stream.Info(t.Context())
 	require.NoError(t, err)
 	require.EqualValues(t, 4, info.State.Msgs)
+}
+
+// depositPaid publishes billing's DepositPaid for the course and waits
+// until scheduling has taken it.
+func depositPaid(t *testing.T, s *testharness.Service, courseID, patientID string) {
+	t.Helper()
+	invoice := uuid.NewString()
+	s.Publish(t, "billing", invoice, &billingv1.DepositPaid{InvoiceId: invoice, Version: 2, OccurredAt: timestamppb.Now(),
+		PatientId: patientID, AccountSequence: 2, Number: "INV-2026-000001", CourseId: courseID,
+		Amount: &billingv1.Money{Value: 1_000_000, Currency: "CNY"}})
+	s.WaitConsumed(t, "BILLING", "scheduling_deposit_paid")
 }
 
 func countString(t *testing.T, s *testharness.Service, query string, args ...any) string {

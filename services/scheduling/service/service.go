@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/messaging"
@@ -96,6 +97,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		messaging.SubjectOf(&intakev1.CourseRequested{}),
 		messaging.SubjectOf(&intakev1.CourseCancellationRequested{}),
 		messaging.SubjectOf(&intakev1.ConsentWithdrawn{}),
+		messaging.SubjectOf(&billingv1.DepositPaid{}),
 	},
 	Config: LoadConfig,
 	Build:  build,

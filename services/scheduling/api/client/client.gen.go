@@ -676,7 +676,10 @@ type Course struct {
 
 	// Detail The reason in words.
 	Detail nullable.Nullable[string] `json:"detail"`
-	Id     openapi_types.UUID        `json:"id"`
+
+	// FundedAt When billing reported the course's deposit paid (`DepositPaid`); null before. A culture starts only for a funded course, unless its protocol has `no_deposit`.
+	FundedAt nullable.Nullable[OptionalInstant] `json:"funded_at"`
+	Id       openapi_types.UUID                 `json:"id"`
 
 	// OtherAppointments The course's appointments outside its cycles.
 	OtherAppointments []Appointment                         `json:"other_appointments"`
@@ -939,8 +942,11 @@ type Protocol struct {
 	DoseCells     int64 `json:"dose_cells"`
 
 	// InUse A course was planned with it: it can no longer change.
-	InUse              bool            `json:"in_use"`
-	Name               string          `json:"name"`
+	InUse bool   `json:"in_use"`
+	Name  string `json:"name"`
+
+	// NoDeposit No deposit funds the program: the funding gate is off.
+	NoDeposit          *bool           `json:"no_deposit,omitempty"`
 	ObservationMinutes int             `json:"observation_minutes"`
 	Phases             []Phase         `json:"phases"`
 	Program            string          `json:"program"`
@@ -965,6 +971,9 @@ type ProtocolInput struct {
 	// DoseCells The planned dose per infusion.
 	DoseCells int64  `json:"dose_cells"`
 	Name      string `json:"name"`
+
+	// NoDeposit The program is not funded by a deposit: its culture may start before billing reports one paid (default false: the funding gate is on).
+	NoDeposit *bool `json:"no_deposit,omitempty"`
 
 	// ObservationMinutes Observation after an infusion, at least 240.
 	ObservationMinutes int     `json:"observation_minutes"`
@@ -2072,7 +2081,10 @@ type ClientInterface interface {
 	// StartCulture Start the culture
 	//
 	// Starts the lab culture of a collected product (`CultureStarted`).
-	// Starting it again changes nothing.
+	// Starting it again changes nothing. The funding gate: the culture of
+	// a course whose deposit billing has not reported paid
+	// (`DepositPaid`) is refused with a 409, unless the protocol has
+	// `no_deposit`.
 	//
 	// Roles: `lab`.
 	//
@@ -2955,7 +2967,10 @@ func (c *Client) GetProduct(ctx context.Context, id ProductID, params *GetProduc
 // StartCulture Start the culture
 //
 // Starts the lab culture of a collected product (`CultureStarted`).
-// Starting it again changes nothing.
+// Starting it again changes nothing. The funding gate: the culture of
+// a course whose deposit billing has not reported paid
+// (`DepositPaid`) is refused with a 409, unless the protocol has
+// `no_deposit`.
 //
 // Roles: `lab`.
 //
@@ -5879,7 +5894,10 @@ type ClientWithResponsesInterface interface {
 	// StartCultureWithResponse Start the culture
 	//
 	// Starts the lab culture of a collected product (`CultureStarted`).
-	// Starting it again changes nothing.
+	// Starting it again changes nothing. The funding gate: the culture of
+	// a course whose deposit billing has not reported paid
+	// (`DepositPaid`) is refused with a 409, unless the protocol has
+	// `no_deposit`.
 	//
 	// Roles: `lab`.
 	//
@@ -10886,7 +10904,10 @@ func (c *ClientWithResponses) GetProductWithResponse(ctx context.Context, id Pro
 // StartCultureWithResponse Start the culture
 //
 // Starts the lab culture of a collected product (`CultureStarted`).
-// Starting it again changes nothing.
+// Starting it again changes nothing. The funding gate: the culture of
+// a course whose deposit billing has not reported paid
+// (`DepositPaid`) is refused with a 409, unless the protocol has
+// `no_deposit`.
 //
 // Roles: `lab`.
 //

@@ -31,6 +31,7 @@ type courseRow struct {
 	Detail          sql.NullString `db:"detail"`
 	PreferredStart  sql.NullTime   `db:"preferred_start"`
 	IntakeVersion   int64          `db:"intake_version"`
+	FundedAt        sql.NullTime   `db:"funded_at"`
 	Version         int64          `db:"version"`
 	CreatedAt       time.Time      `db:"created_at"`
 	UpdatedAt       time.Time      `db:"updated_at"`
@@ -46,11 +47,11 @@ type cycleRow struct {
 
 const (
 	courseColumns = `id, patient_id, program, protocol_version, protocol, status, held_from, reason, detail,
-		preferred_start, intake_version, version, created_at, updated_at`
+		preferred_start, intake_version, funded_at, version, created_at, updated_at`
 	insertCourse = `INSERT INTO courses (` + courseColumns + `) VALUES (:id, :patient_id, :program, :protocol_version,
-		:protocol, :status, :held_from, :reason, :detail, :preferred_start, :intake_version, :version, :created_at, :updated_at)`
+		:protocol, :status, :held_from, :reason, :detail, :preferred_start, :intake_version, :funded_at, :version, :created_at, :updated_at)`
 	updateCourse = `UPDATE courses SET protocol = :protocol, status = :status, held_from = :held_from, reason = :reason,
-		detail = :detail, version = :version, updated_at = :updated_at WHERE id = :id`
+		detail = :detail, funded_at = :funded_at, version = :version, updated_at = :updated_at WHERE id = :id`
 	selectCourseForUpdate = `SELECT ` + courseColumns + ` FROM courses WHERE id = $1 FOR UPDATE`
 	selectCourse          = `SELECT ` + courseColumns + ` FROM courses WHERE id = $1`
 	selectCycles          = `SELECT course_id, cycle, phase, target_date, status FROM cycles WHERE course_id = $1 ORDER BY cycle`
@@ -68,6 +69,9 @@ func toDBCourse(c *course.Course) (courseRow, []cycleRow, error) {
 		Status: string(s.Status), HeldFrom: nullString(string(s.HeldFrom)), Reason: nullString(s.Reason),
 		Detail: nullString(s.Detail), IntakeVersion: s.IntakeVersion, Version: s.Version,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+	if !s.FundedAt.IsZero() {
+		row.FundedAt = sql.NullTime{Time: s.FundedAt, Valid: true}
+	}
 	if !s.PreferredStart.IsZero() {
 		row.PreferredStart = sql.NullTime{Time: s.PreferredStart, Valid: true}
 	}
@@ -89,7 +93,7 @@ func toDomainCourse(r courseRow, cycles []cycleRow) (*course.Course, error) {
 	s := course.State{ID: r.ID, PatientID: r.PatientID, Program: r.Program, ProtocolVersion: r.ProtocolVersion,
 		Status: course.Status(r.Status), HeldFrom: course.Status(r.HeldFrom.String), Reason: r.Reason.String,
 		Detail: r.Detail.String, IntakeVersion: r.IntakeVersion, Version: r.Version,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), FundedAt: utcOrZero(r.FundedAt)}
 	if r.PreferredStart.Valid {
 		s.PreferredStart = r.PreferredStart.Time.UTC()
 	}

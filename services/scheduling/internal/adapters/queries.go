@@ -32,7 +32,7 @@ var _ app.Queries = Queries{}
 
 const (
 	queryCourse = `SELECT id, patient_id, program, protocol_version, status, held_from, reason, detail,
-		preferred_start, version, created_at, updated_at FROM courses WHERE id = $1`
+		preferred_start, funded_at, version, created_at, updated_at FROM courses WHERE id = $1`
 	queryCycles            = `SELECT cycle, phase, target_date, status FROM cycles WHERE course_id = $1 ORDER BY cycle`
 	appointmentViewColumns = `id, course_id, cycle, step, session, patient_id, program, kind, resource_id, resource_kind,
 		patient_present, start_at, end_at, blocked_until, status, product_id, dose_cells, reason, checked_in_at,
@@ -108,6 +108,7 @@ type courseViewRow struct {
 	Reason          sql.NullString `db:"reason"`
 	Detail          sql.NullString `db:"detail"`
 	PreferredStart  sql.NullTime   `db:"preferred_start"`
+	FundedAt        sql.NullTime   `db:"funded_at"`
 	Version         int64          `db:"version"`
 	CreatedAt       time.Time      `db:"created_at"`
 	UpdatedAt       time.Time      `db:"updated_at"`
@@ -134,7 +135,7 @@ func (q Queries) Course(ctx context.Context, id uuid.UUID) (app.CoursePlan, erro
 		}
 		plan = app.CoursePlan{ID: c.ID, PatientID: c.PatientID, Program: c.Program, ProtocolVersion: c.ProtocolVersion,
 			Status: c.Status, HeldFrom: c.HeldFrom.String, Reason: c.Reason.String, Detail: c.Detail.String,
-			PreferredStart: nullTime(c.PreferredStart), Version: c.Version, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+			PreferredStart: nullTime(c.PreferredStart), FundedAt: nullTime(c.FundedAt), Version: c.Version, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 			Cycles: []app.CycleView{}}
 		var cycles []cycleViewRow
 		if err := tx.SelectContext(ctx, &cycles, queryCycles, id); err != nil {

@@ -266,7 +266,15 @@ func (b bundle) releasedProduct(t *testing.T) (courseID, patient uuid.UUID, din 
 	}))
 	d, err := product.ParseDIN(din)
 	require.NoError(t, err)
+	// The funding gate: no culture before billing reports the deposit paid.
+	require.ErrorIs(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.app.StartCulture(ctx, r, d)
+		return err
+	}), course.ErrNotFunded)
 	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		if err := b.app.Fund(ctx, r, courseID); err != nil {
+			return err
+		}
 		_, err := b.app.StartCulture(ctx, r, d)
 		return err
 	}))

@@ -227,7 +227,29 @@ func (s *Scheduling) CancelCoursesOf(ctx context.Context, repos Repositories, pa
 	return nil
 }
 
-// StartCulture starts the lab culture of a collected product.
+// Fund records billing's DepositPaid: the course is funded and its culture
+// may start. A course scheduling has not planned (unknown, or cancelled)
+// is left alone: the event changes nothing.
+func (s *Scheduling) Fund(ctx context.Context, repos Repositories, courseID uuid.UUID) error {
+	c, err := repos.Courses().Get(ctx, courseID)
+	if errors.Is(err, course.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Fund(s.now()); err != nil {
+		var state *course.StateError
+		if errors.As(err, &state) {
+			return nil
+		}
+		return err
+	}
+	return repos.Courses().Save(ctx, c)
+}
+
+// StartCulture starts the lab culture of a collected product, once its
+// course is funded (or needs no deposit): the funding gate.
 func (s *Scheduling) StartCulture(ctx context.Context, repos Repositories, din product.DIN) (*product.Product, error) {
 	now := s.now()
 	p, err := repos.Products().Get(ctx, din)
@@ -236,6 +258,15 @@ func (s *Scheduling) StartCulture(ctx context.Context, repos Repositories, din p
 	}
 	if p.Status() == product.StatusCulturing {
 		return p, nil
+	}
+	if p.CourseID() != uuid.Nil {
+		c, err := repos.Courses().Get(ctx, p.CourseID())
+		if err != nil {
+			return nil, err
+		}
+		if err := c.MayCulture(); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.StartCulture(now); err != nil {
 		return nil, err

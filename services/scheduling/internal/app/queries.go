@@ -73,10 +73,12 @@ type CoursePlan struct {
 	Reason, Detail string
 	// PreferredStart is a date (midnight UTC), zero when none.
 	PreferredStart time.Time
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Cycles         []CycleView
+	// FundedAt is when billing reported the deposit paid; zero before.
+	FundedAt  time.Time
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Cycles    []CycleView
 	// Other holds the course's appointments outside any cycle.
 	Other []AppointmentView
 }

@@ -279,6 +279,7 @@ type courseResponse struct {
 	Reason          *string               `json:"reason"`
 	Detail          *string               `json:"detail"`
 	PreferredStart  *string               `json:"preferred_start"`
+	FundedAt        *string               `json:"funded_at"`
 	Cycles          []cycleResponse       `json:"cycles"`
 	Other           []appointmentResponse `json:"other_appointments"`
 	Version         int64                 `json:"version"`
@@ -307,6 +308,10 @@ func (c clock) course(p app.CoursePlan) courseResponse {
 	if !p.PreferredStart.IsZero() {
 		d := p.PreferredStart.Format(time.DateOnly)
 		out.PreferredStart = &d
+	}
+	if !p.FundedAt.IsZero() {
+		f := c.ts(p.FundedAt)
+		out.FundedAt = &f
 	}
 	for _, cy := range p.Cycles {
 		cr := cycleResponse{Number: cy.Number, Phase: cy.Phase, TargetDate: cy.TargetDate.Format(time.DateOnly),

@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
@@ -53,6 +54,7 @@ func Events(p *messaging.Processor, repos Repositories, s *app.Scheduling) error
 		handle(p, "course_requested", repos, h.OnCourseRequested),
 		handle(p, "course_cancellation_requested", repos, h.OnCourseCancellationRequested),
 		handle(p, "consent_withdrawn", repos, h.OnConsentWithdrawn),
+		handle(p, "deposit_paid", repos, h.OnDepositPaid),
 	)
 }
 
@@ -110,6 +112,16 @@ func (h handlers) OnConsentWithdrawn(ctx context.Context, repos app.Repositories
 		return messaging.Permanent(fmt.Errorf("patient_id and consent_id must be UUIDs"))
 	}
 	return h.s.WithdrawConsent(ctx, repos, consentID, patientID, b.GetProgram(), b.GetOccurredAt().AsTime())
+}
+
+// OnDepositPaid funds the course: its culture may start (the funding
+// gate). A repeated event changes nothing.
+func (h handlers) OnDepositPaid(ctx context.Context, repos app.Repositories, ev messaging.Event[*billingv1.DepositPaid]) error {
+	id, err := uuid.Parse(ev.Body.GetCourseId())
+	if err != nil {
+		return messaging.Permanent(fmt.Errorf("course_id is not a UUID"))
+	}
+	return h.s.Fund(ctx, repos, id)
 }
 
 // handle registers fn for events of type T, giving it the repositories bound

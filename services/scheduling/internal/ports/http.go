@@ -755,7 +755,8 @@ var problems = func() *httpx.ErrorMap {
 		Is(product.ErrWrongStatus, httpx.Conflict("not possible in the product's status")).
 		Is(product.ErrExpired, httpx.Conflict("the product has expired")).
 		Is(product.ErrAlreadyAllocated, httpx.Conflict("the dose is already allocated")).
-		Is(app.ErrLotExists, httpx.Conflict("a lot with this DIN is already registered"))
+		Is(app.ErrLotExists, httpx.Conflict("a lot with this DIN is already registered")).
+		Is(course.ErrNotFunded, httpx.Conflict("the course is not funded: its culture starts once billing reports the deposit paid"))
 	httpx.As(m, func(e *app.ConflictError) *httpx.Problem {
 		p := httpx.Conflict("the time collides with another appointment on the same "+e.What).WithExtension("what", e.What)
 		if e.With.ID == uuid.Nil {

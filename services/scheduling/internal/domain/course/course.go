@@ -97,6 +97,7 @@ type Course struct {
 	reason, detail  string
 	preferredStart  time.Time
 	intakeVersion   int64
+	fundedAt        time.Time
 	cycles          []Cycle
 	version         int64
 	createdAt       time.Time
@@ -159,6 +160,7 @@ type State struct {
 	Reason, Detail  string
 	PreferredStart  time.Time
 	IntakeVersion   int64
+	FundedAt        time.Time
 	Cycles          []Cycle
 	Version         int64
 	CreatedAt       time.Time
@@ -170,7 +172,7 @@ func FromState(s State) *Course {
 	return &Course{
 		id: s.ID, patientID: s.PatientID, program: s.Program, protocolVersion: s.ProtocolVersion,
 		protocol: s.Protocol, status: s.Status, heldFrom: s.HeldFrom, reason: s.Reason, detail: s.Detail,
-		preferredStart: s.PreferredStart, intakeVersion: s.IntakeVersion, cycles: slices.Clone(s.Cycles),
+		preferredStart: s.PreferredStart, intakeVersion: s.IntakeVersion, fundedAt: s.FundedAt, cycles: slices.Clone(s.Cycles),
 		version: s.Version, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt,
 	}
 }
@@ -180,7 +182,7 @@ func (c *Course) State() State {
 	return State{
 		ID: c.id, PatientID: c.patientID, Program: c.program, ProtocolVersion: c.protocolVersion,
 		Protocol: c.protocol, Status: c.status, HeldFrom: c.heldFrom, Reason: c.reason, Detail: c.detail,
-		PreferredStart: c.preferredStart, IntakeVersion: c.intakeVersion, Cycles: slices.Clone(c.cycles),
+		PreferredStart: c.preferredStart, IntakeVersion: c.intakeVersion, FundedAt: c.fundedAt, Cycles: slices.Clone(c.cycles),
 		Version: c.version, CreatedAt: c.createdAt, UpdatedAt: c.updatedAt,
 	}
 }
@@ -383,6 +385,37 @@ func (c *Course) Cancel(reason string, cultureStarted bool, infusions int, now t
 	c.record(CancelledEvent{Course: c.snapshot(), Reason: reason, PreviousStatus: previous,
 		CultureStarted: cultureStarted, InfusionsGiven: infusions})
 	return nil
+}
+
+// ErrNotFunded: the course's deposit has not been paid, so its culture
+// does not start (the funding gate).
+var ErrNotFunded = errors.New("the course is not funded: its deposit has not been paid")
+
+// Fund records that the course's deposit was paid (billing's
+// DepositPaid). Funding a funded course changes nothing; a cancelled or
+// completed course is not funded any more.
+func (c *Course) Fund(now time.Time) error {
+	if !c.fundedAt.IsZero() {
+		return nil
+	}
+	if c.status == Cancelled || c.status == Completed {
+		return &StateError{"fund", c.status}
+	}
+	c.fundedAt = now
+	c.change(now)
+	return nil
+}
+
+// Funded reports whether the deposit was paid, and when.
+func (c *Course) Funded() (bool, time.Time) { return !c.fundedAt.IsZero(), c.fundedAt }
+
+// MayCulture reports whether a culture may start for the course: funded,
+// or under a protocol that needs no deposit.
+func (c *Course) MayCulture() error {
+	if !c.fundedAt.IsZero() || (c.protocol != nil && c.protocol.NoDeposit) {
+		return nil
+	}
+	return ErrNotFunded
 }
 
 // Reason is why the course is unplanned, held or cancelled.

@@ -157,6 +157,9 @@ type Protocol struct {
 	// (cleaning, preparation), enforced by the database.
 	Buffer  time.Duration
 	Release ReleaseCriteria
+	// NoDeposit: the program is not funded by a deposit, so its culture
+	// may start before billing reports one paid (the funding gate is off).
+	NoDeposit bool
 }
 
 // MinObservation is the least observation after an infusion.
