@@ -75,6 +75,8 @@ var Service = platform.Define(platform.Definition[Config]{
 	Consumes: []string{
 		messaging.SubjectOf(&intakev1.PatientRegistered{}),
 		messaging.SubjectOf(&schedulingv1.CoursePlanned{}),
+		messaging.SubjectOf(&schedulingv1.CultureStarted{}),
+		messaging.SubjectOf(&schedulingv1.AppointmentCompleted{}),
 	},
 	Config: LoadConfig,
 	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {

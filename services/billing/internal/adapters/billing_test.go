@@ -100,6 +100,8 @@ func published(t *testing.T, db *sqlx.DB) (subjects []string, seqs []int64) {
 			m = &billingv1.InvoicePaid{}
 		case "clinicops.billing.v1.DepositPaid":
 			m = &billingv1.DepositPaid{}
+		case "clinicops.billing.v1.RevenueRecognised":
+			m = &billingv1.RevenueRecognised{}
 		default:
 			t.Fatalf("unexpected event %s", r.Subject)
 		}
@@ -203,4 +205,32 @@ func TestPaymentsPayTheDepositFirstAndNeverTwice(t *testing.T) {
 	require.True(t, s.Owed.IsZero())
 	require.Equal(t, cnyM(t, 100_000), s.AccountCredit)
 	require.Equal(t, cnyM(t, 5_300_000), s.PaidIn)
+}
+
+// TestRevenueIsRecognisedAsTheCourseIsGiven: the lab fee when the culture
+// starts, the cycle's share of the course price (less the lab fee) when
+// its infusion is given; each once, however often asked.
+func TestRevenueIsRecognisedAsTheCourseIsGiven(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	patient := b.patient(t)
+	course := b.plan(t, patient, 1, false)
+	do := func(fn func(r app.Repositories) error) { require.NoError(t, b.store.Do(ctx, fn)) }
+	for range 2 {
+		do(func(r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, 1) })
+	}
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 300_000), s.Revenue, "the lab fee is earned at culture start")
+	for range 2 {
+		do(func(r app.Repositories) error { return b.billing.InfusionGiven(ctx, r, course, 1) })
+	}
+	s = b.summary(t, patient)
+	// 52,000.00 over six cycles is 8,666.67 for each of the first four
+	// (largest remainder), of which the lab fee was earned already.
+	require.Equal(t, cnyM(t, 866_667), s.Revenue)
+	require.Equal(t, cnyM(t, 5_200_000-866_667), s.Deferred)
+	var revenueEvents int
+	require.NoError(t, b.db.Get(&revenueEvents, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.RevenueRecognised'`))
+	require.Equal(t, 2, revenueEvents, "one per recognition, none for the repeats")
 }

@@ -15,13 +15,15 @@ const (
 	// upsertCourse keeps the newest version of scheduling's course: a
 	// stale or repeated event changes nothing (and reports so).
 	upsertCourse = `INSERT INTO courses (course_id, patient_id, program, protocol_version, status, culture_started,
-		infusions_given, version, updated_at)
-		VALUES (:course_id, :patient_id, :program, :protocol_version, :status, :culture_started, :infusions_given, :version, :updated_at)
+		infusions_given, cycles, version, updated_at)
+		VALUES (:course_id, :patient_id, :program, :protocol_version, :status, :culture_started, :infusions_given, :cycles,
+			:version, :updated_at)
 		ON CONFLICT (course_id) DO UPDATE SET status = EXCLUDED.status, culture_started = EXCLUDED.culture_started,
-			infusions_given = EXCLUDED.infusions_given, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+			infusions_given = EXCLUDED.infusions_given, cycles = EXCLUDED.cycles, version = EXCLUDED.version,
+			updated_at = EXCLUDED.updated_at
 		WHERE courses.version < EXCLUDED.version`
 	selectBillingCourse = `SELECT course_id, patient_id, program, protocol_version, status, culture_started,
-		infusions_given, version, updated_at FROM courses WHERE course_id = $1 FOR UPDATE`
+		infusions_given, cycles, version, updated_at FROM courses WHERE course_id = $1 FOR UPDATE`
 )
 
 type courses txRepositories

@@ -111,6 +111,11 @@ func toProto(ev any) ([]moneyEvent, error) {
 			InvoiceId: s.InvoiceID.String(), Number: s.Number, Total: pm(c.Total), ReduceOwed: pm(c.ReduceOwed),
 			Refund: pm(c.Refund), ToAccountCredit: pm(c.ToAccountCredit), Reason: c.Reason}
 		return []moneyEvent{{c.Reference, m, func(n int64) { m.AccountSequence = n }}}, nil
+	case app.Recognition:
+		m := &billingv1.RevenueRecognised{InvoiceId: e.InvoiceID.String(), Version: 1, OccurredAt: ts(e.At),
+			PatientId: e.PatientID.String(), Number: e.Number, CourseId: e.CourseID.String(), Cycle: int32(e.Cycle), //nolint:gosec // few
+			Amount: pm(e.Amount), Kind: e.Kind}
+		return []moneyEvent{{e.InvoiceID.String(), m, func(n int64) { m.AccountSequence = n }}}, nil
 	case app.PaymentRecorded:
 		p := e.Payment
 		allocs := make([]*billingv1.Allocation, len(p.Allocations))

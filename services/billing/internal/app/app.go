@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 )
 
@@ -33,11 +34,27 @@ type Course struct {
 	Program         string    `db:"program"`
 	ProtocolVersion string    `db:"protocol_version"`
 	// Status is scheduling's course status.
-	Status         string    `db:"status"`
-	CultureStarted bool      `db:"culture_started"`
-	InfusionsGiven int       `db:"infusions_given"`
-	Version        int64     `db:"version"`
-	UpdatedAt      time.Time `db:"updated_at"`
+	Status         string `db:"status"`
+	CultureStarted bool   `db:"culture_started"`
+	InfusionsGiven int    `db:"infusions_given"`
+	// Cycles is the number of cycles of the plan.
+	Cycles    int       `db:"cycles"`
+	Version   int64     `db:"version"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+// Recognition is revenue earned from a course's prepaid money.
+type Recognition struct {
+	CourseID, PatientID uuid.UUID
+	Cycle               int
+	// Kind is "lab_fee" or "infusion".
+	Kind      string
+	Amount    money.Money
+	PostingID uuid.UUID
+	// InvoiceID and Number are the course's deposit invoice's.
+	InvoiceID uuid.UUID
+	Number    string
+	At        time.Time
 }
 
 // ErrUnknownCourse: billing has not heard of the course.
@@ -49,6 +66,16 @@ type Courses interface {
 	Save(ctx context.Context, c Course) (applied bool, err error)
 	// Get returns the course locked, or ErrUnknownCourse.
 	Get(ctx context.Context, id uuid.UUID) (Course, error)
+	// SetPrices keeps the price list the course was invoiced with.
+	SetPrices(ctx context.Context, id uuid.UUID, pl policy.PriceList) error
+	// Prices returns the price list the course was invoiced with.
+	Prices(ctx context.Context, id uuid.UUID) (policy.PriceList, error)
+	// Recognise records revenue recognised for (course, cycle, kind) and
+	// publishes RevenueRecognised; false when it was recognised before
+	// (nothing is written).
+	Recognise(ctx context.Context, r Recognition) (bool, error)
+	// Deposit returns the course's deposit invoice, or ErrNoInvoice.
+	Deposit(ctx context.Context, courseID uuid.UUID) (uuid.UUID, string, error)
 }
 
 // UnitOfWork runs fn in one transaction: it commits when fn returns nil.

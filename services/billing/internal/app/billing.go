@@ -70,6 +70,7 @@ type PlannedCycle = policy.Cycle
 // given) and published. A repeated or stale event, or a re-plan, issues
 // nothing.
 func (b *Billing) CoursePlanned(ctx context.Context, repos Repositories, c Course, cycles []PlannedCycle, replanned bool) error {
+	c.Cycles = len(cycles)
 	applied, err := repos.Courses().Save(ctx, c)
 	if err != nil || !applied || replanned {
 		return err
@@ -96,7 +97,85 @@ func (b *Billing) CoursePlanned(ctx context.Context, repos Repositories, c Cours
 			return err
 		}
 	}
-	return nil
+	// The course keeps the prices it was invoiced with: recognition uses
+	// them, whatever the price list says later.
+	return repos.Courses().SetPrices(ctx, c.ID, pl)
+}
+
+// CultureStarted recognises the cycle's lab fee: from the culture's start
+// it is earned, and no cancellation refunds it. Once per course and cycle,
+// whatever events ask again.
+func (b *Billing) CultureStarted(ctx context.Context, repos Repositories, courseID uuid.UUID, cycle int) error {
+	return b.recognise(ctx, repos, courseID, cycle, "lab_fee", func(pl policy.PriceList, _ Course) (money.Money, error) {
+		return pl.LabFee, nil
+	})
+}
+
+// InfusionGiven recognises the cycle's share of the course price (the
+// price split evenly over the cycles, to the fen; less the lab fee,
+// recognised when the culture started): what the patient prepaid for the
+// cycle is earned once its infusion is given.
+func (b *Billing) InfusionGiven(ctx context.Context, repos Repositories, courseID uuid.UUID, cycle int) error {
+	return b.recognise(ctx, repos, courseID, cycle, "infusion", func(pl policy.PriceList, c Course) (money.Money, error) {
+		if c.Cycles < 1 || cycle < 1 || cycle > c.Cycles {
+			return money.Money{}, fmt.Errorf("course %s has no cycle %d", c.ID, cycle)
+		}
+		weights := make([]int64, c.Cycles)
+		for i := range weights {
+			weights[i] = 1
+		}
+		shares, err := pl.CoursePrice.Allocate(weights...)
+		if err != nil {
+			return money.Money{}, err
+		}
+		share, err := shares[cycle-1].Sub(pl.LabFee)
+		if err != nil || share.IsNegative() {
+			return money.Zero(pl.Currency), err
+		}
+		return share, nil
+	})
+}
+
+func (b *Billing) recognise(ctx context.Context, repos Repositories, courseID uuid.UUID, cycle int, kind string,
+	amount func(policy.PriceList, Course) (money.Money, error)) error {
+	now := b.now()
+	c, err := repos.Courses().Get(ctx, courseID)
+	if err != nil {
+		return err
+	}
+	pl, err := repos.Courses().Prices(ctx, courseID)
+	if err != nil {
+		return err
+	}
+	m, err := amount(pl, c)
+	if err != nil {
+		return err
+	}
+	depositID, number, err := repos.Courses().Deposit(ctx, courseID)
+	if err != nil {
+		return err
+	}
+	book, err := repos.Ledger().Book(ctx, c.PatientID)
+	if err != nil {
+		return err
+	}
+	pid, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	fresh, err := repos.Courses().Recognise(ctx, Recognition{CourseID: courseID, PatientID: c.PatientID, Cycle: cycle, Kind: kind,
+		Amount: m, PostingID: pid, InvoiceID: depositID, Number: number, At: now})
+	if err != nil || !fresh || !m.IsPositive() {
+		return err
+	}
+	p, err := ledger.RecogniseRevenue(book.Header(pid, ledger.Refs{InvoiceID: depositID}, now), m)
+	if err != nil {
+		return err
+	}
+	if err := book.Post(p); err != nil {
+		return err
+	}
+	return repos.Ledger().Append(ctx, p)
 }
 
 func (b *Billing) issue(ctx context.Context, repos Repositories, book *ledger.Book, c Course, cur money.Currency, s policy.ScheduledInvoice, now time.Time) error {

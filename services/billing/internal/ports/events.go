@@ -51,6 +51,24 @@ func Events(p *messaging.Processor, repos Repositories, open app.OpenAccount, b 
 		handle(p, "course_planned", repos, func(ctx context.Context, repos app.Repositories, ev messaging.Event[*schedulingv1.CoursePlanned]) error {
 			return OnCoursePlanned(ctx, repos, b, ev)
 		}),
+		handle(p, "culture_started", repos, func(ctx context.Context, repos app.Repositories, ev messaging.Event[*schedulingv1.CultureStarted]) error {
+			course, err := uuid.Parse(ev.Body.GetProduct().GetCourseId())
+			if err != nil {
+				return messaging.Permanent(errors.New("product.course_id is not a UUID"))
+			}
+			return b.CultureStarted(ctx, repos, course, int(ev.Body.GetProduct().GetCycle()))
+		}),
+		handle(p, "appointment_completed", repos, func(ctx context.Context, repos app.Repositories, ev messaging.Event[*schedulingv1.AppointmentCompleted]) error {
+			a := ev.Body.GetAppointment()
+			if (a.GetKind() != "infusion" && a.GetKind() != "reinfusion") || a.GetCourseId() == "" {
+				return nil // only an infusion of a course earns its cycle's share
+			}
+			course, err := uuid.Parse(a.GetCourseId())
+			if err != nil {
+				return messaging.Permanent(errors.New("appointment.course_id is not a UUID"))
+			}
+			return b.InfusionGiven(ctx, repos, course, int(a.GetCycle()))
+		}),
 	)
 }
 
