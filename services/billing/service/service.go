@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
@@ -79,9 +81,16 @@ var Service = platform.Define(platform.Definition[Config]{
 		messaging.SubjectOf(&schedulingv1.AppointmentCompleted{}),
 	},
 	Config: LoadConfig,
-	Build: func(_ context.Context, rt *platform.Runtime, cfg Config) error {
+	Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {
 		store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox}
 		billing := &app.Billing{Clock: rt.Clock, Location: rt.Location, Terms: cfg.Terms}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &adapters.OverdueCheckWorker{Store: store, App: billing})
+		jobClient, err := rt.UseJobs(ctx, workers, nil)
+		if err != nil {
+			return err
+		}
+		store.Jobs = jobClient
 		if err := ports.Events(rt.Processor, store.Tx, app.OpenAccount{Currency: cfg.Currency}, billing); err != nil {
 			return err
 		}

@@ -37,6 +37,7 @@ type txRepositories struct {
 func (r txRepositories) Accounts() app.AccountOpener { return accountsTx{tx: r.tx} }
 func (r txRepositories) Ledger() app.Ledger          { return Ledger{Tx: r.tx} }
 func (r txRepositories) Courses() app.Courses        { return courses(r) }
+func (r txRepositories) Jobs() app.Jobs              { return jobsTx(r) }
 func (r txRepositories) Invoices() app.Invoices      { return invoices(r) }
 func (r txRepositories) Payments() app.Payments      { return payments(r) }
 func (r txRepositories) Reference() app.Reference    { return Reference{Q: r.tx} }

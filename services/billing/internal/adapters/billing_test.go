@@ -10,8 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/riverqueue/river"
+
 	"github.com/clinicops/clinicops/pkg/clock"
 	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
+	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
@@ -37,9 +40,16 @@ func setup(t *testing.T) bundle {
 	db, _ := testharness.DB(t, messaging.Migrations, migrations.Source)
 	fake := clock.NewFake(time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC))
 	require.NoError(t, adapters.Seed(context.Background(), db, fake.Now()))
-	return bundle{db: db, store: &adapters.Store{DB: db, Outbox: messaging.NewOutbox("billing", fake.Now)},
+	require.NoError(t, jobs.Migrate(context.Background(), db, testharness.Logger()))
+	b := bundle{db: db, store: &adapters.Store{DB: db, Outbox: messaging.NewOutbox("billing", fake.Now)},
 		billing: &app.Billing{Clock: fake, Location: shanghai, Terms: policy.ScheduleOptions{DepositDueDays: 7, InstalmentLeadDays: 14}},
 		clock:   fake}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &adapters.OverdueCheckWorker{Store: b.store, App: b.billing})
+	jc, err := jobs.New(jobs.Config{DB: db, Log: testharness.Logger(), Clock: fake, Workers: workers})
+	require.NoError(t, err)
+	b.store.Jobs = jc
+	return b
 }
 
 func (b bundle) patient(t *testing.T) uuid.UUID {
@@ -102,6 +112,8 @@ func published(t *testing.T, db *sqlx.DB) (subjects []string, seqs []int64) {
 			m = &billingv1.DepositPaid{}
 		case "clinicops.billing.v1.RevenueRecognised":
 			m = &billingv1.RevenueRecognised{}
+		case "clinicops.billing.v1.InvoiceOverdue":
+			m = &billingv1.InvoiceOverdue{}
 		default:
 			t.Fatalf("unexpected event %s", r.Subject)
 		}
@@ -233,4 +245,49 @@ func TestRevenueIsRecognisedAsTheCourseIsGiven(t *testing.T) {
 	var revenueEvents int
 	require.NoError(t, b.db.Get(&revenueEvents, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.RevenueRecognised'`))
 	require.Equal(t, 2, revenueEvents, "one per recognition, none for the repeats")
+}
+
+// TestUnpaidInvoiceBecomesOverdueByTheDurableJob: the day after its due
+// date (the clinic's), the job marks an invoice still owed overdue and
+// publishes InvoiceOverdue once; a paid one stays paid.
+func TestUnpaidInvoiceBecomesOverdueByTheDurableJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.store.Jobs.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	patient := b.patient(t)
+	course := b.plan(t, patient, 1, false)
+	var deposit uuid.UUID
+	require.NoError(t, b.db.Get(&deposit, `SELECT id FROM invoices WHERE course_id = $1 AND kind = 'deposit'`, course))
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.billing.RecordPayment(ctx, r, app.PaymentInput{PatientID: patient, Amount: cnyM(t, 1_200_000), Method: "cash",
+			ExternalReference: "CASH-1", ReceivedAt: b.clock.Now(), Allocations: []app.AllocationInput{{InvoiceID: deposit, Amount: cnyM(t, 1_200_000)}}})
+		return err
+	}))
+	var dueSoon int
+	require.NoError(t, b.db.Get(&dueSoon, `SELECT count(*) FROM invoices WHERE course_id = $1 AND status = 'issued' AND due_date = '2026-12-08'`, course))
+	require.Equal(t, 1, dueSoon, "cycle 1's instalment is due with the deposit")
+	b.clock.Set(time.Date(2026, 12, 9, 0, 1, 0, 0, shanghai)) // the day after, local
+	status := func(kind string, due string) string {
+		var s string
+		require.NoError(t, b.db.Get(&s, `SELECT status FROM invoices WHERE course_id = $1 AND kind = $2 AND due_date = $3`, course, kind, due))
+		return s
+	}
+	testharness.Eventually(t, 15*time.Second, func() bool { return status("instalment", "2026-12-08") == "overdue" }, "the instalment is overdue")
+	testharness.Eventually(t, 15*time.Second, func() bool {
+		var due int
+		require.NoError(t, b.db.Get(&due, `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded') AND scheduled_at <= $1`, b.clock.Now()))
+		return due == 0
+	}, "every due check ran")
+	require.Equal(t, "paid", status("deposit", "2026-12-08"))
+	subjects, _ := published(t, b.db)
+	overdue := 0
+	for _, s := range subjects {
+		if s == "InvoiceOverdue" {
+			overdue++
+		}
+	}
+	require.Equal(t, 1, overdue)
 }

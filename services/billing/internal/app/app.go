@@ -19,6 +19,7 @@ import (
 // TxRepositories), so what it writes commits, or rolls back, together with
 // the record that the event was processed.
 type Repositories interface {
+	Jobs() Jobs
 	Accounts() AccountOpener
 	Courses() Courses
 	Invoices() Invoices
@@ -76,6 +77,13 @@ type Courses interface {
 	Recognise(ctx context.Context, r Recognition) (bool, error)
 	// Deposit returns the course's deposit invoice, or ErrNoInvoice.
 	Deposit(ctx context.Context, courseID uuid.UUID) (uuid.UUID, string, error)
+}
+
+// Jobs schedules billing's durable jobs in the transaction.
+type Jobs interface {
+	// OverdueCheck looks at the invoice the day after it is due and marks
+	// it overdue if money is still owed.
+	OverdueCheck(ctx context.Context, invoiceID uuid.UUID, at time.Time) error
 }
 
 // UnitOfWork runs fn in one transaction: it commits when fn returns nil.

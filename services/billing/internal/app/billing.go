@@ -211,7 +211,32 @@ func (b *Billing) issue(ctx context.Context, repos Repositories, book *ledger.Bo
 	if err := repos.Ledger().Append(ctx, p); err != nil {
 		return err
 	}
-	return repos.Invoices().Add(ctx, inv)
+	if err := repos.Invoices().Add(ctx, inv); err != nil {
+		return err
+	}
+	// The day after the due date, in the clinic's zone.
+	due := s.DueDate
+	return repos.Jobs().OverdueCheck(ctx, id, time.Date(due.Year(), due.Month(), due.Day()+1, 0, 0, 0, 0, b.Location))
+}
+
+// MarkOverdue is the durable job's: an invoice still owed after its due
+// date becomes overdue (InvoiceOverdue). A paid or void one is left alone.
+func (b *Billing) MarkOverdue(ctx context.Context, repos Repositories, id uuid.UUID) error {
+	inv, err := repos.Invoices().Get(ctx, id)
+	if errors.Is(err, ErrNoInvoice) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	changed, err := inv.MarkOverdue(b.now(), b.Location)
+	if errors.Is(err, invoice.ErrState) {
+		return nil // paid or void since: nothing is overdue
+	}
+	if err != nil || !changed {
+		return err
+	}
+	return repos.Invoices().Save(ctx, inv)
 }
 
 // PaymentInput is a payment as the cashier or a payment system reports it.
