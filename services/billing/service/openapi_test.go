@@ -112,5 +112,10 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		require.EqualValues(t, 0, balance["owed"].(map[string]any)["value"])
 		require.EqualValues(t, 100_000, balance["account_credit"].(map[string]any)["value"])
 		call(fd, post, "/v1/payments", payment("POS-8", 100), 403, "Idempotency-Key", "pay-8")
+
+		// ---- the ledger check ----
+		check := call(admin, get, "/v1/ledger/check", nil, 200).JSON(t)
+		require.Equal(t, true, check["ok"], "%v", check["violations"])
+		require.EqualValues(t, 8, check["postings"], "six invoices, two payments")
 	})
 }

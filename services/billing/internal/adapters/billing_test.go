@@ -291,3 +291,36 @@ func TestUnpaidInvoiceBecomesOverdueByTheDurableJob(t *testing.T) {
 	}
 	require.Equal(t, 1, overdue)
 }
+
+// TestLedgerCheckFindsWhatIsWrong: a clean ledger passes; a posting lost
+// (deleted behind the service's back) shows as a sequence gap and as the
+// ledger no longer agreeing with the invoices; a payment recorded without
+// its posting, as payments not agreeing.
+func TestLedgerCheckFindsWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	patient := b.patient(t)
+	b.plan(t, patient, 1, false)
+	q := adapters.Queries{DB: b.db}
+	rep, err := q.LedgerCheck(ctx)
+	require.NoError(t, err)
+	require.Empty(t, rep.Violations)
+	require.Equal(t, 6, rep.Postings)
+
+	_, err = b.db.Exec(`DELETE FROM postings WHERE patient_id = $1 AND sequence = 3`, patient)
+	require.NoError(t, err)
+	_, err = b.db.Exec(`INSERT INTO payments (id, patient_id, amount, currency, method, external_reference, received_at, allocations, to_account_credit, created_at)
+		VALUES ($1, $2, 100, 'CNY', 'cash', 'LOST-1', now(), '[]', 100, now())`, uuid.New(), patient)
+	require.NoError(t, err)
+	rep, err = q.LedgerCheck(ctx)
+	require.NoError(t, err)
+	rules := map[string]bool{}
+	for _, v := range rep.Violations {
+		rules[v.Rule] = true
+		require.Equal(t, patient, v.PatientID)
+	}
+	require.True(t, rules["sequence_gap"], "%v", rep.Violations)
+	require.True(t, rules["invoices_agree"], "%v", rep.Violations)
+	require.True(t, rules["payments_agree"], "%v", rep.Violations)
+}

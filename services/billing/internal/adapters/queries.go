@@ -84,3 +84,59 @@ func (q Queries) Invoices(ctx context.Context, patientID, courseID uuid.UUID, st
 	}
 	return out, nil
 }
+
+const (
+	selectAllPostings = `SELECT id, patient_id, sequence, kind, currency, invoice_id, payment_id, refund_id, credit_note_id,
+		lines, at FROM postings ORDER BY patient_id, sequence`
+	// invoicedVsPosted finds accounts whose issued invoices (void ones
+	// included: voiding is its own posting) do not add up to what the
+	// ledger posted as invoiced; paidVsPosted the same for payments.
+	invoicedVsPosted = `SELECT i.patient_id FROM (SELECT patient_id, sum(total) AS total FROM invoices WHERE number IS NOT NULL GROUP BY patient_id) i
+		FULL JOIN (SELECT p.patient_id, sum((l->>'amount')::bigint) AS total FROM postings p, jsonb_array_elements(p.lines) l
+			WHERE p.kind = 'invoice_issued' AND l->>'side' = 'debit' GROUP BY p.patient_id) p ON p.patient_id = i.patient_id
+		WHERE coalesce(i.total, 0) <> coalesce(p.total, 0)`
+	paidVsPosted = `SELECT y.patient_id FROM (SELECT patient_id, sum(amount) AS total FROM payments GROUP BY patient_id) y
+		FULL JOIN (SELECT p.patient_id, sum((l->>'amount')::bigint) AS total FROM postings p, jsonb_array_elements(p.lines) l
+			WHERE p.kind = 'payment_received' AND l->>'side' = 'debit' GROUP BY p.patient_id) p ON p.patient_id = y.patient_id
+		WHERE coalesce(y.total, 0) <> coalesce(p.total, 0)`
+)
+
+// LedgerCheck runs the ledger's rules over every posting of every account
+// (each balanced, in one currency, numbered without a gap, no balance
+// negative, no refund above what was paid, the trial balance) and checks
+// that the ledger agrees with the invoices and the payments, in one
+// repeatable-read snapshot.
+func (q Queries) LedgerCheck(ctx context.Context) (app.LedgerReport, error) {
+	var rep app.LedgerReport
+	err := pgdb.InTx(ctx, q.DB, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, func(tx *sqlx.Tx) error {
+		var rows []postingRow
+		if err := tx.SelectContext(ctx, &rows, selectAllPostings); err != nil {
+			return fmt.Errorf("postings: %w", err)
+		}
+		postings := make([]ledger.Posting, 0, len(rows))
+		accounts := map[uuid.UUID]bool{}
+		for _, r := range rows {
+			p, err := toDomainPosting(r)
+			if err != nil {
+				return err
+			}
+			postings = append(postings, p)
+			accounts[r.PatientID] = true
+		}
+		rep.Postings, rep.Accounts = len(postings), len(accounts)
+		for _, v := range ledger.Check(postings) {
+			rep.Violations = append(rep.Violations, app.Violation{Rule: string(v.Rule), PatientID: v.PatientID, PostingID: v.PostingID, Detail: v.Err.Error()})
+		}
+		for rule, query := range map[string]string{"invoices_agree": invoicedVsPosted, "payments_agree": paidVsPosted} {
+			var off []uuid.UUID
+			if err := tx.SelectContext(ctx, &off, query); err != nil {
+				return fmt.Errorf("%s: %w", rule, err)
+			}
+			for _, id := range off {
+				rep.Violations = append(rep.Violations, app.Violation{Rule: rule, PatientID: id, Detail: "the ledger does not add up to the records"})
+			}
+		}
+		return nil
+	})
+	return rep, err
+}

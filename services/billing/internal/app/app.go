@@ -86,6 +86,20 @@ type Jobs interface {
 	OverdueCheck(ctx context.Context, invoiceID uuid.UUID, at time.Time) error
 }
 
+// LedgerReport is what the ledger check found.
+type LedgerReport struct {
+	Postings, Accounts int
+	Violations         []Violation
+}
+
+// Violation is one rule the ledger breaks.
+type Violation struct {
+	Rule      string
+	PatientID uuid.UUID
+	PostingID uuid.UUID
+	Detail    string
+}
+
 // UnitOfWork runs fn in one transaction: it commits when fn returns nil.
 type UnitOfWork interface {
 	Do(ctx context.Context, fn func(Repositories) error) error

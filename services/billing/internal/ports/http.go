@@ -27,6 +27,9 @@ type Reader interface {
 	Invoices(ctx context.Context, patientID, courseID uuid.UUID, status string) ([]*invoice.Invoice, error)
 	// Invoice returns one invoice or app.ErrNoInvoice.
 	Invoice(ctx context.Context, id uuid.UUID) (*invoice.Invoice, error)
+	// LedgerCheck checks the whole ledger and its agreement with the
+	// invoices and payments.
+	LedgerCheck(ctx context.Context) (app.LedgerReport, error)
 }
 
 // HTTP serves billing's API.
@@ -47,6 +50,36 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/invoices", h.listInvoices, read...)
 	rt.Handle("GET /v1/invoices/{id}", h.getInvoice, read...)
 	rt.Handle("POST /v1/payments", h.Idempotency.Wrap(h.recordPayment), httpx.RoleBilling)
+	rt.Handle("GET /v1/ledger/check", h.checkLedger, httpx.RoleAdmin)
+}
+
+type violationResponse struct {
+	Rule      string  `json:"rule"`
+	PatientID string  `json:"patient_id"`
+	PostingID *string `json:"posting_id"`
+	Detail    string  `json:"detail"`
+}
+
+func (h HTTP) checkLedger(w http.ResponseWriter, r *http.Request) error {
+	rep, err := h.Read.LedgerCheck(r.Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		OK         bool                `json:"ok"`
+		Postings   int                 `json:"postings"`
+		Accounts   int                 `json:"accounts"`
+		Violations []violationResponse `json:"violations"`
+	}{OK: len(rep.Violations) == 0, Postings: rep.Postings, Accounts: rep.Accounts, Violations: []violationResponse{}}
+	for _, v := range rep.Violations {
+		vr := violationResponse{Rule: v.Rule, PatientID: v.PatientID.String(), Detail: v.Detail}
+		if v.PostingID != uuid.Nil {
+			id := v.PostingID.String()
+			vr.PostingID = &id
+		}
+		out.Violations = append(out.Violations, vr)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 type moneyJSON = money.Money
