@@ -113,9 +113,26 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		require.EqualValues(t, 100_000, balance["account_credit"].(map[string]any)["value"])
 		call(fd, post, "/v1/payments", payment("POS-8", 100), 403, "Idempotency-Key", "pay-8")
 
+		// ---- refunds ----
+		refund := func(v int64, reason string) map[string]any {
+			return map[string]any{"patient_id": id, "invoice_id": depositID, "amount": cny(v), "reason": reason}
+		}
+		issued := call(bill, post, "/v1/refunds", refund(50_000, "goodwill"), 201, "Idempotency-Key", "ref-1").JSON(t)
+		require.Equal(t, "issued", issued["status"])
+		call(bill, post, "/v1/refunds", refund(100, "goodwill"), 409, "Idempotency-Key", "ref-2")       // the same reason
+		call(bill, post, "/v1/refunds", refund(5_000_000, "too much"), 409, "Idempotency-Key", "ref-3") // above what was paid
+		pending := call(bill, post, "/v1/refunds", refund(1_100_000, "course_cancelled"), 201, "Idempotency-Key", "ref-4").JSON(t)
+		require.Equal(t, "pending_approval", pending["status"], "above the approval limit")
+		approved := call(admin, post, "/v1/refunds/"+pending["id"].(string)+"/approve", nil, 200).JSON(t)
+		require.Equal(t, "issued", approved["status"])
+		call(admin, post, "/v1/refunds/"+pending["id"].(string)+"/approve", nil, 409)
+		call(admin, post, "/v1/refunds/"+uuid.NewString()+"/approve", nil, 404)
+		bad(admin, post, "/v1/refunds/x/approve", nil, 400)
+		bad(bill, post, "/v1/refunds", map[string]any{"patient_id": id, "invoice_id": "x", "amount": cny(1), "reason": "r"}, 422, "Idempotency-Key", "ref-5")
+
 		// ---- the ledger check ----
 		check := call(admin, get, "/v1/ledger/check", nil, 200).JSON(t)
 		require.Equal(t, true, check["ok"], "%v", check["violations"])
-		require.EqualValues(t, 8, check["postings"], "six invoices, two payments")
+		require.EqualValues(t, 12, check["postings"], "six invoices, two payments, two refunds granted and paid out")
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/clinicops/clinicops/services/billing/api"
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
 	"github.com/clinicops/clinicops/services/billing/internal/ports"
 	"github.com/clinicops/clinicops/services/billing/migrations"
@@ -32,6 +33,10 @@ type Config struct {
 	// Currency is the clinic's ISO 4217 currency for new accounts
 	// (BILLING_CURRENCY, or CLINIC_CURRENCY; default CNY).
 	Currency string
+	// ApprovalAbove: a refund above this many minor units waits for an
+	// admin (BILLING_REFUND_APPROVAL_ABOVE, default 1000000: 10,000.00 CNY;
+	// 0 means none waits).
+	ApprovalAbove int64
 	// Terms are the clinic's payment terms: the deposit is due
 	// BILLING_DEPOSIT_DUE_DAYS after planning (default 7), an instalment
 	// BILLING_INSTALMENT_LEAD_DAYS before its cycle (default 14).
@@ -40,7 +45,14 @@ type Config struct {
 
 // LoadConfig reads billing's settings through getenv.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{Currency: "CNY", Terms: policy.ScheduleOptions{DepositDueDays: 7, InstalmentLeadDays: 14}}
+	c := Config{Currency: "CNY", ApprovalAbove: 1_000_000, Terms: policy.ScheduleOptions{DepositDueDays: 7, InstalmentLeadDays: 14}}
+	if v := strings.TrimSpace(getenv("BILLING_REFUND_APPROVAL_ABOVE")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > 1_000_000_000_000 {
+			return c, fmt.Errorf("BILLING_REFUND_APPROVAL_ABOVE %q: want minor units from 0 to 10^12", v)
+		}
+		c.ApprovalAbove = n
+	}
 	for name, into := range map[string]*int{"BILLING_DEPOSIT_DUE_DAYS": &c.Terms.DepositDueDays, "BILLING_INSTALMENT_LEAD_DAYS": &c.Terms.InstalmentLeadDays} {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			n, err := strconv.Atoi(v)
@@ -64,7 +76,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 // LogValue lists the settings at start (none is secret).
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("currency", c.Currency), slog.Int("deposit_due_days", c.Terms.DepositDueDays),
+	return slog.GroupValue(slog.String("currency", c.Currency), slog.Int64("refund_approval_above", c.ApprovalAbove),
+		slog.Int("deposit_due_days", c.Terms.DepositDueDays),
 		slog.Int("instalment_lead_days", c.Terms.InstalmentLeadDays))
 }
 
@@ -84,6 +97,15 @@ var Service = platform.Define(platform.Definition[Config]{
 	Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {
 		store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox}
 		billing := &app.Billing{Clock: rt.Clock, Location: rt.Location, Terms: cfg.Terms}
+		if cfg.ApprovalAbove > 0 {
+			cur, err := money.ParseCurrency(cfg.Currency)
+			if err != nil {
+				return fmt.Errorf("currency %s: %w", cfg.Currency, err)
+			}
+			if billing.ApprovalAbove, err = money.New(cfg.ApprovalAbove, cur); err != nil {
+				return err
+			}
+		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &adapters.OverdueCheckWorker{Store: store, App: billing})
 		jobClient, err := rt.UseJobs(ctx, workers, nil)

@@ -40,6 +40,7 @@ func (r txRepositories) Courses() app.Courses        { return courses(r) }
 func (r txRepositories) Jobs() app.Jobs              { return jobsTx(r) }
 func (r txRepositories) Invoices() app.Invoices      { return invoices(r) }
 func (r txRepositories) Payments() app.Payments      { return payments(r) }
+func (r txRepositories) Refunds() app.Refunds        { return refunds(r) }
 func (r txRepositories) Reference() app.Reference    { return Reference{Q: r.tx} }
 
 // accountsTx writes accounts inside a transaction.

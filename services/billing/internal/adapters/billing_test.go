@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
@@ -114,6 +116,8 @@ func published(t *testing.T, db *sqlx.DB) (subjects []string, seqs []int64) {
 			m = &billingv1.RevenueRecognised{}
 		case "clinicops.billing.v1.InvoiceOverdue":
 			m = &billingv1.InvoiceOverdue{}
+		case "clinicops.billing.v1.RefundIssued":
+			m = &billingv1.RefundIssued{}
 		default:
 			t.Fatalf("unexpected event %s", r.Subject)
 		}
@@ -323,4 +327,96 @@ func TestLedgerCheckFindsWhatIsWrong(t *testing.T) {
 	require.True(t, rules["sequence_gap"], "%v", rep.Violations)
 	require.True(t, rules["invoices_agree"], "%v", rep.Violations)
 	require.True(t, rules["payments_agree"], "%v", rep.Violations)
+}
+
+// payDeposit plans a course for a new patient and pays its deposit.
+func (b bundle) payDeposit(t *testing.T) (patient, deposit uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	patient = b.patient(t)
+	course := b.plan(t, patient, 1, false)
+	require.NoError(t, b.db.Get(&deposit, `SELECT id FROM invoices WHERE course_id = $1 AND kind = 'deposit'`, course))
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.billing.RecordPayment(ctx, r, app.PaymentInput{PatientID: patient, Amount: cnyM(t, 1_200_000), Method: "transfer",
+			ExternalReference: "BANK-" + uuid.NewString(), ReceivedAt: b.clock.Now(),
+			Allocations: []app.AllocationInput{{InvoiceID: deposit, Amount: cnyM(t, 1_200_000)}}})
+		return err
+	}))
+	return patient, deposit
+}
+
+func (b bundle) refund(t *testing.T, patient, inv uuid.UUID, fen int64, reason string) (app.Refund, error) {
+	t.Helper()
+	var r app.Refund
+	err := b.store.Do(context.Background(), func(repos app.Repositories) (err error) {
+		r, err = b.billing.RequestRefund(context.Background(), repos, app.RefundInput{PatientID: patient, InvoiceID: inv,
+			Amount: cnyM(t, fen), Reason: reason})
+		return err
+	})
+	return r, err
+}
+
+// TestTwoRefundsRaceForTheLastOfWhatWasPaid: 12,000.00 paid, two refunds
+// of 8,000.00 at once: the invoice's lock decides, one is issued and the
+// other refused naming what is left; the same reason again is refused; the
+// ledger shows 8,000.00 refunded and still checks.
+func TestTwoRefundsRaceForTheLastOfWhatWasPaid(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, deposit := b.payDeposit(t)
+	errs := make(chan error, 2)
+	for _, reason := range []string{"course_cancelled", "goodwill"} {
+		go func() {
+			_, err := b.refund(t, patient, deposit, 800_000, reason)
+			errs <- err
+		}()
+	}
+	var ok, refused int
+	for range 2 {
+		err := <-errs
+		var above *invoice.RefundableError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &above):
+			refused++
+			require.Equal(t, cnyM(t, 400_000), above.Refundable)
+		default:
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	require.Equal(t, 1, ok)
+	require.Equal(t, 1, refused)
+	_, err := b.refund(t, patient, deposit, 100, "goodwill")
+	_, err2 := b.refund(t, patient, deposit, 100, "course_cancelled")
+	require.True(t, errors.Is(err, invoice.ErrDuplicateRefund) || errors.Is(err2, invoice.ErrDuplicateRefund), "the same reason twice")
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 800_000+100), s.Refunded, "8,000.00, and 1 fen for the reason not used yet")
+}
+
+// TestLargeRefundWaitsForApproval: above the limit a refund is stored
+// pending, moves no money and publishes nothing until an admin approves
+// it, once.
+func TestLargeRefundWaitsForApproval(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.billing.ApprovalAbove = cnyM(t, 500_000)
+	ctx := context.Background()
+	patient, deposit := b.payDeposit(t)
+	r, err := b.refund(t, patient, deposit, 1_000_000, "course_cancelled")
+	require.NoError(t, err)
+	require.Equal(t, app.RefundPending, r.Status)
+	require.True(t, b.summary(t, patient).Refunded.IsZero())
+	approve := func() error {
+		return b.store.Do(ctx, func(repos app.Repositories) error {
+			_, err := b.billing.ApproveRefund(ctx, repos, r.ID, "admin")
+			return err
+		})
+	}
+	require.NoError(t, approve())
+	require.ErrorIs(t, approve(), app.ErrRefundNotPending)
+	require.Equal(t, cnyM(t, 1_000_000), b.summary(t, patient).Refunded)
+	var issued int
+	require.NoError(t, b.db.Get(&issued, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.RefundIssued'`))
+	require.Equal(t, 1, issued)
 }

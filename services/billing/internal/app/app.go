@@ -24,6 +24,7 @@ type Repositories interface {
 	Courses() Courses
 	Invoices() Invoices
 	Payments() Payments
+	Refunds() Refunds
 	Ledger() Ledger
 	Reference() Reference
 }

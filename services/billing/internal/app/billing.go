@@ -56,6 +56,9 @@ type Billing struct {
 	Location *time.Location
 	// Terms are the clinic's payment terms.
 	Terms policy.ScheduleOptions
+	// ApprovalAbove: a refund above it waits for an admin's approval; the
+	// zero Money means none does.
+	ApprovalAbove money.Money
 }
 
 func (b *Billing) now() time.Time { return b.Clock.Now() }

@@ -51,6 +51,72 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/invoices/{id}", h.getInvoice, read...)
 	rt.Handle("POST /v1/payments", h.Idempotency.Wrap(h.recordPayment), httpx.RoleBilling)
 	rt.Handle("GET /v1/ledger/check", h.checkLedger, httpx.RoleAdmin)
+	rt.Handle("POST /v1/refunds", h.Idempotency.Wrap(h.requestRefund), httpx.RoleBilling)
+	rt.Handle("POST /v1/refunds/{id}/approve", h.approveRefund, httpx.RoleAdmin)
+}
+
+type refundRequest struct {
+	PatientID string      `json:"patient_id"`
+	InvoiceID string      `json:"invoice_id"`
+	Amount    money.Money `json:"amount"`
+	Reason    string      `json:"reason"`
+}
+
+type refundResponse struct {
+	ID        string    `json:"id"`
+	PatientID string    `json:"patient_id"`
+	InvoiceID string    `json:"invoice_id"`
+	Number    string    `json:"number"`
+	Amount    moneyJSON `json:"amount"`
+	Reason    string    `json:"reason"`
+	Status    string    `json:"status"`
+}
+
+func refundView(r app.Refund) refundResponse {
+	return refundResponse{ID: r.ID.String(), PatientID: r.PatientID.String(), InvoiceID: r.InvoiceID.String(), Number: r.Number,
+		Amount: r.Amount, Reason: r.Reason, Status: r.Status}
+}
+
+func (h HTTP) requestRefund(w http.ResponseWriter, r *http.Request) error {
+	var req refundRequest
+	if err := httpx.DecodeJSON(r, &req, maxBody); err != nil {
+		return err
+	}
+	patient, err1 := uuid.Parse(req.PatientID)
+	inv, err2 := uuid.Parse(req.InvoiceID)
+	var fields []httpx.FieldError
+	if err1 != nil {
+		fields = append(fields, httpx.FieldError{Field: "patient_id", Message: "must be a UUID"})
+	}
+	if err2 != nil {
+		fields = append(fields, httpx.FieldError{Field: "invoice_id", Message: "must be a UUID"})
+	}
+	if len(fields) > 0 {
+		return httpx.Unprocessable("the refund is not valid", fields...)
+	}
+	var out app.Refund
+	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) (err error) {
+		out, err = h.App.RequestRefund(r.Context(), repos, app.RefundInput{PatientID: patient, InvoiceID: inv, Amount: req.Amount, Reason: req.Reason})
+		return err
+	}); err != nil {
+		return problem(err)
+	}
+	return httpx.WriteJSON(w, http.StatusCreated, refundView(out))
+}
+
+func (h HTTP) approveRefund(w http.ResponseWriter, r *http.Request) error {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return httpx.BadRequest("the refund id is not a UUID", httpx.FieldError{Field: "id", Message: "must be a UUID"})
+	}
+	var out app.Refund
+	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) (err error) {
+		out, err = h.App.ApproveRefund(r.Context(), repos, id, "admin")
+		return err
+	}); err != nil {
+		return problem(err)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, refundView(out))
 }
 
 type violationResponse struct {
@@ -342,5 +408,11 @@ var problems = httpx.NewErrorMap().
 	Is(money.ErrNegativeAmount, httpx.Unprocessable("a negative payment", httpx.FieldError{Field: "amount.value", Message: "must be positive"})).
 	Is(money.ErrAbsurdAmount, httpx.Unprocessable("an absurd amount", httpx.FieldError{Field: "amount.value", Message: "is above the largest amount billing takes"})).
 	Is(money.ErrUnknownCurrency, httpx.Unprocessable("unknown currency", httpx.FieldError{Field: "amount.currency", Message: "is not an ISO 4217 currency billing knows"})).
-	Is(invoice.ErrState, httpx.Conflict("an allocated invoice takes no payment in its status")).
+	Is(invoice.ErrState, httpx.Conflict("the invoice does not take this in its status")).
+	Is(app.ErrNoRefund, httpx.NotFound("no such refund")).
+	Is(app.ErrRefundNotPending, httpx.Conflict("the refund is not waiting for approval")).
+	Is(app.ErrInvalidRefund, httpx.Unprocessable("the refund is not valid",
+		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the amount positive; the invoice the patient's"})).
+	Is(invoice.ErrDuplicateRefund, httpx.Conflict("already refunded (or credited) for this reason")).
+	Is(invoice.ErrAboveRefundable, httpx.Conflict("above what was paid and not yet refunded")).
 	Is(invoice.ErrInvalid, httpx.Unprocessable("the payment does not fit the invoice"))
