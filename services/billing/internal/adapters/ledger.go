@@ -61,7 +61,7 @@ func (l Ledger) Book(ctx context.Context, patientID uuid.UUID) (*ledger.Book, er
 		}
 		return nil, fmt.Errorf("lock account %s: %w", patientID, err)
 	}
-	c, err := currencyOf(code)
+	c, err := money.ParseCurrency(code)
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", patientID, err)
 	}
@@ -145,6 +145,3 @@ func toDomainPosting(r postingRow) (ledger.Posting, error) {
 	}
 	return ledger.FromState(s), nil
 }
-
-// currencyOf reads a stored currency code (char(3)).
-func currencyOf(code string) (money.Currency, error) { return money.ParseCurrency(code) }

@@ -13,6 +13,7 @@ import (
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 // Queries is billing's read side, on the pool.
@@ -45,7 +46,7 @@ func (q Queries) Summary(ctx context.Context, patientID uuid.UUID) (ledger.Summa
 			}
 			postings = append(postings, p)
 		}
-		c, err := currencyOf(code)
+		c, err := money.ParseCurrency(code)
 		if err != nil {
 			return err
 		}

@@ -58,7 +58,7 @@ func (r refunds) Get(ctx context.Context, id uuid.UUID) (app.Refund, error) {
 		}
 		return app.Refund{}, fmt.Errorf("get refund %s: %w", id, err)
 	}
-	c, err := currencyOf(row.Currency)
+	c, err := money.ParseCurrency(row.Currency)
 	if err != nil {
 		return app.Refund{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -297,7 +298,7 @@ func (b *Billing) RecordPayment(ctx context.Context, repos Repositories, in Paym
 	if err := money.CheckPayment(in.Amount); err != nil {
 		return Payment{}, err
 	}
-	if !containsString(methods, in.Method) {
+	if !slices.Contains(methods, in.Method) {
 		return Payment{}, ErrMethod
 	}
 	if strings.TrimSpace(in.ExternalReference) == "" || len(in.ExternalReference) > 100 {
@@ -411,13 +412,4 @@ func (b *Billing) targets(ctx context.Context, repos Repositories, in PaymentInp
 		out = append(out, target{inv: inv, limit: &amount})
 	}
 	return out, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -370,7 +370,7 @@ func (req paymentRequest) toInput() (app.PaymentInput, error) {
 	for i, a := range req.Allocations {
 		id, err := uuid.Parse(a.InvoiceID)
 		if err != nil {
-			fields = append(fields, httpx.FieldError{Field: "allocations[" + itoa(i) + "].invoice_id", Message: "must be a UUID"})
+			fields = append(fields, httpx.FieldError{Field: "allocations[" + strconv.Itoa(i) + "].invoice_id", Message: "must be a UUID"})
 		}
 		in.Allocations = append(in.Allocations, app.AllocationInput{InvoiceID: id, Amount: a.Amount})
 	}
@@ -379,8 +379,6 @@ func (req paymentRequest) toInput() (app.PaymentInput, error) {
 	}
 	return in, nil
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // problem maps err with problems; an error they do not know stays itself
 // (a 500).

@@ -75,12 +75,6 @@ const (
 	selectPatientCollision = `SELECT ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
 		AND id <> $1 AND patient_present AND patient_id = $2 AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $4, '[)')
 		ORDER BY start_at LIMIT 1`
-	selectAnyCollision = `(SELECT 'resource' AS what, ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
-		AND id <> $1 AND resource_id = $2 AND tstzrange(start_at, blocked_until, '[)') && tstzrange($3, $4, '[)') LIMIT 1)
-		UNION ALL
-		(SELECT 'patient', ` + appointmentColumns + ` FROM appointments WHERE ` + holding + `
-		AND $5 AND id <> $1 AND patient_present AND patient_id = $6 AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $7, '[)') LIMIT 1)
-		LIMIT 1`
 	selectAppointmentCourse = `SELECT course_id FROM appointments WHERE id = $1`
 	insertBlock             = `INSERT INTO infusion_blocks (id, appointment_id, scanned, reason, at) VALUES ($1, $2, $3, $4, $5)`
 
@@ -180,29 +174,41 @@ func (r appointments) BookOne(ctx context.Context, a *appointment.Appointment) e
 	if _, err := r.tx.NamedExecContext(ctx, insertAppointment, toDBAppointment(a)); err != nil {
 		var ce *pgdb.ConstraintError
 		if errors.As(pgdb.MapError(err), &ce) && errors.Is(ce, pgdb.ErrExclusionViolation) {
-			what := "resource"
-			if ce.Constraint == constraintPatient {
-				what = "patient"
-			}
-			return &app.ConflictError{What: what, Refused: a.Details()}
+			return &app.ConflictError{What: whatCollides(ce.Constraint), Refused: a.Details()}
 		}
 		return fmt.Errorf("store appointment %s: %w", a.ID(), err)
 	}
 	return writeEvents(ctx, r.tx, r.s.Outbox, a.TakeEvents())
 }
 
-// nameCollision fills in what a refused booking collides with, reading
-// through q (the pool, after the refused transaction rolled back).
-func nameCollision(ctx context.Context, q sqlx.QueryerContext, e *app.ConflictError) {
+// nameCollision fills in what a refused booking (e.Refused) collides
+// with, reading through q: the booking's transaction after a rollback to
+// its savepoint, or the pool once the refused transaction is gone. A
+// collision that cannot be read back (the other booking was itself rolled
+// back since) leaves e.With empty.
+func nameCollision(ctx context.Context, q sqlx.QueryerContext, e *app.ConflictError) error {
 	d := e.Refused
 	query, key, end := selectResourceCollision, d.ResourceID, d.BlockedUntil
 	if e.What == "patient" {
 		query, key, end = selectPatientCollision, d.PatientID, d.End
 	}
 	var row appointmentRow
-	if err := sqlx.GetContext(ctx, q, &row, query, d.ID, key, d.Start, end); err == nil {
-		e.With = toDomainAppointment(row).Details()
+	if err := sqlx.GetContext(ctx, q, &row, query, d.ID, key, d.Start, end); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return fmt.Errorf("find collision of appointment %s: %w", d.ID, err)
 	}
+	e.With = toDomainAppointment(row).Details()
+	return nil
+}
+
+// whatCollides names the exclusion constraint a booking broke.
+func whatCollides(constraint string) string {
+	if constraint == constraintPatient {
+		return "patient"
+	}
+	return "resource"
 }
 
 // Save stores changed appointments, all or none, in order.
@@ -246,22 +252,11 @@ func (r appointments) write(ctx context.Context, query string, as []*appointment
 }
 
 func (r appointments) collision(ctx context.Context, a *appointment.Appointment, constraint string) error {
-	d := a.Details()
-	what, query, key := "resource", selectResourceCollision, d.ResourceID
-	end := d.BlockedUntil
-	if constraint == constraintPatient {
-		what, query, key, end = "patient", selectPatientCollision, d.PatientID, d.End
+	e := &app.ConflictError{What: whatCollides(constraint), Refused: a.Details()}
+	if err := nameCollision(ctx, r.tx, e); err != nil {
+		return err
 	}
-	var row appointmentRow
-	if err := r.tx.GetContext(ctx, &row, query, d.ID, key, d.Start, end); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			// The other booking has not committed yet (the constraint
-			// waited for it and saw it); report it without its details.
-			return &app.ConflictError{What: what}
-		}
-		return fmt.Errorf("find collision of appointment %s: %w", d.ID, err)
-	}
-	return &app.ConflictError{What: what, With: toDomainAppointment(row).Details()}
+	return e
 }
 
 // Occupancy is what is booked in [from, to).

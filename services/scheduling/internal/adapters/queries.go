@@ -52,8 +52,6 @@ const (
 		FROM protocols p WHERE p.program = $1 AND p.version = $2`
 	queryResources = `SELECT id, kind, name, active, updated_at FROM resources ORDER BY kind, name`
 	queryResource  = `SELECT id, kind, name, active, updated_at FROM resources WHERE id = $1`
-	queryHours     = `SELECT weekday, opens_at, closes_at FROM opening_hours ORDER BY weekday, opens_at`
-	queryClosures  = `SELECT day, reason FROM closures ORDER BY day`
 )
 
 // appointmentViewRow is the row the repositories read (one shape for
@@ -333,35 +331,8 @@ func (q Queries) Resource(ctx context.Context, id uuid.UUID) (app.ResourceView, 
 	return toResourceView(r), nil
 }
 
-type hoursRow struct {
-	Weekday  int `db:"weekday"`
-	OpensAt  int `db:"opens_at"`
-	ClosesAt int `db:"closes_at"`
-}
-
-type closureRow struct {
-	Day    time.Time `db:"day"`
-	Reason string    `db:"reason"`
-}
-
-// Calendar reads the opening hours and closures.
+// Calendar reads the opening hours and closures (as the planner reads
+// them, through the same reference reader).
 func (q Queries) Calendar(ctx context.Context) (calendar.Calendar, error) {
-	cal := calendar.Calendar{Location: q.Location}
-	var hours []hoursRow
-	if err := q.DB.SelectContext(ctx, &hours, queryHours); err != nil {
-		return cal, fmt.Errorf("read opening hours: %w", err)
-	}
-	for _, h := range hours {
-		cal.Hours = append(cal.Hours, calendar.Hours{Weekday: time.Weekday(h.Weekday), Open: calendar.TimeOfDay(h.OpensAt),
-			Close: calendar.TimeOfDay(h.ClosesAt)})
-	}
-	var closures []closureRow
-	if err := q.DB.SelectContext(ctx, &closures, queryClosures); err != nil {
-		return cal, fmt.Errorf("read closures: %w", err)
-	}
-	for _, c := range closures {
-		y, m, d := c.Day.Date()
-		cal.Closures = append(cal.Closures, calendar.Closure{Date: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), Reason: c.Reason})
-	}
-	return cal, nil
+	return reference{q: q.DB, loc: q.Location}.Calendar(ctx)
 }

@@ -41,7 +41,9 @@ func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
 		err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error { return fn(s.Tx(tx)) })
 		var conflict *app.ConflictError
 		if errors.As(err, &conflict) && conflict.With.ID == uuid.Nil && conflict.Refused.ID != uuid.Nil {
-			nameCollision(ctx, s.DB, conflict)
+			// Best effort: the refusal stands even when what it collides
+			// with cannot be read.
+			_ = nameCollision(ctx, s.DB, conflict)
 		}
 		if attempt == attempts || !errors.Is(pgdb.MapError(err), pgdb.ErrSerialization) {
 			return err

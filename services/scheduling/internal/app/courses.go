@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinicops/clinicops/pkg/clock"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/appointment"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/course"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/product"
@@ -398,7 +399,7 @@ func (s *Scheduling) replanCycle(ctx context.Context, repos Repositories, c *cou
 	for i := range cycles {
 		switch {
 		case cycles[i].Number == n:
-			cycles[i].TargetDate = dateOf(newInfusion, s.Config.Location)
+			cycles[i].TargetDate = clock.DateOf(newInfusion, s.Config.Location)
 			cycles[i].Status = course.CycleBooked
 		case cycles[i].Number > n && shift > 0:
 			cycles[i].TargetDate = cycles[i].TargetDate.AddDate(0, 0, shift)
@@ -408,11 +409,6 @@ func (s *Scheduling) replanCycle(ctx context.Context, repos Repositories, c *cou
 		return err
 	}
 	return repos.Courses().Save(ctx, c)
-}
-
-func dateOf(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Lot is a donor lot as the lab registers it.
