@@ -92,6 +92,8 @@ var Service = platform.Define(platform.Definition[Config]{
 		messaging.SubjectOf(&schedulingv1.CoursePlanned{}),
 		messaging.SubjectOf(&schedulingv1.CultureStarted{}),
 		messaging.SubjectOf(&schedulingv1.AppointmentCompleted{}),
+		messaging.SubjectOf(&schedulingv1.CourseCancelled{}),
+		messaging.SubjectOf(&schedulingv1.ProductFailed{}),
 	},
 	Config: LoadConfig,
 	Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {

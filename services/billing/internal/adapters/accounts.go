@@ -34,14 +34,16 @@ type txRepositories struct {
 	s  *Store
 }
 
-func (r txRepositories) Accounts() app.AccountOpener { return accountsTx{tx: r.tx} }
-func (r txRepositories) Ledger() app.Ledger          { return Ledger{Tx: r.tx} }
-func (r txRepositories) Courses() app.Courses        { return courses(r) }
-func (r txRepositories) Jobs() app.Jobs              { return jobsTx(r) }
-func (r txRepositories) Invoices() app.Invoices      { return invoices(r) }
-func (r txRepositories) Payments() app.Payments      { return payments(r) }
-func (r txRepositories) Refunds() app.Refunds        { return refunds(r) }
-func (r txRepositories) Reference() app.Reference    { return Reference{Q: r.tx} }
+func (r txRepositories) Accounts() app.AccountOpener  { return accountsTx{tx: r.tx} }
+func (r txRepositories) Ledger() app.Ledger           { return Ledger{Tx: r.tx} }
+func (r txRepositories) Courses() app.Courses         { return courses(r) }
+func (r txRepositories) Jobs() app.Jobs               { return jobsTx(r) }
+func (r txRepositories) Invoices() app.Invoices       { return invoices(r) }
+func (r txRepositories) Payments() app.Payments       { return payments(r) }
+func (r txRepositories) Refunds() app.Refunds         { return refunds(r) }
+func (r txRepositories) CreditNotes() app.CreditNotes { return creditNotes(r) }
+func (r txRepositories) Settlements() app.Settlements { return settlements(r) }
+func (r txRepositories) Reference() app.Reference     { return Reference{Q: r.tx} }
 
 // accountsTx writes accounts inside a transaction.
 type accountsTx struct{ tx sqlx.ExtContext }

@@ -14,16 +14,19 @@ import (
 const (
 	// upsertCourse keeps the newest version of scheduling's course: a
 	// stale or repeated event changes nothing (and reports so).
-	upsertCourse = `INSERT INTO courses (course_id, patient_id, program, protocol_version, status, culture_started,
-		infusions_given, cycles, version, updated_at)
-		VALUES (:course_id, :patient_id, :program, :protocol_version, :status, :culture_started, :infusions_given, :cycles,
-			:version, :updated_at)
-		ON CONFLICT (course_id) DO UPDATE SET status = EXCLUDED.status, culture_started = EXCLUDED.culture_started,
-			infusions_given = EXCLUDED.infusions_given, cycles = EXCLUDED.cycles, version = EXCLUDED.version,
-			updated_at = EXCLUDED.updated_at
+	upsertCourse = `INSERT INTO courses (course_id, patient_id, program, protocol_version, status, cycles, version, updated_at)
+		VALUES (:course_id, :patient_id, :program, :protocol_version, :status, :cycles, :version, :updated_at)
+		ON CONFLICT (course_id) DO UPDATE SET status = EXCLUDED.status, cycles = EXCLUDED.cycles,
+			version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
 		WHERE courses.version < EXCLUDED.version`
-	selectBillingCourse = `SELECT course_id, patient_id, program, protocol_version, status, culture_started,
-		infusions_given, cycles, version, updated_at FROM courses WHERE course_id = $1 FOR UPDATE`
+	// The milestones are counted from the recognitions, billing's one
+	// record of them (the culture_started and infusions_given columns of
+	// 0003 are not used).
+	selectBillingCourse = `SELECT course_id, patient_id, program, protocol_version, status, cycles, version, updated_at,
+		(SELECT count(*) FROM recognitions r WHERE r.course_id = c.course_id AND r.kind = 'lab_fee') AS cultures,
+		(SELECT count(*) FROM recognitions r WHERE r.course_id = c.course_id AND r.kind = 'infusion') AS infusions_given
+		FROM courses c WHERE course_id = $1 FOR UPDATE`
+	selectRecognised = `SELECT EXISTS (SELECT 1 FROM recognitions WHERE course_id = $1 AND cycle = $2 AND kind = $3)`
 )
 
 type courses txRepositories
@@ -50,4 +53,13 @@ func (r courses) Get(ctx context.Context, id uuid.UUID) (app.Course, error) {
 	}
 	c.UpdatedAt = c.UpdatedAt.UTC()
 	return c, nil
+}
+
+// Recognised reports whether (course, cycle, kind) was recognised.
+func (r courses) Recognised(ctx context.Context, courseID uuid.UUID, cycle int, kind string) (bool, error) {
+	var ok bool
+	if err := r.tx.GetContext(ctx, &ok, selectRecognised, courseID, cycle, kind); err != nil {
+		return false, fmt.Errorf("recognition of course %s cycle %d: %w", courseID, cycle, err)
+	}
+	return ok, nil
 }

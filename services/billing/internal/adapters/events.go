@@ -92,7 +92,9 @@ func toProto(ev any) ([]moneyEvent, error) {
 		paid := &billingv1.InvoicePaid{InvoiceId: s.InvoiceID.String(), Version: s.Version, OccurredAt: ts(s.At),
 			PatientId: s.PatientID.String(), Number: s.Number, Total: pm(s.Total), CourseId: idOrEmpty(s.CourseID), Kind: string(s.Kind)}
 		out := []moneyEvent{{s.InvoiceID.String(), paid, func(n int64) { paid.AccountSequence = n }}}
-		if s.Kind == invoice.Deposit && s.CourseID != uuid.Nil {
+		// A deposit funds its course only when paid in money: one a credit
+		// note took off (a cancelled course) is settled, not paid.
+		if s.Kind == invoice.Deposit && s.CourseID != uuid.Nil && s.Paid == s.Total {
 			dep := &billingv1.DepositPaid{InvoiceId: s.InvoiceID.String(), Version: s.Version, OccurredAt: ts(s.At),
 				PatientId: s.PatientID.String(), Number: s.Number, CourseId: s.CourseID.String(), Amount: pm(s.Total)}
 			out = append(out, moneyEvent{s.InvoiceID.String(), dep, func(n int64) { dep.AccountSequence = n }})
@@ -109,7 +111,7 @@ func toProto(ev any) ([]moneyEvent, error) {
 		s, c := e.Invoice, e.Note
 		m := &billingv1.CreditNoteIssued{CreditNoteId: c.Reference, Version: 1, OccurredAt: ts(s.At), PatientId: s.PatientID.String(),
 			InvoiceId: s.InvoiceID.String(), Number: s.Number, Total: pm(c.Total), ReduceOwed: pm(c.ReduceOwed),
-			Refund: pm(c.Refund), ToAccountCredit: pm(c.ToAccountCredit), Reason: c.Reason}
+			Refund: pm(c.Refund), ToAccountCredit: pm(c.ToAccountCredit), Reason: c.Reason, CreditNoteNumber: c.Number}
 		return []moneyEvent{{c.Reference, m, func(n int64) { m.AccountSequence = n }}}, nil
 	case app.Recognition:
 		m := &billingv1.RevenueRecognised{InvoiceId: e.InvoiceID.String(), Version: 1, OccurredAt: ts(e.At),

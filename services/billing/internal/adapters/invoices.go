@@ -79,7 +79,8 @@ const (
 	selectInvoiceForUpdate = `SELECT ` + invoiceColumns + ` FROM invoices WHERE id = $1 FOR UPDATE`
 	selectOpenInvoices     = `SELECT ` + invoiceColumns + ` FROM invoices WHERE patient_id = $1
 		AND status IN ('issued', 'partially_paid', 'overdue') ORDER BY due_date, number FOR UPDATE`
-	countCourseInvoices = `SELECT count(*) FROM invoices WHERE course_id = $1`
+	selectCourseInvoices = `SELECT ` + invoiceColumns + ` FROM invoices WHERE course_id = $1 AND number IS NOT NULL
+		ORDER BY number FOR UPDATE`
 )
 
 func toDBInvoice(inv *invoice.Invoice) (invoiceRow, error) {
@@ -165,9 +166,13 @@ func (r invoices) Get(ctx context.Context, id uuid.UUID) (*invoice.Invoice, erro
 
 // Open returns the patient's invoices still owed, locked, oldest due first.
 func (r invoices) Open(ctx context.Context, patientID uuid.UUID) ([]*invoice.Invoice, error) {
+	return r.list(ctx, selectOpenInvoices, patientID)
+}
+
+func (r invoices) list(ctx context.Context, query string, id uuid.UUID) ([]*invoice.Invoice, error) {
 	var rows []invoiceRow
-	if err := r.tx.SelectContext(ctx, &rows, selectOpenInvoices, patientID); err != nil {
-		return nil, fmt.Errorf("open invoices of %s: %w", patientID, err)
+	if err := r.tx.SelectContext(ctx, &rows, query, id); err != nil {
+		return nil, fmt.Errorf("invoices of %s: %w", id, err)
 	}
 	out := make([]*invoice.Invoice, 0, len(rows))
 	for _, row := range rows {
@@ -180,13 +185,10 @@ func (r invoices) Open(ctx context.Context, patientID uuid.UUID) ([]*invoice.Inv
 	return out, nil
 }
 
-// OfCourse counts the course's invoices.
-func (r invoices) OfCourse(ctx context.Context, courseID uuid.UUID) (int, error) {
-	var n int
-	if err := r.tx.GetContext(ctx, &n, countCourseInvoices, courseID); err != nil {
-		return 0, fmt.Errorf("invoices of course %s: %w", courseID, err)
-	}
-	return n, nil
+// OfCourse returns the course's issued invoices, locked, in the order
+// they were numbered.
+func (r invoices) OfCourse(ctx context.Context, courseID uuid.UUID) ([]*invoice.Invoice, error) {
+	return r.list(ctx, selectCourseInvoices, courseID)
 }
 
 // NextNumber takes the year's next invoice number in the transaction.

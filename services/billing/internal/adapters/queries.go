@@ -89,23 +89,34 @@ func (q Queries) Invoices(ctx context.Context, patientID, courseID uuid.UUID, st
 const (
 	selectAllPostings = `SELECT id, patient_id, sequence, kind, currency, invoice_id, payment_id, refund_id, credit_note_id,
 		lines, at FROM postings ORDER BY patient_id, sequence`
-	// invoicedVsPosted finds accounts whose issued invoices (void ones
-	// included: voiding is its own posting) do not add up to what the
-	// ledger posted as invoiced; paidVsPosted the same for payments.
-	invoicedVsPosted = `SELECT i.patient_id FROM (SELECT patient_id, sum(total) AS total FROM invoices WHERE number IS NOT NULL GROUP BY patient_id) i
-		FULL JOIN (SELECT p.patient_id, sum((l->>'amount')::bigint) AS total FROM postings p, jsonb_array_elements(p.lines) l
-			WHERE p.kind = 'invoice_issued' AND l->>'side' = 'debit' GROUP BY p.patient_id) p ON p.patient_id = i.patient_id
-		WHERE coalesce(i.total, 0) <> coalesce(p.total, 0)`
-	paidVsPosted = `SELECT y.patient_id FROM (SELECT patient_id, sum(amount) AS total FROM payments GROUP BY patient_id) y
-		FULL JOIN (SELECT p.patient_id, sum((l->>'amount')::bigint) AS total FROM postings p, jsonb_array_elements(p.lines) l
-			WHERE p.kind = 'payment_received' AND l->>'side' = 'debit' GROUP BY p.patient_id) p ON p.patient_id = y.patient_id
-		WHERE coalesce(y.total, 0) <> coalesce(p.total, 0)`
 )
+
+// recordsVsPosted finds the accounts whose records (patient_id, amount
+// rows) do not add up to the lines of one side of the postings of a kind.
+func recordsVsPosted(records, kind, side string) string {
+	return `SELECT coalesce(y.patient_id, p.patient_id) FROM (SELECT patient_id, sum(amount) AS total FROM (` + records + `) r GROUP BY patient_id) y
+		FULL JOIN (SELECT p.patient_id, sum((l->>'amount')::bigint) AS total FROM postings p, jsonb_array_elements(p.lines) l
+			WHERE p.kind = '` + kind + `' AND l->>'side' = '` + side + `' GROUP BY p.patient_id) p ON p.patient_id = y.patient_id
+		WHERE coalesce(y.total, 0) <> coalesce(p.total, 0)`
+}
+
+// agreements are what the ledger must agree with: issued invoices (void
+// ones included: voiding is its own posting), payments, refunds issued
+// (granted, and paid out), credit notes, and the refunds they paid out.
+var agreements = map[string]string{
+	"invoices_agree":     recordsVsPosted(`SELECT patient_id, total AS amount FROM invoices WHERE number IS NOT NULL`, "invoice_issued", "debit"),
+	"payments_agree":     recordsVsPosted(`SELECT patient_id, amount FROM payments`, "payment_received", "debit"),
+	"refunds_agree":      recordsVsPosted(`SELECT patient_id, amount FROM refunds WHERE status = 'issued'`, "refund_granted", "credit"),
+	"credit_notes_agree": recordsVsPosted(`SELECT patient_id, total AS amount FROM credit_notes`, "credit_note", "debit"),
+	"refunds_paid_agree": recordsVsPosted(`SELECT patient_id, amount FROM refunds WHERE status = 'issued'
+		UNION ALL SELECT patient_id, refund FROM credit_notes WHERE refund > 0`, "refund_paid", "debit"),
+}
 
 // LedgerCheck runs the ledger's rules over every posting of every account
 // (each balanced, in one currency, numbered without a gap, no balance
 // negative, no refund above what was paid, the trial balance) and checks
-// that the ledger agrees with the invoices and the payments, in one
+// that the ledger agrees with the invoices, payments, refunds and credit
+// notes, in one
 // repeatable-read snapshot.
 func (q Queries) LedgerCheck(ctx context.Context) (app.LedgerReport, error) {
 	var rep app.LedgerReport
@@ -128,7 +139,7 @@ func (q Queries) LedgerCheck(ctx context.Context) (app.LedgerReport, error) {
 		for _, v := range ledger.Check(postings) {
 			rep.Violations = append(rep.Violations, app.Violation{Rule: string(v.Rule), PatientID: v.PatientID, PostingID: v.PostingID, Detail: v.Err.Error()})
 		}
-		for rule, query := range map[string]string{"invoices_agree": invoicedVsPosted, "payments_agree": paidVsPosted} {
+		for rule, query := range agreements {
 			var off []uuid.UUID
 			if err := tx.SelectContext(ctx, &off, query); err != nil {
 				return fmt.Errorf("%s: %w", rule, err)

@@ -22,8 +22,9 @@ const (
 	selectCoursePrices = `SELECT prices FROM courses WHERE course_id = $1 AND prices IS NOT NULL`
 	insertRecognition  = `INSERT INTO recognitions (course_id, cycle, kind, amount, posting_id, at) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT DO NOTHING`
-	selectDeposit = `SELECT id, number FROM invoices WHERE course_id = $1 AND kind = 'deposit' AND number IS NOT NULL
-		ORDER BY created_at LIMIT 1`
+	// The deposit, or for a course without one its first invoice.
+	selectDeposit = `SELECT id, number FROM invoices WHERE course_id = $1 AND number IS NOT NULL
+		ORDER BY kind = 'deposit' DESC, number LIMIT 1`
 )
 
 // SetPrices keeps the price list the course was invoiced with.

@@ -25,6 +25,8 @@ type Repositories interface {
 	Invoices() Invoices
 	Payments() Payments
 	Refunds() Refunds
+	CreditNotes() CreditNotes
+	Settlements() Settlements
 	Ledger() Ledger
 	Reference() Reference
 }
@@ -36,9 +38,11 @@ type Course struct {
 	Program         string    `db:"program"`
 	ProtocolVersion string    `db:"protocol_version"`
 	// Status is scheduling's course status.
-	Status         string `db:"status"`
-	CultureStarted bool   `db:"culture_started"`
-	InfusionsGiven int    `db:"infusions_given"`
+	Status string `db:"status"`
+	// Cultures and InfusionsGiven count the milestones billing recognised
+	// (Get reads them from the recognitions; Save does not write them).
+	Cultures       int `db:"cultures"`
+	InfusionsGiven int `db:"infusions_given"`
 	// Cycles is the number of cycles of the plan.
 	Cycles    int       `db:"cycles"`
 	Version   int64     `db:"version"`
@@ -76,6 +80,8 @@ type Courses interface {
 	// publishes RevenueRecognised; false when it was recognised before
 	// (nothing is written).
 	Recognise(ctx context.Context, r Recognition) (bool, error)
+	// Recognised reports whether (course, cycle, kind) was recognised.
+	Recognised(ctx context.Context, courseID uuid.UUID, cycle int, kind string) (bool, error)
 	// Deposit returns the course's deposit invoice, or ErrNoInvoice.
 	Deposit(ctx context.Context, courseID uuid.UUID) (uuid.UUID, string, error)
 }

@@ -25,8 +25,9 @@ type Invoices interface {
 	// Open returns the patient's invoices still owed, locked, oldest due
 	// first.
 	Open(ctx context.Context, patientID uuid.UUID) ([]*invoice.Invoice, error)
-	// OfCourse counts the course's invoices.
-	OfCourse(ctx context.Context, courseID uuid.UUID) (int, error)
+	// OfCourse returns the course's issued invoices (void ones too),
+	// locked, in the order they were issued.
+	OfCourse(ctx context.Context, courseID uuid.UUID) ([]*invoice.Invoice, error)
 	// NextNumber takes the year's next invoice number (gapless).
 	NextNumber(ctx context.Context, year int) (string, error)
 	Add(ctx context.Context, inv *invoice.Invoice) error
@@ -79,7 +80,7 @@ func (b *Billing) CoursePlanned(ctx context.Context, repos Repositories, c Cours
 	if err != nil || !applied || replanned {
 		return err
 	}
-	if n, err := repos.Invoices().OfCourse(ctx, c.ID); err != nil || n > 0 {
+	if invs, err := repos.Invoices().OfCourse(ctx, c.ID); err != nil || len(invs) > 0 {
 		return err
 	}
 	now := b.now()
@@ -155,11 +156,32 @@ func (b *Billing) recognise(ctx context.Context, repos Repositories, courseID uu
 	if err != nil {
 		return err
 	}
-	depositID, number, err := repos.Courses().Deposit(ctx, courseID)
+	book, err := repos.Ledger().Book(ctx, c.PatientID)
 	if err != nil {
 		return err
 	}
-	book, err := repos.Ledger().Book(ctx, c.PatientID)
+	invs, err := repos.Invoices().OfCourse(ctx, courseID)
+	if err != nil {
+		return err
+	}
+	// Never more than the course still holds deferred: what credit notes
+	// took off the course (a failed product, a cancellation) is not earned.
+	if deferred := deferredOf(book, ids(invs)); m.Currency() == deferred.Currency() && m.Amount() > deferred.Amount() {
+		m = money.Zero(m.Currency())
+		if deferred.IsPositive() {
+			m = deferred
+		}
+	}
+	return b.recogniseAmount(ctx, repos, book, c, cycle, kind, m, now)
+}
+
+// recogniseAmount records the recognition of (course, cycle, kind) once and
+// posts it: Dr deferred revenue, Cr revenue, referenced to the course's
+// deposit invoice. A zero amount is recorded (the milestone happened) and
+// posts nothing.
+func (b *Billing) recogniseAmount(ctx context.Context, repos Repositories, book *ledger.Book, c Course, cycle int, kind string,
+	m money.Money, now time.Time) error {
+	depositID, number, err := repos.Courses().Deposit(ctx, c.ID)
 	if err != nil {
 		return err
 	}
@@ -167,7 +189,7 @@ func (b *Billing) recognise(ctx context.Context, repos Repositories, courseID uu
 	if err != nil {
 		return err
 	}
-	fresh, err := repos.Courses().Recognise(ctx, Recognition{CourseID: courseID, PatientID: c.PatientID, Cycle: cycle, Kind: kind,
+	fresh, err := repos.Courses().Recognise(ctx, Recognition{CourseID: c.ID, PatientID: c.PatientID, Cycle: cycle, Kind: kind,
 		Amount: m, PostingID: pid, InvoiceID: depositID, Number: number, At: now})
 	if err != nil || !fresh || !m.IsPositive() {
 		return err

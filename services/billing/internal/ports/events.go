@@ -69,6 +69,21 @@ func Events(p *messaging.Processor, repos Repositories, open app.OpenAccount, b 
 			}
 			return b.InfusionGiven(ctx, repos, course, int(a.GetCycle()))
 		}),
+		handle(p, "course_cancelled", repos, func(ctx context.Context, repos app.Repositories, ev messaging.Event[*schedulingv1.CourseCancelled]) error {
+			course, err := uuid.Parse(ev.Body.GetCourseId())
+			if err != nil {
+				return messaging.Permanent(errors.New("course_id is not a UUID"))
+			}
+			return b.CourseCancelled(ctx, repos, course, ev.Body.GetVersion(), ev.Body.GetOccurredAt().AsTime())
+		}),
+		handle(p, "product_failed", repos, func(ctx context.Context, repos app.Repositories, ev messaging.Event[*schedulingv1.ProductFailed]) error {
+			pr := ev.Body.GetProduct()
+			course, err := uuid.Parse(pr.GetCourseId())
+			if err != nil || ev.Body.GetProductId() == "" || pr.GetCycle() < 1 {
+				return messaging.Permanent(errors.New("product_id, product.course_id (a UUID) and product.cycle (from 1) are required"))
+			}
+			return b.ProductFailed(ctx, repos, ev.Body.GetProductId(), course, int(pr.GetCycle()))
+		}),
 	)
 }
 

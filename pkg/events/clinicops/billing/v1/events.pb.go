@@ -1104,13 +1104,19 @@ type CreditNoteIssued struct {
 	Total           *Money                 `protobuf:"bytes,8,opt,name=total,proto3" json:"total,omitempty"`
 	// What it takes off the amount still owed.
 	ReduceOwed *Money `protobuf:"bytes,9,opt,name=reduce_owed,json=reduceOwed,proto3" json:"reduce_owed,omitempty"`
-	// What is refunded (a RefundIssued follows).
+	// What is refunded, paid out at once by the credit note itself (no
+	// RefundIssued follows: RefundIssued is a refund asked for on its own).
 	Refund *Money `protobuf:"bytes,10,opt,name=refund,proto3" json:"refund,omitempty"`
 	// What becomes account credit.
 	ToAccountCredit *Money `protobuf:"bytes,11,opt,name=to_account_credit,json=toAccountCredit,proto3" json:"to_account_credit,omitempty"`
-	Reason          string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Why: "course_cancelled", "product_failed:<product DIN>", or the billing
+	// desk's reason.
+	Reason string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The credit note's own number, gapless per clinic and year
+	// (CN-2026-000001); number is the credited invoice's.
+	CreditNoteNumber string `protobuf:"bytes,13,opt,name=credit_note_number,json=creditNoteNumber,proto3" json:"credit_note_number,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreditNoteIssued) Reset() {
@@ -1223,6 +1229,13 @@ func (x *CreditNoteIssued) GetToAccountCredit() *Money {
 func (x *CreditNoteIssued) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *CreditNoteIssued) GetCreditNoteNumber() string {
+	if x != nil {
+		return x.CreditNoteNumber
 	}
 	return ""
 }
@@ -1469,7 +1482,7 @@ const file_clinicops_billing_v1_events_proto_rawDesc = "" +
 	"invoice_id\x18\x06 \x01(\tR\tinvoiceId\x12\x16\n" +
 	"\x06number\x18\a \x01(\tR\x06number\x123\n" +
 	"\x06amount\x18\b \x01(\v2\x1b.clinicops.billing.v1.MoneyR\x06amount\x12\x16\n" +
-	"\x06reason\x18\t \x01(\tR\x06reason\"\x97\x04\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\"\xc5\x04\n" +
 	"\x10CreditNoteIssued\x12$\n" +
 	"\x0ecredit_note_id\x18\x01 \x01(\tR\fcreditNoteId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12;\n" +
@@ -1487,7 +1500,8 @@ const file_clinicops_billing_v1_events_proto_rawDesc = "" +
 	"\x06refund\x18\n" +
 	" \x01(\v2\x1b.clinicops.billing.v1.MoneyR\x06refund\x12G\n" +
 	"\x11to_account_credit\x18\v \x01(\v2\x1b.clinicops.billing.v1.MoneyR\x0ftoAccountCredit\x12\x16\n" +
-	"\x06reason\x18\f \x01(\tR\x06reason\"\xe7\x02\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\x12,\n" +
+	"\x12credit_note_number\x18\r \x01(\tR\x10creditNoteNumber\"\xe7\x02\n" +
 	"\x11RevenueRecognised\x12\x1d\n" +
 	"\n" +
 	"invoice_id\x18\x01 \x01(\tR\tinvoiceId\x12\x18\n" +

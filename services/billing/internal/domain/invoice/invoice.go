@@ -608,8 +608,11 @@ func (inv *Invoice) Refund(amount money.Money, reason, reference string, at time
 type CreditNote struct {
 	// Reference is the caller's idempotency reference (the note's id).
 	Reference string
-	Reason    string
-	Total     money.Money
+	// Number is the note's own number (CN-2026-000001), from the year's
+	// gapless series, assigned by the caller when it issues the note.
+	Number string
+	Reason string
+	Total  money.Money
 	// ReduceOwed is taken off the amount due (at most AmountDue).
 	ReduceOwed money.Money
 	// Refund is paid money given back; Refund + ToAccountCredit is at

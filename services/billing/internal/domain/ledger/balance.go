@@ -229,6 +229,20 @@ func (b *Book) Summary() Summary { return b.t.summary() }
 // Balance is account a's balance on its normal side.
 func (b *Book) Balance(a Account) money.Money { return b.t.balance(a) }
 
+// BalanceWhere is a's balance on its normal side over the postings whose
+// references keep accepts: the deferred revenue of one course is that of
+// the postings of its invoices. A part of an account can be below zero
+// even when the account is not; callers decide what that means.
+func (b *Book) BalanceWhere(a Account, keep func(Refs) bool) money.Money {
+	t := newTally(b.t.cur)
+	for _, p := range b.postings {
+		if keep(p.h.Refs) {
+			_ = t.add(p) // every posting was added to b.t before: it adds
+		}
+	}
+	return t.balance(a)
+}
+
 // Header is the header of the book's next posting.
 func (b *Book) Header(id uuid.UUID, refs Refs, at time.Time) Header {
 	return Header{ID: id, PatientID: b.patientID, Seq: b.NextSeq(), Refs: refs, At: at}

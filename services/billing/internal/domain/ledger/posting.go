@@ -67,6 +67,12 @@ type Header struct {
 	At   time.Time
 }
 
+// WithRefs is h referencing refs.
+func (h Header) WithRefs(refs Refs) Header {
+	h.Refs = refs
+	return h
+}
+
 // Posting is one balanced change of a patient account. Built only by
 // NewPosting (or the event constructors), so it always balances; a stored
 // one, rebuilt by FromState, is checked by Check.

@@ -1,0 +1,232 @@
+package adapters_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clinicops/clinicops/services/billing/internal/adapters"
+	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+)
+
+func (b bundle) do(t *testing.T, fn func(ctx context.Context, r app.Repositories) error) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error { return fn(ctx, r) }))
+}
+
+// pay pays fen, oldest due first.
+func (b bundle) pay(t *testing.T, patient uuid.UUID, fen int64) {
+	t.Helper()
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		_, err := b.billing.RecordPayment(ctx, r, app.PaymentInput{PatientID: patient, Amount: cnyM(t, fen), Method: "card",
+			ExternalReference: "POS-" + uuid.NewString(), ReceivedAt: b.clock.Now()})
+		return err
+	})
+}
+
+// checkLedger runs the ledger check over the whole database: no
+// violation, the ledger agreeing with every record.
+func (b bundle) checkLedger(t *testing.T) {
+	t.Helper()
+	rep, err := adapters.Queries{DB: b.db}.LedgerCheck(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, rep.Violations)
+}
+
+func (b bundle) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.db.Get(&n, query, args...))
+	return n
+}
+
+func (b bundle) cancel(t *testing.T, course uuid.UUID, version int64) {
+	t.Helper()
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		return b.billing.CourseCancelled(ctx, r, course, version, b.clock.Now())
+	})
+}
+
+// TestCancelBeforeCultureRefundsWhatWasPaidAndCreditsWhatIsOwed: NK
+// autologous refunds everything before culture. The deposit (12,000.00
+// paid) gets a credit note refunding it, each instalment (40,000.00 owed)
+// one taking it off; nothing is left deferred, owed or earned; the notes
+// are numbered without a gap; a repeated cancellation settles nothing
+// again, and no credited deposit funds the course.
+func TestCancelBeforeCultureRefundsWhatWasPaidAndCreditsWhatIsOwed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, _ := b.payDeposit(t)
+	var course uuid.UUID
+	require.NoError(t, b.db.Get(&course, `SELECT course_id FROM courses WHERE patient_id = $1`, patient))
+	b.cancel(t, course, 2)
+	b.cancel(t, course, 2)
+	b.cancel(t, course, 3)
+
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 1_200_000), s.Refunded)
+	require.True(t, s.Owed.IsZero(), "owed %s", s.Owed)
+	require.True(t, s.Deferred.IsZero(), "deferred %s", s.Deferred)
+	require.True(t, s.Revenue.IsZero(), "revenue %s", s.Revenue)
+	require.True(t, s.AccountCredit.IsZero())
+	require.Equal(t, 6, b.count(t, `SELECT count(*) FROM credit_notes WHERE course_id = $1`, course), "one per invoice")
+	var numbers []string
+	require.NoError(t, b.db.Select(&numbers, `SELECT number FROM credit_notes ORDER BY number`))
+	require.Equal(t, []string{"CN-2026-000001", "CN-2026-000002", "CN-2026-000003", "CN-2026-000004", "CN-2026-000005", "CN-2026-000006"}, numbers)
+	require.Equal(t, 6, b.count(t, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.CreditNoteIssued'`))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.DepositPaid'`),
+		"the deposit paid once; instalments credited away fund nothing")
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM settlements WHERE course_id = $1`, course))
+
+	// Cancelled before anything was paid: everything owed is credited,
+	// and a deposit credited away is not a deposit paid.
+	unpaid := b.patient(t)
+	b.cancel(t, b.plan(t, unpaid, 1, false), 2)
+	require.True(t, b.summary(t, unpaid).Owed.IsZero())
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.DepositPaid'`))
+	b.checkLedger(t)
+}
+
+// TestCancelAfterAnInfusionKeepsWhatWasConsumed: 20,000.00 paid, the first
+// culture started and its infusion given, then cancelled. NK autologous
+// keeps the lab fee (3,000.00) and the infusion (2,000.00), refunds 80 %
+// of the other 15,000.00 (12,000.00) and moves the rest to account credit
+// (3,000.00); the 32,000.00 still owed is credited. The revenue ends at
+// exactly what was kept: recognised revenue beyond it (the cycle's share
+// of the course price) is taken back off revenue by the notes.
+func TestCancelAfterAnInfusionKeepsWhatWasConsumed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient := b.patient(t)
+	course := b.plan(t, patient, 1, false)
+	b.pay(t, patient, 2_000_000)
+	b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, 1) })
+	b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.InfusionGiven(ctx, r, course, 1) })
+	b.cancel(t, course, 5)
+
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 1_200_000), s.Refunded)
+	require.Equal(t, cnyM(t, 300_000), s.AccountCredit)
+	require.Equal(t, cnyM(t, 500_000), s.Revenue, "lab fee and one infusion")
+	require.True(t, s.Owed.IsZero(), "owed %s", s.Owed)
+	require.True(t, s.Deferred.IsZero(), "deferred %s", s.Deferred)
+	var detail string
+	require.NoError(t, b.db.Get(&detail, `SELECT detail->>'stage' FROM settlements WHERE course_id = $1`, course))
+	require.Equal(t, "infusions_given", detail)
+	b.checkLedger(t)
+}
+
+// TestCancelWithAForfeitRecognisesWhatThePolicyKeeps: HSCT refunds 90 %
+// before culture and forfeits the rest: of a 20,000.00 deposit, 18,000.00
+// is refunded and 2,000.00 earned (RevenueRecognised "forfeit").
+func TestCancelWithAForfeitRecognisesWhatThePolicyKeeps(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient := b.patient(t)
+	course := uuid.New()
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		return b.billing.CoursePlanned(ctx, r, app.Course{ID: course, PatientID: patient, Program: "hsct-autologous",
+			ProtocolVersion: "HSCT-AUTO-2026.1", Status: "planned", Version: 1, UpdatedAt: b.clock.Now()},
+			[]app.PlannedCycle{{Number: 1, Phase: "transplant", TargetDate: nkCycles()[1].TargetDate}}, false)
+	})
+	b.pay(t, patient, 2_000_000)
+	b.cancel(t, course, 2)
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 1_800_000), s.Refunded)
+	require.Equal(t, cnyM(t, 200_000), s.Revenue)
+	require.True(t, s.Owed.IsZero(), "the course invoice's 40,000.00 is credited")
+	require.True(t, s.Deferred.IsZero())
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM recognitions WHERE course_id = $1 AND kind = 'forfeit' AND amount = 200000`, course))
+	b.checkLedger(t)
+}
+
+// TestFailedProductCreditsItsCycleOnce: NK autologous credits a failed
+// cycle's lab fee and infusion (5,000.00), off what the cycle's own
+// invoice still owes first; the same product's event again credits
+// nothing, another failed product of the cycle credits again (then off
+// the latest invoice as well). The course's revenue, recognised cycle by
+// cycle afterwards, never exceeds what the notes left deferred.
+func TestFailedProductCreditsItsCycleOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, _ := b.payDeposit(t)
+	var course, cycle1 uuid.UUID
+	require.NoError(t, b.db.Get(&course, `SELECT course_id FROM courses WHERE patient_id = $1`, patient))
+	require.NoError(t, b.db.Get(&cycle1, `SELECT id FROM invoices WHERE course_id = $1 AND cycle = 1`, course))
+	b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, 1) })
+	fail := func(product string) {
+		b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.ProductFailed(ctx, r, product, course, 1) })
+	}
+	fail("W000026000001")
+	fail("W000026000001")
+	due := func() int64 {
+		var inv *invoice.Invoice
+		b.do(t, func(ctx context.Context, r app.Repositories) (err error) { inv, err = r.Invoices().Get(ctx, cycle1); return err })
+		return inv.AmountDue().Amount()
+	}
+	require.Equal(t, int64(300_000), due(), "8,000.00 less the 5,000.00 credit")
+	require.Equal(t, cnyM(t, 5_200_000-1_200_000-500_000), b.summary(t, patient).Owed)
+
+	fail("W000026000002")
+	require.Zero(t, due())
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM credit_notes WHERE course_id = $1`, course), "cycle 1's twice, the latest once")
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM settlements WHERE course_id = $1`, course))
+
+	// The whole course given afterwards earns the price less the credits.
+	for c := 1; c <= 6; c++ {
+		b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, c) })
+		b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.InfusionGiven(ctx, r, course, c) })
+	}
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 5_200_000-1_000_000), s.Revenue)
+	require.True(t, s.Deferred.IsZero(), "deferred %s", s.Deferred)
+	b.checkLedger(t)
+}
+
+// TestCreditNoteFromTheDesk: the parts must add up to the total; what is
+// taken off is at most what is owed, what is given back at most what is
+// held; once per reason; a refund part above the approval limit needs an
+// admin. A good note splits exactly, pays its refund out and is published
+// with its own number.
+func TestCreditNoteFromTheDesk(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.billing.ApprovalAbove = cnyM(t, 500_000)
+	patient, deposit := b.payDeposit(t)
+	note := func(total, reduce, refund, toCredit int64, reason string, admin bool) (app.CreditNote, error) {
+		var cn app.CreditNote
+		err := b.store.Do(context.Background(), func(r app.Repositories) (err error) {
+			cn, err = b.billing.IssueCreditNote(context.Background(), r, app.CreditNoteInput{PatientID: patient, InvoiceID: deposit,
+				Total: cnyM(t, total), ReduceOwed: cnyM(t, reduce), Refund: cnyM(t, refund), ToAccountCredit: cnyM(t, toCredit),
+				Reason: reason, ByAdmin: admin})
+			return err
+		})
+		return cn, err
+	}
+	_, err := note(100_000, 50_000, 40_000, 0, "goodwill", false)
+	require.ErrorIs(t, err, invoice.ErrCreditNoteParts)
+	_, err = note(100_000, 100_000, 0, 0, "goodwill", false)
+	require.ErrorIs(t, err, invoice.ErrAboveDue, "the deposit is paid: nothing is owed")
+	_, err = note(1_300_000, 0, 1_300_000, 0, "goodwill", true)
+	require.ErrorIs(t, err, invoice.ErrAboveRefundable)
+	_, err = note(600_000, 0, 600_000, 0, "goodwill", false)
+	require.ErrorIs(t, err, app.ErrNeedsApproval)
+
+	cn, err := note(300_000, 0, 100_000, 200_000, "goodwill", false)
+	require.NoError(t, err)
+	require.Equal(t, "CN-2026-000001", cn.Number)
+	_, err = note(10_000, 0, 10_000, 0, "Goodwill ", false)
+	require.ErrorIs(t, err, invoice.ErrDuplicateRefund)
+
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 100_000), s.Refunded)
+	require.Equal(t, cnyM(t, 200_000), s.AccountCredit)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM postings WHERE credit_note_id = $1 AND kind = $2`, cn.ID, ledger.KindRefundPaid))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.CreditNoteIssued'`))
+	b.checkLedger(t)
+}
