@@ -38,3 +38,8 @@ CREATE TABLE settlements (
     at         timestamptz NOT NULL
 );
 CREATE INDEX settlements_course ON settlements (course_id);
+
+-- A refund of account credit (no invoice) is never twice for one reason
+-- either.
+CREATE UNIQUE INDEX refunds_credit_once_per_reason ON refunds (patient_id, lower(reason))
+    WHERE invoice_id IS NULL AND status <> 'rejected';

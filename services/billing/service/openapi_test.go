@@ -130,9 +130,41 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		bad(admin, post, "/v1/refunds/x/approve", nil, 400)
 		bad(bill, post, "/v1/refunds", map[string]any{"patient_id": id, "invoice_id": "x", "amount": cny(1), "reason": "r"}, 422, "Idempotency-Key", "ref-5")
 
+		// ---- credit notes ----
+		last := list[5].(map[string]any)["id"].(string) // cycle 6's instalment, paid by POS-7
+		note := func(total, reduce, back, toCredit int64, reason string) map[string]any {
+			return map[string]any{"patient_id": id, "invoice_id": last, "total": cny(total), "reduce_owed": cny(reduce),
+				"refund": cny(back), "to_account_credit": cny(toCredit), "reason": reason}
+		}
+		cn := call(bill, post, "/v1/credit-notes", note(300_000, 0, 100_000, 200_000, "goodwill"), 201, "Idempotency-Key", "cn-1").JSON(t)
+		require.Regexp(t, `^CN-\d{4}-\d{6}$`, cn["number"])
+		require.Equal(t, list[5].(map[string]any)["number"], cn["invoice_number"])
+		call(bill, post, "/v1/credit-notes", note(300_000, 0, 100_000, 100_000, "parts"), 422, "Idempotency-Key", "cn-2") // do not add up
+		call(bill, post, "/v1/credit-notes", note(100, 0, 100, 0, "goodwill"), 409, "Idempotency-Key", "cn-3")            // the same reason
+		call(bill, post, "/v1/credit-notes", note(100, 100, 0, 0, "owed"), 409, "Idempotency-Key", "cn-4")                // nothing is owed
+		call(admin, post, "/v1/credit-notes", note(600_000, 0, 600_000, 0, "too much"), 409, "Idempotency-Key", "cn-5")   // above what is held
+		call(fd, post, "/v1/credit-notes", note(100, 0, 100, 0, "front desk"), 403, "Idempotency-Key", "cn-6")            // not the desk's
+		bad(bill, post, "/v1/credit-notes", map[string]any{"patient_id": id, "invoice_id": last, "reason": "r"}, 422, "Idempotency-Key", "cn-7")
+		notes := call(fd, get, "/v1/credit-notes?patient_id="+id, nil, 200).JSON(t)["items"].([]any)
+		require.Len(t, notes, 1)
+		call(bill, get, "/v1/credit-notes", nil, 400)
+		bad(bill, get, "/v1/credit-notes?course_id=x", nil, 400)
+		inv := call(bill, get, "/v1/invoices/"+last, nil, 200).JSON(t)
+		require.EqualValues(t, 100_000, inv["refunded"].(map[string]any)["value"])
+		require.EqualValues(t, 200_000, inv["moved_to_account_credit"].(map[string]any)["value"])
+
+		// ---- a refund of account credit (100.00 overpaid + 2,000.00 from the note) ----
+		fromCredit := func(v int64, reason string) map[string]any {
+			return map[string]any{"patient_id": id, "amount": cny(v), "reason": reason}
+		}
+		paidOut := call(bill, post, "/v1/refunds", fromCredit(250_000, "credit paid out"), 201, "Idempotency-Key", "ref-6").JSON(t)
+		require.Nil(t, paidOut["invoice_id"])
+		call(bill, post, "/v1/refunds", fromCredit(100_000, "the rest"), 409, "Idempotency-Key", "ref-7") // 500.00 left
+		require.EqualValues(t, 50_000, call(fd, get, path, nil, 200).JSON(t)["balance"].(map[string]any)["account_credit"].(map[string]any)["value"])
+
 		// ---- the ledger check ----
 		check := call(admin, get, "/v1/ledger/check", nil, 200).JSON(t)
 		require.Equal(t, true, check["ok"], "%v", check["violations"])
-		require.EqualValues(t, 12, check["postings"], "six invoices, two payments, two refunds granted and paid out")
+		require.EqualValues(t, 16, check["postings"], "six invoices, two payments, three refunds granted and paid out, a credit note and its refund paid out")
 	})
 }

@@ -3,10 +3,12 @@ package adapters
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 type creditNotes txRepositories
@@ -63,3 +65,50 @@ func (r settlements) Take(ctx context.Context, s app.SettlementRecord) (bool, er
 
 // nullUUID stores uuid.Nil as NULL.
 func nullUUID(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
+
+const selectCreditNotes = `SELECT n.id, n.number, n.patient_id, n.invoice_id, coalesce(i.number, '') AS invoice_number, n.course_id,
+	n.currency, n.total, n.reduce_owed, n.refund, n.to_account_credit, n.from_revenue, n.reason, n.created_at
+	FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
+	WHERE ($1::uuid IS NULL OR n.patient_id = $1) AND ($2::uuid IS NULL OR n.course_id = $2)
+	ORDER BY n.number`
+
+// CreditNotes lists the credit notes of a patient and/or a course, by
+// number.
+func (q Queries) CreditNotes(ctx context.Context, patientID, courseID uuid.UUID) ([]app.CreditNote, error) {
+	var rows []struct {
+		ID              uuid.UUID     `db:"id"`
+		Number          string        `db:"number"`
+		PatientID       uuid.UUID     `db:"patient_id"`
+		InvoiceID       uuid.UUID     `db:"invoice_id"`
+		InvoiceNumber   string        `db:"invoice_number"`
+		CourseID        uuid.NullUUID `db:"course_id"`
+		Currency        string        `db:"currency"`
+		Total           int64         `db:"total"`
+		ReduceOwed      int64         `db:"reduce_owed"`
+		Refund          int64         `db:"refund"`
+		ToAccountCredit int64         `db:"to_account_credit"`
+		FromRevenue     int64         `db:"from_revenue"`
+		Reason          string        `db:"reason"`
+		CreatedAt       time.Time     `db:"created_at"`
+	}
+	if err := q.DB.SelectContext(ctx, &rows, selectCreditNotes, nullUUID(patientID), nullUUID(courseID)); err != nil {
+		return nil, fmt.Errorf("list credit notes: %w", err)
+	}
+	out := make([]app.CreditNote, 0, len(rows))
+	for _, r := range rows {
+		c, err := money.ParseCurrency(r.Currency)
+		if err != nil {
+			return nil, err
+		}
+		amounts := make([]money.Money, 5)
+		for i, v := range []int64{r.Total, r.ReduceOwed, r.Refund, r.ToAccountCredit, r.FromRevenue} {
+			if amounts[i], err = money.New(v, c); err != nil {
+				return nil, fmt.Errorf("credit note %s: %w", r.ID, err)
+			}
+		}
+		out = append(out, app.CreditNote{ID: r.ID, Number: r.Number, PatientID: r.PatientID, InvoiceID: r.InvoiceID,
+			InvoiceNumber: r.InvoiceNumber, CourseID: r.CourseID.UUID, Total: amounts[0], ReduceOwed: amounts[1], Refund: amounts[2],
+			ToAccountCredit: amounts[3], FromRevenue: amounts[4], Reason: r.Reason, CreatedAt: r.CreatedAt.UTC()})
+	}
+	return out, nil
+}

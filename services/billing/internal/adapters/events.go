@@ -118,6 +118,10 @@ func toProto(ev any) ([]moneyEvent, error) {
 			PatientId: e.PatientID.String(), Number: e.Number, CourseId: e.CourseID.String(), Cycle: int32(e.Cycle), //nolint:gosec // few
 			Amount: pm(e.Amount), Kind: e.Kind}
 		return []moneyEvent{{e.InvoiceID.String(), m, func(n int64) { m.AccountSequence = n }}}, nil
+	case app.Refund:
+		m := &billingv1.RefundIssued{RefundId: e.ID.String(), Version: 1, OccurredAt: ts(e.CreatedAt), PatientId: e.PatientID.String(),
+			InvoiceId: idOrEmpty(e.InvoiceID), Number: e.Number, Amount: pm(e.Amount), Reason: e.Reason}
+		return []moneyEvent{{e.ID.String(), m, func(n int64) { m.AccountSequence = n }}}, nil
 	case app.PaymentRecorded:
 		p := e.Payment
 		allocs := make([]*billingv1.Allocation, len(p.Allocations))

@@ -105,7 +105,9 @@ func TestCancelAfterAnInfusionKeepsWhatWasConsumed(t *testing.T) {
 	patient := b.patient(t)
 	course := b.plan(t, patient, 1, false)
 	b.pay(t, patient, 2_000_000)
-	b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, 1) })
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		return b.billing.CultureStarted(ctx, r, course, 1)
+	})
 	b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.InfusionGiven(ctx, r, course, 1) })
 	b.cancel(t, course, 5)
 
@@ -158,15 +160,22 @@ func TestFailedProductCreditsItsCycleOnce(t *testing.T) {
 	var course, cycle1 uuid.UUID
 	require.NoError(t, b.db.Get(&course, `SELECT course_id FROM courses WHERE patient_id = $1`, patient))
 	require.NoError(t, b.db.Get(&cycle1, `SELECT id FROM invoices WHERE course_id = $1 AND cycle = 1`, course))
-	b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, 1) })
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		return b.billing.CultureStarted(ctx, r, course, 1)
+	})
 	fail := func(product string) {
-		b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.ProductFailed(ctx, r, product, course, 1) })
+		b.do(t, func(ctx context.Context, r app.Repositories) error {
+			return b.billing.ProductFailed(ctx, r, product, course, 1)
+		})
 	}
 	fail("W000026000001")
 	fail("W000026000001")
 	due := func() int64 {
 		var inv *invoice.Invoice
-		b.do(t, func(ctx context.Context, r app.Repositories) (err error) { inv, err = r.Invoices().Get(ctx, cycle1); return err })
+		b.do(t, func(ctx context.Context, r app.Repositories) (err error) {
+			inv, err = r.Invoices().Get(ctx, cycle1)
+			return err
+		})
 		return inv.AmountDue().Amount()
 	}
 	require.Equal(t, int64(300_000), due(), "8,000.00 less the 5,000.00 credit")
@@ -179,7 +188,9 @@ func TestFailedProductCreditsItsCycleOnce(t *testing.T) {
 
 	// The whole course given afterwards earns the price less the credits.
 	for c := 1; c <= 6; c++ {
-		b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.CultureStarted(ctx, r, course, c) })
+		b.do(t, func(ctx context.Context, r app.Repositories) error {
+			return b.billing.CultureStarted(ctx, r, course, c)
+		})
 		b.do(t, func(ctx context.Context, r app.Repositories) error { return b.billing.InfusionGiven(ctx, r, course, c) })
 	}
 	s := b.summary(t, patient)

@@ -28,10 +28,11 @@ type Refunds interface {
 	// Get returns the refund locked, or ErrNoRefund.
 	Get(ctx context.Context, id uuid.UUID) (Refund, error)
 	// Issued marks a pending refund issued by an approver.
-	Issued(ctx context.Context, id uuid.UUID, approvedBy string, at time.Time) error
+	Issued(ctx context.Context, r Refund, approvedBy string, at time.Time) error
 }
 
-// Refund is money given back against an invoice.
+// Refund is money given back against an invoice, or out of the account
+// credit (InvoiceID uuid.Nil).
 type Refund struct {
 	ID, PatientID, InvoiceID uuid.UUID
 	Number                   string
@@ -41,7 +42,8 @@ type Refund struct {
 	CreatedAt                time.Time
 }
 
-// RefundInput is a refund the billing desk asks for.
+// RefundInput is a refund the billing desk asks for: against an invoice,
+// or, with no invoice (uuid.Nil), out of the patient's account credit.
 type RefundInput struct {
 	PatientID, InvoiceID uuid.UUID
 	Amount               money.Money
@@ -53,12 +55,16 @@ var (
 	ErrNoRefund         = errors.New("no such refund")
 	ErrRefundNotPending = errors.New("the refund is not waiting for approval")
 	ErrInvalidRefund    = errors.New("invalid refund")
+	// ErrAboveAccountCredit: a refund of account credit above what the
+	// account holds.
+	ErrAboveAccountCredit = errors.New("above the account credit")
 )
 
 // RequestRefund gives back money paid on an invoice: never above what is
 // refundable (paid, less refunded), never twice for the same reason, and
 // decided under the invoice's lock, so two refunds racing for the last of
-// it cannot both pass. Above the approval limit it waits, as
+// it cannot both pass. With no invoice it gives back account credit, never
+// above what the account holds, decided under the account's lock. Above the approval limit it waits, as
 // pending_approval, for an admin (ApproveRefund); below it is issued at
 // once: the invoice refunded (RefundIssued), the refund granted and paid
 // out in the ledger.
@@ -76,30 +82,30 @@ func (b *Billing) RequestRefund(ctx context.Context, repos Repositories, in Refu
 	if err != nil {
 		return Refund{}, err
 	}
-	inv, err := repos.Invoices().Get(ctx, in.InvoiceID)
+	if in.Amount.Currency() != book.Summary().Currency {
+		return Refund{}, ErrWrongCurrency
+	}
+	inv, err := b.refundedInvoice(ctx, repos, in.PatientID, in.InvoiceID)
 	if err != nil {
 		return Refund{}, err
-	}
-	if inv.PatientID() != in.PatientID {
-		return Refund{}, fmt.Errorf("invoice %s is another patient's: %w", in.InvoiceID, ErrInvalidRefund)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Refund{}, err
 	}
-	r := Refund{ID: id, PatientID: in.PatientID, InvoiceID: in.InvoiceID, Number: inv.Number(), Amount: in.Amount,
+	r := Refund{ID: id, PatientID: in.PatientID, InvoiceID: in.InvoiceID, Amount: in.Amount,
 		Reason: in.Reason, Status: RefundIssued, CreatedAt: now}
+	if inv != nil {
+		r.Number = inv.Number()
+	}
 	if b.ApprovalAbove.IsPositive() {
 		above, err := in.Amount.Cmp(b.ApprovalAbove)
 		if err != nil {
 			return Refund{}, err
 		}
 		if above > 0 {
-			if c, err := in.Amount.Cmp(inv.Refundable()); err != nil || c > 0 {
-				if err != nil {
-					return Refund{}, err
-				}
-				return Refund{}, &invoice.RefundableError{Requested: in.Amount, Refundable: inv.Refundable()}
+			if err := refundable(book, inv, in.Amount); err != nil {
+				return Refund{}, err
 			}
 			r.Status = RefundPending
 			return r, repos.Refunds().Add(ctx, r)
@@ -126,7 +132,7 @@ func (b *Billing) ApproveRefund(ctx context.Context, repos Repositories, id uuid
 	if err != nil {
 		return Refund{}, err
 	}
-	inv, err := repos.Invoices().Get(ctx, r.InvoiceID)
+	inv, err := b.refundedInvoice(ctx, repos, r.PatientID, r.InvoiceID)
 	if err != nil {
 		return Refund{}, err
 	}
@@ -134,41 +140,71 @@ func (b *Billing) ApproveRefund(ctx context.Context, repos Repositories, id uuid
 		return Refund{}, err
 	}
 	r.Status = RefundIssued
-	return r, repos.Refunds().Issued(ctx, id, by, now)
+	return r, repos.Refunds().Issued(ctx, r, by, now)
 }
 
+// refundedInvoice is the invoice a refund is against, locked (after the
+// account), or nil for a refund of account credit.
+func (b *Billing) refundedInvoice(ctx context.Context, repos Repositories, patientID, invoiceID uuid.UUID) (*invoice.Invoice, error) {
+	if invoiceID == uuid.Nil {
+		return nil, nil
+	}
+	inv, err := repos.Invoices().Get(ctx, invoiceID)
+	if err != nil {
+		return nil, err
+	}
+	if inv.PatientID() != patientID {
+		return nil, fmt.Errorf("invoice %s is another patient's: %w", invoiceID, ErrInvalidRefund)
+	}
+	return inv, nil
+}
+
+// refundable checks a refund against what it comes from: the invoice's
+// refundable money, or the account credit.
+func refundable(book *ledger.Book, inv *invoice.Invoice, amount money.Money) error {
+	if inv != nil {
+		if c, err := amount.Cmp(inv.Refundable()); err != nil || c > 0 {
+			if err != nil {
+				return err
+			}
+			return &invoice.RefundableError{Requested: amount, Refundable: inv.Refundable()}
+		}
+		return nil
+	}
+	credit := book.Balance(ledger.AccountCredit)
+	if c, err := amount.Cmp(credit); err != nil || c > 0 {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%s asked, %s held: %w", amount, credit, ErrAboveAccountCredit)
+	}
+	return nil
+}
+
+// payRefund issues r: against the invoice (its refundable money, once per
+// reason, RefundIssued published with it) or out of the account credit
+// (checked under the account's lock; RefundIssued published with the
+// refund), granted and paid out in the ledger.
 func (b *Billing) payRefund(ctx context.Context, repos Repositories, book *ledger.Book, inv *invoice.Invoice, r Refund, now time.Time) error {
-	if err := inv.Refund(r.Amount, r.Reason, r.ID.String(), now); err != nil {
+	from := ledger.FromAccountCredit
+	if inv != nil {
+		from = ledger.FromInvoice
+		if err := inv.Refund(r.Amount, r.Reason, r.ID.String(), now); err != nil {
+			return err
+		}
+		if err := repos.Invoices().Save(ctx, inv); err != nil {
+			return err
+		}
+	} else if err := refundable(book, nil, r.Amount); err != nil {
 		return err
 	}
-	if err := repos.Invoices().Save(ctx, inv); err != nil {
+	refs := ledger.Refs{InvoiceID: r.InvoiceID, RefundID: r.ID}
+	if err := post(ctx, repos, book, func(h ledger.Header) (ledger.Posting, error) {
+		return ledger.GrantRefund(h.WithRefs(refs), r.Amount, from)
+	}, now); err != nil {
 		return err
 	}
-	refs := ledger.Refs{InvoiceID: inv.ID(), RefundID: r.ID}
-	grantID, err := uuid.NewV7()
-	if err != nil {
-		return err
-	}
-	grant, err := ledger.GrantRefund(book.Header(grantID, refs, now), r.Amount, ledger.FromInvoice)
-	if err != nil {
-		return err
-	}
-	if err := book.Post(grant); err != nil {
-		return err
-	}
-	if err := repos.Ledger().Append(ctx, grant); err != nil {
-		return err
-	}
-	payID, err := uuid.NewV7()
-	if err != nil {
-		return err
-	}
-	pay, err := ledger.PayOutRefund(book.Header(payID, refs, now), r.Amount)
-	if err != nil {
-		return err
-	}
-	if err := book.Post(pay); err != nil {
-		return err
-	}
-	return repos.Ledger().Append(ctx, pay)
+	return post(ctx, repos, book, func(h ledger.Header) (ledger.Posting, error) {
+		return ledger.PayOutRefund(h.WithRefs(refs), r.Amount)
+	}, now)
 }

@@ -28,8 +28,10 @@ type Reader interface {
 	// Invoice returns one invoice or app.ErrNoInvoice.
 	Invoice(ctx context.Context, id uuid.UUID) (*invoice.Invoice, error)
 	// LedgerCheck checks the whole ledger and its agreement with the
-	// invoices and payments.
+	// invoices, payments, refunds and credit notes.
 	LedgerCheck(ctx context.Context) (app.LedgerReport, error)
+	// CreditNotes lists the credit notes of a patient and/or a course.
+	CreditNotes(ctx context.Context, patientID, courseID uuid.UUID) ([]app.CreditNote, error)
 }
 
 // HTTP serves billing's API.
@@ -53,11 +55,14 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/ledger/check", h.checkLedger, httpx.RoleAdmin)
 	rt.Handle("POST /v1/refunds", h.Idempotency.Wrap(h.requestRefund), httpx.RoleBilling)
 	rt.Handle("POST /v1/refunds/{id}/approve", h.approveRefund, httpx.RoleAdmin)
+	rt.Handle("POST /v1/credit-notes", h.Idempotency.Wrap(h.issueCreditNote), httpx.RoleBilling, httpx.RoleAdmin)
+	rt.Handle("GET /v1/credit-notes", h.listCreditNotes, read...)
 }
 
 type refundRequest struct {
-	PatientID string      `json:"patient_id"`
-	InvoiceID string      `json:"invoice_id"`
+	PatientID string `json:"patient_id"`
+	// InvoiceID is absent for a refund of account credit.
+	InvoiceID *string     `json:"invoice_id"`
 	Amount    money.Money `json:"amount"`
 	Reason    string      `json:"reason"`
 }
@@ -65,16 +70,20 @@ type refundRequest struct {
 type refundResponse struct {
 	ID        string    `json:"id"`
 	PatientID string    `json:"patient_id"`
-	InvoiceID string    `json:"invoice_id"`
-	Number    string    `json:"number"`
+	InvoiceID *string   `json:"invoice_id"`
+	Number    *string   `json:"number"`
 	Amount    moneyJSON `json:"amount"`
 	Reason    string    `json:"reason"`
 	Status    string    `json:"status"`
 }
 
 func refundView(r app.Refund) refundResponse {
-	return refundResponse{ID: r.ID.String(), PatientID: r.PatientID.String(), InvoiceID: r.InvoiceID.String(), Number: r.Number,
-		Amount: r.Amount, Reason: r.Reason, Status: r.Status}
+	out := refundResponse{ID: r.ID.String(), PatientID: r.PatientID.String(), Amount: r.Amount, Reason: r.Reason, Status: r.Status}
+	if r.InvoiceID != uuid.Nil {
+		id, number := r.InvoiceID.String(), r.Number
+		out.InvoiceID, out.Number = &id, &number
+	}
+	return out
 }
 
 func (h HTTP) requestRefund(w http.ResponseWriter, r *http.Request) error {
@@ -83,13 +92,17 @@ func (h HTTP) requestRefund(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	patient, err1 := uuid.Parse(req.PatientID)
-	inv, err2 := uuid.Parse(req.InvoiceID)
+	var inv uuid.UUID // none: a refund of account credit
+	var err2 error
+	if req.InvoiceID != nil {
+		inv, err2 = uuid.Parse(*req.InvoiceID)
+	}
 	var fields []httpx.FieldError
 	if err1 != nil {
 		fields = append(fields, httpx.FieldError{Field: "patient_id", Message: "must be a UUID"})
 	}
-	if err2 != nil {
-		fields = append(fields, httpx.FieldError{Field: "invoice_id", Message: "must be a UUID"})
+	if err2 != nil || (req.InvoiceID != nil && inv == uuid.Nil) {
+		fields = append(fields, httpx.FieldError{Field: "invoice_id", Message: "must be a UUID, or absent for a refund of account credit"})
 	}
 	if len(fields) > 0 {
 		return httpx.Unprocessable("the refund is not valid", fields...)
@@ -208,6 +221,9 @@ type invoiceResponse struct {
 	Lines     []lineResponse `json:"lines"`
 	Total     moneyJSON      `json:"total"`
 	Paid      moneyJSON      `json:"paid"`
+	Credited  moneyJSON      `json:"credited"`
+	Refunded  moneyJSON      `json:"refunded"`
+	ToAccount moneyJSON      `json:"moved_to_account_credit"`
 	AmountDue moneyJSON      `json:"amount_due"`
 	IssueDate *string        `json:"issue_date"`
 	DueDate   *string        `json:"due_date"`
@@ -217,7 +233,8 @@ type invoiceResponse struct {
 func invoiceView(inv *invoice.Invoice) invoiceResponse {
 	s := inv.State()
 	out := invoiceResponse{ID: s.ID.String(), Status: string(s.Status), Kind: string(s.Kind), PatientID: s.PatientID.String(),
-		Cycle: s.Cycle, Lines: []lineResponse{}, Total: s.Total, Paid: s.Paid, AmountDue: inv.AmountDue(), Version: s.Version}
+		Cycle: s.Cycle, Lines: []lineResponse{}, Total: s.Total, Paid: s.Paid,
+		Credited: s.Credited, Refunded: s.Refunded, ToAccount: s.MovedToAccountCredit, AmountDue: inv.AmountDue(), Version: s.Version}
 	if s.Number != "" {
 		out.Number = &s.Number
 	}
@@ -243,27 +260,14 @@ func invoiceView(inv *invoice.Invoice) invoiceResponse {
 var invoiceStatuses = map[string]bool{"draft": true, "issued": true, "partially_paid": true, "paid": true, "overdue": true, "void": true}
 
 func (h HTTP) listInvoices(w http.ResponseWriter, r *http.Request) error {
-	if err := httpx.CheckQueryNames(r.URL.Query(), "patient_id", "course_id", "status"); err != nil {
+	patient, course, fields, err := patientOrCourse(r, "status")
+	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	var patient, course uuid.UUID
-	var fields []httpx.FieldError
-	for name, into := range map[string]*uuid.UUID{"patient_id": &patient, "course_id": &course} {
-		if v := q.Get(name); v != "" {
-			id, err := uuid.Parse(v)
-			if err != nil {
-				fields = append(fields, httpx.FieldError{Field: name, Message: "must be a UUID"})
-			}
-			*into = id
-		}
-	}
 	status := q.Get("status")
 	if status != "" && !invoiceStatuses[status] {
 		fields = append(fields, httpx.FieldError{Field: "status", Message: "is not an invoice status"})
-	}
-	if patient == uuid.Nil && course == uuid.Nil && len(fields) == 0 {
-		fields = append(fields, httpx.FieldError{Field: "patient_id", Message: "patient_id or course_id is required"})
 	}
 	if len(fields) > 0 {
 		return httpx.BadRequest("the query is not valid", fields...)
@@ -277,6 +281,29 @@ func (h HTTP) listInvoices(w http.ResponseWriter, r *http.Request) error {
 		items[i] = invoiceView(inv)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// patientOrCourse reads the patient_id and course_id of a list's query
+// (one of them required; extra names allowed besides), with the fields
+// that are wrong.
+func patientOrCourse(r *http.Request, extra ...string) (patient, course uuid.UUID, fields []httpx.FieldError, err error) {
+	if err := httpx.CheckQueryNames(r.URL.Query(), append([]string{"patient_id", "course_id"}, extra...)...); err != nil {
+		return uuid.Nil, uuid.Nil, nil, err
+	}
+	q := r.URL.Query()
+	for name, into := range map[string]*uuid.UUID{"patient_id": &patient, "course_id": &course} {
+		if v := q.Get(name); v != "" {
+			id, err := uuid.Parse(v)
+			if err != nil {
+				fields = append(fields, httpx.FieldError{Field: name, Message: "must be a UUID"})
+			}
+			*into = id
+		}
+	}
+	if patient == uuid.Nil && course == uuid.Nil && len(fields) == 0 {
+		fields = append(fields, httpx.FieldError{Field: "patient_id", Message: "patient_id or course_id is required"})
+	}
+	return patient, course, fields, nil
 }
 
 func (h HTTP) getInvoice(w http.ResponseWriter, r *http.Request) error {
@@ -394,8 +421,8 @@ var problems = httpx.NewErrorMap().
 	Is(app.ErrDuplicatePayment, httpx.Conflict("a payment with this external reference is recorded already")).
 	Is(account.ErrNotFound, httpx.Unprocessable("no account for this patient",
 		httpx.FieldError{Field: "patient_id", Message: "has no account with billing"})).
-	Is(app.ErrNoInvoice, httpx.Unprocessable("an allocation names no invoice of billing",
-		httpx.FieldError{Field: "allocations", Message: "name an invoice of this patient"})).
+	Is(app.ErrNoInvoice, httpx.Unprocessable("no such invoice",
+		httpx.FieldError{Field: "invoice_id", Message: "name an invoice of this patient (in allocations too)"})).
 	Is(app.ErrInvalidPayment, httpx.Unprocessable("the payment is not valid",
 		httpx.FieldError{Field: "allocations", Message: "name invoices of this patient; external_reference is 1 to 100 characters"})).
 	Is(app.ErrWrongCurrency, httpx.Unprocessable("the amount is not in the account's currency",
@@ -413,4 +440,13 @@ var problems = httpx.NewErrorMap().
 		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the amount positive; the invoice the patient's"})).
 	Is(invoice.ErrDuplicateRefund, httpx.Conflict("already refunded (or credited) for this reason")).
 	Is(invoice.ErrAboveRefundable, httpx.Conflict("above what was paid and not yet refunded")).
-	Is(invoice.ErrInvalid, httpx.Unprocessable("the payment does not fit the invoice"))
+	Is(app.ErrAboveAccountCredit, httpx.Conflict("above the account credit the patient holds")).
+	Is(app.ErrInvalidCreditNote, httpx.Unprocessable("the credit note is not valid",
+		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the invoice the patient's"})).
+	Is(app.ErrNeedsApproval, httpx.Forbidden("a credit note refunding more than the approval limit is issued by an admin")).
+	Is(invoice.ErrCreditNoteParts, httpx.Unprocessable("the credit note's parts do not add up to its total",
+		httpx.FieldError{Field: "total", Message: "reduce_owed + refund + to_account_credit, each non-negative, the total positive"})).
+	Is(invoice.ErrAboveDue, httpx.Conflict("takes off more than the invoice still owes")).
+	Is(money.ErrCurrencyMismatch, httpx.Unprocessable("the amounts are not all in the invoice's currency",
+		httpx.FieldError{Field: "currency", Message: "must be the invoice's currency"})).
+	Is(invoice.ErrInvalid, httpx.Unprocessable("the amount does not fit the invoice"))
