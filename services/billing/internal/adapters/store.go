@@ -5,6 +5,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
@@ -26,7 +27,24 @@ var _ app.UnitOfWork = (*Store)(nil)
 // Tx returns the repositories bound to tx, an event handler's transaction.
 func (s *Store) Tx(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx, s: s} }
 
-// Do runs fn in one transaction and commits when it returns nil.
+// Do runs fn in one transaction and commits when it returns nil. A request
+// with an Idempotency-Key under idempotency.WrapTx claims its key first in
+// that transaction and stores its answer last (rendered by the handler's
+// idempotency.RenderWith), so a keyed write is one commit and a concurrent
+// retry waits on the key, then replays the answer; without a key both are
+// no-ops.
 func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
-	return pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error { return fn(s.Tx(tx)) })
+	return pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
+		if err := idempotency.ClaimTx(ctx, tx); err != nil {
+			return err
+		}
+		if err := fn(s.Tx(tx)); err != nil {
+			return err
+		}
+		return idempotency.AnswerTx(ctx, tx, answered{})
+	})
 }
+
+// answered is what Do hands idempotency.AnswerTx: the handler's renderer
+// reads the use case's result from its own closure.
+type answered = struct{}

@@ -81,6 +81,7 @@ func (h HTTP) issueCreditNote(w http.ResponseWriter, r *http.Request) error {
 	in := app.CreditNoteInput{PatientID: patient, InvoiceID: inv, Total: *req.Total, ReduceOwed: part(req.ReduceOwed),
 		Refund: part(req.Refund), ToAccountCredit: part(req.ToAccountCredit), Reason: req.Reason, ByAdmin: p.Role == httpx.RoleAdmin}
 	var out app.CreditNote
+	answerKeyed(r, http.StatusCreated, func() any { return creditNoteView(out) })
 	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) (err error) {
 		out, err = h.App.IssueCreditNote(r.Context(), repos, in)
 		return err

@@ -51,11 +51,11 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/accounts/{patient_id}", h.getAccount, read...)
 	rt.Handle("GET /v1/invoices", h.listInvoices, read...)
 	rt.Handle("GET /v1/invoices/{id}", h.getInvoice, read...)
-	rt.Handle("POST /v1/payments", h.Idempotency.Wrap(h.recordPayment), httpx.RoleBilling)
+	rt.Handle("POST /v1/payments", h.Idempotency.WrapTx(h.recordPayment), httpx.RoleBilling)
 	rt.Handle("GET /v1/ledger/check", h.checkLedger, httpx.RoleAdmin)
-	rt.Handle("POST /v1/refunds", h.Idempotency.Wrap(h.requestRefund), httpx.RoleBilling)
+	rt.Handle("POST /v1/refunds", h.Idempotency.WrapTx(h.requestRefund), httpx.RoleBilling)
 	rt.Handle("POST /v1/refunds/{id}/approve", h.approveRefund, httpx.RoleAdmin)
-	rt.Handle("POST /v1/credit-notes", h.Idempotency.Wrap(h.issueCreditNote), httpx.RoleBilling, httpx.RoleAdmin)
+	rt.Handle("POST /v1/credit-notes", h.Idempotency.WrapTx(h.issueCreditNote), httpx.RoleBilling, httpx.RoleAdmin)
 	rt.Handle("GET /v1/credit-notes", h.listCreditNotes, read...)
 }
 
@@ -108,6 +108,7 @@ func (h HTTP) requestRefund(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Unprocessable("the refund is not valid", fields...)
 	}
 	var out app.Refund
+	answerKeyed(r, http.StatusCreated, func() any { return refundView(out) })
 	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) (err error) {
 		out, err = h.App.RequestRefund(r.Context(), repos, app.RefundInput{PatientID: patient, InvoiceID: inv, Amount: req.Amount, Reason: req.Reason})
 		return err
@@ -366,6 +367,7 @@ func (h HTTP) recordPayment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var p app.Payment
+	answerKeyed(r, http.StatusCreated, func() any { return paymentView(p) })
 	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) error {
 		var err error
 		p, err = h.App.RecordPayment(r.Context(), repos, in)
@@ -373,13 +375,17 @@ func (h HTTP) recordPayment(w http.ResponseWriter, r *http.Request) error {
 	}); err != nil {
 		return problem(err)
 	}
+	return httpx.WriteJSON(w, http.StatusCreated, paymentView(p))
+}
+
+func paymentView(p app.Payment) paymentResponse {
 	out := paymentResponse{ID: p.ID.String(), PatientID: p.PatientID.String(), Amount: p.Amount, Method: p.Method,
 		ExternalReference: p.ExternalReference, ReceivedAt: p.ReceivedAt.UTC().Format(time.RFC3339),
 		Allocations: []allocationResponse{}, ToAccountCredit: p.ToAccountCredit}
 	for _, a := range p.Allocations {
 		out.Allocations = append(out.Allocations, allocationResponse{InvoiceID: a.InvoiceID.String(), Number: a.Number, Amount: a.Amount})
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, out)
+	return out
 }
 
 func (req paymentRequest) toInput() (app.PaymentInput, error) {
@@ -405,6 +411,16 @@ func (req paymentRequest) toInput() (app.PaymentInput, error) {
 		return in, httpx.Unprocessable("the payment is not valid", fields...)
 	}
 	return in, nil
+}
+
+// answerKeyed registers how a keyed request (idempotency.WrapTx) is
+// answered once the use case succeeded: view renders the result the
+// handler's closure holds by then. Store.Do stores the answer in the use
+// case's own transaction.
+func answerKeyed(r *http.Request, status int, view func() any) {
+	idempotency.RenderWith(r.Context(), func(struct{}) (idempotency.Answer, error) {
+		return idempotency.JSON(status, view())
+	})
 }
 
 // problem maps err with problems; an error they do not know stays itself
