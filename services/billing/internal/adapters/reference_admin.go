@@ -32,7 +32,7 @@ var _ app.ReferenceAdmin = ReferenceAdmin{}
 const lockClassPriceLists = 7246160
 
 const (
-	lockPriceLists = `SELECT pg_advisory_xact_lock($1::int, hashtext($2::text || '/' || $3::text))`
+	lockPriceLists   = `SELECT pg_advisory_xact_lock($1::int, hashtext($2::text || '/' || $3::text))`
 	selectPriceLists = `SELECT definition, updated_at FROM price_lists
 		WHERE ($1 = '' OR program = $1) AND ($2 = '' OR protocol_version = $2)
 		ORDER BY program, protocol_version, valid_from`
