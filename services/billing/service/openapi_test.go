@@ -83,6 +83,8 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		bad(bill, get, "/v1/invoices/x", nil, 400)
 		call(bill, get, "/v1/invoices/"+uuid.NewString(), nil, 404)
 
+		priceListJourney(t, c, course) // price lists and cancellation policies (prices_test.go)
+
 		// ---- payments ----
 		cny := func(v int64) map[string]any { return map[string]any{"value": v, "currency": "CNY"} }
 		payment := func(ref string, v int64) map[string]any {

@@ -122,6 +122,8 @@ var Service = platform.Define(platform.Definition[Config]{
 		rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
 		ports.HTTP{Accounts: adapters.Accounts{DB: rt.DB}, Read: adapters.Queries{DB: rt.DB}, UoW: store, App: billing,
 			Idempotency: idem}.Routes(rt.Router)
+		ports.ReferenceHTTP{Store: adapters.ReferenceAdmin{DB: rt.DB}, Idempotency: idem,
+			Lists: app.PriceLists{Store: adapters.ReferenceAdmin{DB: rt.DB}, Calendar: rt.Calendar()}}.Routes(rt.Router)
 		return nil
 	},
 	// The demo price lists and cancellation policies (never over the
