@@ -35,7 +35,7 @@ type txRepositories struct {
 }
 
 func (r txRepositories) Accounts() app.AccountOpener  { return accountsTx{tx: r.tx} }
-func (r txRepositories) Ledger() app.Ledger           { return Ledger{Tx: r.tx} }
+func (r txRepositories) Ledger() app.Ledger           { return Ledger{Tx: r.tx, Outbox: r.s.Outbox} }
 func (r txRepositories) Courses() app.Courses         { return courses(r) }
 func (r txRepositories) Jobs() app.Jobs               { return jobsTx(r) }
 func (r txRepositories) Invoices() app.Invoices       { return invoices(r) }

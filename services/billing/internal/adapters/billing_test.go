@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -118,6 +119,10 @@ func published(t *testing.T, db *sqlx.DB) (subjects []string, seqs []int64) {
 			m = &billingv1.InvoiceOverdue{}
 		case "clinicops.billing.v1.RefundIssued":
 			m = &billingv1.RefundIssued{}
+		case "clinicops.billing.v1.CreditNoteIssued":
+			m = &billingv1.CreditNoteIssued{}
+		case "clinicops.billing.v1.LedgerPosted":
+			m = &billingv1.LedgerPosted{}
 		default:
 			t.Fatalf("unexpected event %s", r.Subject)
 		}
@@ -168,8 +173,8 @@ func TestPlannedCourseIsInvoicedOnce(t *testing.T) {
 	require.NoError(t, b.db.Get(&kind, `SELECT kind FROM invoices WHERE number = 'INV-2026-000001'`))
 	require.Equal(t, "deposit", kind)
 	subjects, seqs := published(t, b.db)
-	require.Equal(t, []int64{1, 2, 3, 4, 5, 6}, seqs)
-	require.Len(t, subjects, 6)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, seqs)
+	require.Equal(t, slices.Repeat([]string{"InvoiceIssued", "LedgerPosted"}, 6), subjects, "each invoice, then its posting")
 	s := b.summary(t, patient)
 	require.Equal(t, cnyM(t, 5_200_000), s.Owed)
 	require.Equal(t, cnyM(t, 5_200_000), s.Deferred, "prepaid course money, not yet earned")
@@ -200,8 +205,8 @@ func TestPaymentsPayTheDepositFirstAndNeverTwice(t *testing.T) {
 	require.Len(t, p.Allocations, 1)
 	require.Equal(t, "INV-2026-000001", p.Allocations[0].Number)
 	subjects, seqs := published(t, b.db)
-	require.Equal(t, []string{"PaymentRecorded", "InvoicePaid", "DepositPaid"}, subjects[6:])
-	require.Equal(t, []int64{7, 8, 9}, seqs[6:])
+	require.Equal(t, []string{"PaymentRecorded", "InvoicePaid", "DepositPaid", "LedgerPosted"}, subjects[12:])
+	require.Equal(t, []int64{13, 14, 15, 16}, seqs[12:])
 
 	_, err = pay("POS-0001", cnyM(t, 1_200_000))
 	require.ErrorIs(t, err, app.ErrDuplicatePayment)
@@ -211,7 +216,7 @@ func TestPaymentsPayTheDepositFirstAndNeverTwice(t *testing.T) {
 		_, err := pay("POS-BAD", bad)
 		require.Error(t, err, bad.String())
 	}
-	require.Len(t, func() []string { s, _ := published(t, b.db); return s }(), 9, "refused payments publish nothing")
+	require.Len(t, func() []string { s, _ := published(t, b.db); return s }(), 16, "refused payments publish nothing")
 
 	p, err = pay("POS-0002", cnyM(t, 4_100_000)) // 40,000 owed in instalments, 1,000 more
 	require.NoError(t, err)

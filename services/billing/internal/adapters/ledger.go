@@ -11,14 +11,22 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
+	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/account"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 // Ledger stores the double-entry postings of patient accounts inside one
-// transaction.
-type Ledger struct{ Tx *sqlx.Tx }
+// transaction, and publishes each as LedgerPosted through the outbox in
+// that transaction: the finance systems' journal (clinicops
+// billing-export) is those events, so a posting and its event commit
+// together or not at all.
+type Ledger struct {
+	Tx     *sqlx.Tx
+	Outbox *messaging.Outbox
+}
 
 type postingRow struct {
 	ID           uuid.UUID     `db:"id"`
@@ -48,6 +56,13 @@ const (
 		credit_note_id, lines, at) VALUES (:id, :patient_id, :sequence, :kind, :currency, :invoice_id, :payment_id,
 		:refund_id, :credit_note_id, :lines, :at)`
 	nextEventSequence = `UPDATE accounts SET sequence = sequence + 1 WHERE patient_id = $1 RETURNING sequence`
+	// The documents a posting names, for its event: each present when
+	// referenced (a use case stores its document before posting it).
+	selectPostingDocuments = `SELECT i.id IS NOT NULL AS invoice_found, coalesce(i.number, '') AS invoice_number,
+		p.id IS NOT NULL AS payment_found, coalesce(p.external_reference, '') AS payment_reference,
+		c.id IS NOT NULL AS credit_note_found, coalesce(c.number, '') AS credit_note_number
+		FROM (SELECT 1) one LEFT JOIN invoices i ON i.id = $1 LEFT JOIN payments p ON p.id = $2
+		LEFT JOIN credit_notes c ON c.id = $3`
 )
 
 // Book locks the patient's account for the transaction and returns its
@@ -89,7 +104,53 @@ func (l Ledger) Append(ctx context.Context, p ledger.Posting) error {
 	if _, err := l.Tx.NamedExecContext(ctx, insertPosting, row); err != nil {
 		return fmt.Errorf("store posting %s: %w", row.ID, err)
 	}
-	return nil
+	return l.publish(ctx, p)
+}
+
+type postingDocuments struct {
+	InvoiceFound     bool   `db:"invoice_found"`
+	InvoiceNumber    string `db:"invoice_number"`
+	PaymentFound     bool   `db:"payment_found"`
+	PaymentReference string `db:"payment_reference"`
+	CreditNoteFound  bool   `db:"credit_note_found"`
+	CreditNoteNumber string `db:"credit_note_number"`
+}
+
+// publish writes p's LedgerPosted to the outbox with the account's next
+// event number.
+func (l Ledger) publish(ctx context.Context, p ledger.Posting) error {
+	if l.Outbox == nil {
+		return errors.New("ledger: no outbox to publish LedgerPosted")
+	}
+	s := p.State()
+	var d postingDocuments
+	if err := l.Tx.GetContext(ctx, &d, selectPostingDocuments, s.Refs.InvoiceID, s.Refs.PaymentID, s.Refs.CreditNoteID); err != nil {
+		return fmt.Errorf("documents of posting %s: %w", s.ID, err)
+	}
+	for _, ref := range []struct {
+		id    uuid.UUID
+		found bool
+		what  string
+	}{{s.Refs.InvoiceID, d.InvoiceFound, "invoice"}, {s.Refs.PaymentID, d.PaymentFound, "payment"},
+		{s.Refs.CreditNoteID, d.CreditNoteFound, "credit note"}} {
+		if ref.id != uuid.Nil && !ref.found {
+			return fmt.Errorf("posting %s names %s %s, which is not stored", s.ID, ref.what, ref.id)
+		}
+	}
+	seq, err := l.NextEventSequence(ctx, s.PatientID)
+	if err != nil {
+		return err
+	}
+	lines := make([]*billingv1.PostingLine, len(s.Lines))
+	for i, ln := range s.Lines {
+		lines[i] = &billingv1.PostingLine{Account: string(ln.Account), Side: string(ln.Side), Amount: pm(ln.Amount)}
+	}
+	m := &billingv1.LedgerPosted{PostingId: s.ID.String(), Version: 1, OccurredAt: ts(s.At), PatientId: s.PatientID.String(),
+		AccountSequence: seq, PostingSequence: s.Seq, Kind: string(s.Kind), Lines: lines,
+		InvoiceId: idOrEmpty(s.Refs.InvoiceID), InvoiceNumber: d.InvoiceNumber, PaymentId: idOrEmpty(s.Refs.PaymentID),
+		PaymentReference: d.PaymentReference, RefundId: idOrEmpty(s.Refs.RefundID),
+		CreditNoteId: idOrEmpty(s.Refs.CreditNoteID), CreditNoteNumber: d.CreditNoteNumber}
+	return l.Outbox.Publish(ctx, l.Tx, s.ID.String(), m)
 }
 
 // NextEventSequence takes the account's next money-event number (the

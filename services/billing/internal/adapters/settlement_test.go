@@ -6,7 +6,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	"github.com/clinicops/clinicops/services/billing/internal/adapters"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
@@ -36,6 +38,44 @@ func (b bundle) checkLedger(t *testing.T) {
 	rep, err := adapters.Queries{DB: b.db}.LedgerCheck(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, rep.Violations)
+	b.requireEveryPostingPublished(t)
+}
+
+// requireEveryPostingPublished: each stored posting has exactly one
+// LedgerPosted in the outbox, with its kind, its number in the account,
+// its lines and the numbers of the documents it names.
+func (b bundle) requireEveryPostingPublished(t *testing.T) {
+	t.Helper()
+	var payloads [][]byte
+	require.NoError(t, b.db.Select(&payloads, `SELECT payload FROM outbox WHERE subject = 'clinicops.billing.v1.LedgerPosted'`))
+	events := map[string]*billingv1.LedgerPosted{}
+	for _, p := range payloads {
+		m := &billingv1.LedgerPosted{}
+		require.NoError(t, proto.Unmarshal(p, m))
+		require.NotContains(t, events, m.GetPostingId(), "one LedgerPosted per posting")
+		events[m.GetPostingId()] = m
+	}
+	var rows []struct {
+		ID         string `db:"id"`
+		Sequence   int64  `db:"sequence"`
+		Kind       string `db:"kind"`
+		Lines      int    `db:"lines"`
+		Invoice    string `db:"invoice"`
+		CreditNote string `db:"credit_note"`
+	}
+	require.NoError(t, b.db.Select(&rows, `SELECT p.id, p.sequence, p.kind, jsonb_array_length(p.lines) AS lines,
+		coalesce(i.number, '') AS invoice, coalesce(c.number, '') AS credit_note
+		FROM postings p LEFT JOIN invoices i ON i.id = p.invoice_id LEFT JOIN credit_notes c ON c.id = p.credit_note_id`))
+	require.Len(t, events, len(rows))
+	for _, r := range rows {
+		m := events[r.ID]
+		require.NotNil(t, m, "posting %s has no LedgerPosted", r.ID)
+		require.Equal(t, r.Sequence, m.GetPostingSequence())
+		require.Equal(t, r.Kind, m.GetKind())
+		require.Len(t, m.GetLines(), r.Lines)
+		require.Equal(t, r.Invoice, m.GetInvoiceNumber())
+		require.Equal(t, r.CreditNote, m.GetCreditNoteNumber())
+	}
 }
 
 func (b bundle) count(t *testing.T, query string, args ...any) int {

@@ -223,6 +223,10 @@ func (b *Billing) issue(ctx context.Context, repos Repositories, book *ledger.Bo
 	if err := inv.Issue(number, now, s.DueDate); err != nil {
 		return err
 	}
+	// The invoice first: its posting's LedgerPosted names its number.
+	if err := repos.Invoices().Add(ctx, inv); err != nil {
+		return err
+	}
 	pid, err := uuid.NewV7()
 	if err != nil {
 		return err
@@ -235,9 +239,6 @@ func (b *Billing) issue(ctx context.Context, repos Repositories, book *ledger.Bo
 		return err
 	}
 	if err := repos.Ledger().Append(ctx, p); err != nil {
-		return err
-	}
-	if err := repos.Invoices().Add(ctx, inv); err != nil {
 		return err
 	}
 	// The day after the due date, in the clinic's zone.

@@ -155,10 +155,10 @@ func deferredOf(book *ledger.Book, invoiceIDs []uuid.UUID) money.Money {
 }
 
 // credit issues note on inv: numbered, applied to the invoice (which
-// checks its caps and publishes CreditNoteIssued), posted to the ledger
-// (taken off the deferred revenue of inv's course first, off revenue only
-// for what was already earned beyond it), the refund part paid out, and
-// stored.
+// checks its caps and publishes CreditNoteIssued), stored, and posted to
+// the ledger (taken off the deferred revenue of inv's course first, off
+// revenue only for what was already earned beyond it) with the refund part
+// paid out.
 func (b *Billing) credit(ctx context.Context, repos Repositories, book *ledger.Book, inv *invoice.Invoice, course []uuid.UUID,
 	note invoice.CreditNote, now time.Time) (CreditNote, error) {
 	id, err := uuid.NewV7()
@@ -191,6 +191,13 @@ func (b *Billing) credit(ctx context.Context, repos Repositories, book *ledger.B
 	if err != nil {
 		return CreditNote{}, err
 	}
+	cn := CreditNote{ID: id, Number: note.Number, PatientID: inv.PatientID(), InvoiceID: inv.ID(), InvoiceNumber: inv.Number(),
+		CourseID: inv.CourseID(), Total: note.Total, ReduceOwed: note.ReduceOwed, Refund: note.Refund,
+		ToAccountCredit: note.ToAccountCredit, FromRevenue: fromRevenue, Reason: note.Reason, CreatedAt: now}
+	// The credit note first: its postings' LedgerPosted name its number.
+	if err := repos.CreditNotes().Add(ctx, cn); err != nil {
+		return CreditNote{}, err
+	}
 	refs := ledger.Refs{InvoiceID: inv.ID(), CreditNoteID: id}
 	if err := post(ctx, repos, book, func(h ledger.Header) (ledger.Posting, error) {
 		return ledger.IssueCreditNote(h.WithRefs(refs), ledger.CreditNote{ReduceOwed: note.ReduceOwed, Refund: note.Refund,
@@ -205,10 +212,7 @@ func (b *Billing) credit(ctx context.Context, repos Repositories, book *ledger.B
 			return CreditNote{}, err
 		}
 	}
-	cn := CreditNote{ID: id, Number: note.Number, PatientID: inv.PatientID(), InvoiceID: inv.ID(), InvoiceNumber: inv.Number(),
-		CourseID: inv.CourseID(), Total: note.Total, ReduceOwed: note.ReduceOwed, Refund: note.Refund,
-		ToAccountCredit: note.ToAccountCredit, FromRevenue: fromRevenue, Reason: note.Reason, CreatedAt: now}
-	return cn, repos.CreditNotes().Add(ctx, cn)
+	return cn, nil
 }
 
 // post builds a posting on the book's next header, posts it to the book

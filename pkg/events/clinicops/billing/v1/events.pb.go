@@ -1360,6 +1360,240 @@ func (x *RevenueRecognised) GetKind() string {
 	return ""
 }
 
+// PostingLine is one line of a double-entry posting.
+type PostingLine struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ledger account: "receivable", "cash", "deferred_revenue", "revenue",
+	// "refunds" or "account_credit" (see docs/billing-events.md).
+	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// "debit" or "credit".
+	Side string `protobuf:"bytes,2,opt,name=side,proto3" json:"side,omitempty"`
+	// Never negative, never zero.
+	Amount        *Money `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostingLine) Reset() {
+	*x = PostingLine{}
+	mi := &file_clinicops_billing_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostingLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostingLine) ProtoMessage() {}
+
+func (x *PostingLine) ProtoReflect() protoreflect.Message {
+	mi := &file_clinicops_billing_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostingLine.ProtoReflect.Descriptor instead.
+func (*PostingLine) Descriptor() ([]byte, []int) {
+	return file_clinicops_billing_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PostingLine) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *PostingLine) GetSide() string {
+	if x != nil {
+		return x.Side
+	}
+	return ""
+}
+
+func (x *PostingLine) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+// LedgerPosted is published for every double-entry posting on a patient's
+// account, in the transaction that writes it: the accountant's journal is
+// these events in order (clinicops billing-export writes it as CSV). Its
+// debits equal its credits. The aggregate is the posting, which never
+// changes (version is 1).
+type LedgerPosted struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	PostingId       string                 `protobuf:"bytes,1,opt,name=posting_id,json=postingId,proto3" json:"posting_id,omitempty"`
+	Version         int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	OccurredAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	PatientId       string                 `protobuf:"bytes,4,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	AccountSequence int64                  `protobuf:"varint,5,opt,name=account_sequence,json=accountSequence,proto3" json:"account_sequence,omitempty"`
+	// The posting's number in the account's ledger: 1, 2, ... without gaps.
+	PostingSequence int64 `protobuf:"varint,6,opt,name=posting_sequence,json=postingSequence,proto3" json:"posting_sequence,omitempty"`
+	// The business event: "invoice_issued", "payment_received",
+	// "revenue_recognised", "credit_note", "refund_granted", "refund_paid",
+	// "account_credit_applied". Consumers must accept kinds they do not know.
+	Kind string `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Debits first, then credits; one currency.
+	Lines []*PostingLine `protobuf:"bytes,8,rep,name=lines,proto3" json:"lines,omitempty"`
+	// The documents it records; empty when none.
+	InvoiceId     string `protobuf:"bytes,9,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	InvoiceNumber string `protobuf:"bytes,10,opt,name=invoice_number,json=invoiceNumber,proto3" json:"invoice_number,omitempty"`
+	PaymentId     string `protobuf:"bytes,11,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// The payment's external reference (the cashier's receipt, the payment
+	// system's transaction id).
+	PaymentReference string `protobuf:"bytes,12,opt,name=payment_reference,json=paymentReference,proto3" json:"payment_reference,omitempty"`
+	RefundId         string `protobuf:"bytes,13,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	CreditNoteId     string `protobuf:"bytes,14,opt,name=credit_note_id,json=creditNoteId,proto3" json:"credit_note_id,omitempty"`
+	CreditNoteNumber string `protobuf:"bytes,15,opt,name=credit_note_number,json=creditNoteNumber,proto3" json:"credit_note_number,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LedgerPosted) Reset() {
+	*x = LedgerPosted{}
+	mi := &file_clinicops_billing_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerPosted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerPosted) ProtoMessage() {}
+
+func (x *LedgerPosted) ProtoReflect() protoreflect.Message {
+	mi := &file_clinicops_billing_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerPosted.ProtoReflect.Descriptor instead.
+func (*LedgerPosted) Descriptor() ([]byte, []int) {
+	return file_clinicops_billing_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LedgerPosted) GetPostingId() string {
+	if x != nil {
+		return x.PostingId
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *LedgerPosted) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *LedgerPosted) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetAccountSequence() int64 {
+	if x != nil {
+		return x.AccountSequence
+	}
+	return 0
+}
+
+func (x *LedgerPosted) GetPostingSequence() int64 {
+	if x != nil {
+		return x.PostingSequence
+	}
+	return 0
+}
+
+func (x *LedgerPosted) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetLines() []*PostingLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *LedgerPosted) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetInvoiceNumber() string {
+	if x != nil {
+		return x.InvoiceNumber
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetPaymentReference() string {
+	if x != nil {
+		return x.PaymentReference
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetCreditNoteId() string {
+	if x != nil {
+		return x.CreditNoteId
+	}
+	return ""
+}
+
+func (x *LedgerPosted) GetCreditNoteNumber() string {
+	if x != nil {
+		return x.CreditNoteNumber
+	}
+	return ""
+}
+
 var File_clinicops_billing_v1_events_proto protoreflect.FileDescriptor
 
 const file_clinicops_billing_v1_events_proto_rawDesc = "" +
@@ -1516,7 +1750,33 @@ const file_clinicops_billing_v1_events_proto_rawDesc = "" +
 	"\x05cycle\x18\b \x01(\x05R\x05cycle\x123\n" +
 	"\x06amount\x18\t \x01(\v2\x1b.clinicops.billing.v1.MoneyR\x06amount\x12\x12\n" +
 	"\x04kind\x18\n" +
-	" \x01(\tR\x04kindBJZHgithub.com/clinicops/clinicops/pkg/events/clinicops/billing/v1;billingv1b\x06proto3"
+	" \x01(\tR\x04kind\"p\n" +
+	"\vPostingLine\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04side\x18\x02 \x01(\tR\x04side\x123\n" +
+	"\x06amount\x18\x03 \x01(\v2\x1b.clinicops.billing.v1.MoneyR\x06amount\"\xc9\x04\n" +
+	"\fLedgerPosted\x12\x1d\n" +
+	"\n" +
+	"posting_id\x18\x01 \x01(\tR\tpostingId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12;\n" +
+	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x04 \x01(\tR\tpatientId\x12)\n" +
+	"\x10account_sequence\x18\x05 \x01(\x03R\x0faccountSequence\x12)\n" +
+	"\x10posting_sequence\x18\x06 \x01(\x03R\x0fpostingSequence\x12\x12\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\x127\n" +
+	"\x05lines\x18\b \x03(\v2!.clinicops.billing.v1.PostingLineR\x05lines\x12\x1d\n" +
+	"\n" +
+	"invoice_id\x18\t \x01(\tR\tinvoiceId\x12%\n" +
+	"\x0einvoice_number\x18\n" +
+	" \x01(\tR\rinvoiceNumber\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\v \x01(\tR\tpaymentId\x12+\n" +
+	"\x11payment_reference\x18\f \x01(\tR\x10paymentReference\x12\x1b\n" +
+	"\trefund_id\x18\r \x01(\tR\brefundId\x12$\n" +
+	"\x0ecredit_note_id\x18\x0e \x01(\tR\fcreditNoteId\x12,\n" +
+	"\x12credit_note_number\x18\x0f \x01(\tR\x10creditNoteNumberBJZHgithub.com/clinicops/clinicops/pkg/events/clinicops/billing/v1;billingv1b\x06proto3"
 
 var (
 	file_clinicops_billing_v1_events_proto_rawDescOnce sync.Once
@@ -1530,7 +1790,7 @@ func file_clinicops_billing_v1_events_proto_rawDescGZIP() []byte {
 	return file_clinicops_billing_v1_events_proto_rawDescData
 }
 
-var file_clinicops_billing_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_clinicops_billing_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_clinicops_billing_v1_events_proto_goTypes = []any{
 	(*Money)(nil),                 // 0: clinicops.billing.v1.Money
 	(*Line)(nil),                  // 1: clinicops.billing.v1.Line
@@ -1544,43 +1804,48 @@ var file_clinicops_billing_v1_events_proto_goTypes = []any{
 	(*RefundIssued)(nil),          // 9: clinicops.billing.v1.RefundIssued
 	(*CreditNoteIssued)(nil),      // 10: clinicops.billing.v1.CreditNoteIssued
 	(*RevenueRecognised)(nil),     // 11: clinicops.billing.v1.RevenueRecognised
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*PostingLine)(nil),           // 12: clinicops.billing.v1.PostingLine
+	(*LedgerPosted)(nil),          // 13: clinicops.billing.v1.LedgerPosted
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_clinicops_billing_v1_events_proto_depIdxs = []int32{
 	0,  // 0: clinicops.billing.v1.Line.unit_price:type_name -> clinicops.billing.v1.Money
 	0,  // 1: clinicops.billing.v1.Line.amount:type_name -> clinicops.billing.v1.Money
 	0,  // 2: clinicops.billing.v1.Line.tax:type_name -> clinicops.billing.v1.Money
-	12, // 3: clinicops.billing.v1.InvoiceIssued.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 3: clinicops.billing.v1.InvoiceIssued.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: clinicops.billing.v1.InvoiceIssued.lines:type_name -> clinicops.billing.v1.Line
 	0,  // 5: clinicops.billing.v1.InvoiceIssued.total:type_name -> clinicops.billing.v1.Money
-	12, // 6: clinicops.billing.v1.InvoiceVoided.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 6: clinicops.billing.v1.InvoiceVoided.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 7: clinicops.billing.v1.InvoiceVoided.amount_voided:type_name -> clinicops.billing.v1.Money
-	12, // 8: clinicops.billing.v1.InvoiceOverdue.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 8: clinicops.billing.v1.InvoiceOverdue.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 9: clinicops.billing.v1.InvoiceOverdue.amount_due:type_name -> clinicops.billing.v1.Money
 	0,  // 10: clinicops.billing.v1.Allocation.amount:type_name -> clinicops.billing.v1.Money
-	12, // 11: clinicops.billing.v1.PaymentRecorded.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 11: clinicops.billing.v1.PaymentRecorded.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 12: clinicops.billing.v1.PaymentRecorded.amount:type_name -> clinicops.billing.v1.Money
-	12, // 13: clinicops.billing.v1.PaymentRecorded.received_at:type_name -> google.protobuf.Timestamp
+	14, // 13: clinicops.billing.v1.PaymentRecorded.received_at:type_name -> google.protobuf.Timestamp
 	5,  // 14: clinicops.billing.v1.PaymentRecorded.allocations:type_name -> clinicops.billing.v1.Allocation
 	0,  // 15: clinicops.billing.v1.PaymentRecorded.to_account_credit:type_name -> clinicops.billing.v1.Money
-	12, // 16: clinicops.billing.v1.InvoicePaid.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 16: clinicops.billing.v1.InvoicePaid.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 17: clinicops.billing.v1.InvoicePaid.total:type_name -> clinicops.billing.v1.Money
-	12, // 18: clinicops.billing.v1.DepositPaid.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 18: clinicops.billing.v1.DepositPaid.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 19: clinicops.billing.v1.DepositPaid.amount:type_name -> clinicops.billing.v1.Money
-	12, // 20: clinicops.billing.v1.RefundIssued.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 20: clinicops.billing.v1.RefundIssued.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 21: clinicops.billing.v1.RefundIssued.amount:type_name -> clinicops.billing.v1.Money
-	12, // 22: clinicops.billing.v1.CreditNoteIssued.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 22: clinicops.billing.v1.CreditNoteIssued.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 23: clinicops.billing.v1.CreditNoteIssued.total:type_name -> clinicops.billing.v1.Money
 	0,  // 24: clinicops.billing.v1.CreditNoteIssued.reduce_owed:type_name -> clinicops.billing.v1.Money
 	0,  // 25: clinicops.billing.v1.CreditNoteIssued.refund:type_name -> clinicops.billing.v1.Money
 	0,  // 26: clinicops.billing.v1.CreditNoteIssued.to_account_credit:type_name -> clinicops.billing.v1.Money
-	12, // 27: clinicops.billing.v1.RevenueRecognised.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 27: clinicops.billing.v1.RevenueRecognised.occurred_at:type_name -> google.protobuf.Timestamp
 	0,  // 28: clinicops.billing.v1.RevenueRecognised.amount:type_name -> clinicops.billing.v1.Money
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	0,  // 29: clinicops.billing.v1.PostingLine.amount:type_name -> clinicops.billing.v1.Money
+	14, // 30: clinicops.billing.v1.LedgerPosted.occurred_at:type_name -> google.protobuf.Timestamp
+	12, // 31: clinicops.billing.v1.LedgerPosted.lines:type_name -> clinicops.billing.v1.PostingLine
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_clinicops_billing_v1_events_proto_init() }
@@ -1594,7 +1859,7 @@ func file_clinicops_billing_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clinicops_billing_v1_events_proto_rawDesc), len(file_clinicops_billing_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
