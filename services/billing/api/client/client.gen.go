@@ -987,7 +987,9 @@ type InvoiceKind string
 // InvoiceLine defines model for InvoiceLine.
 type InvoiceLine struct {
 	// Amount An amount in integer minor units (fen for CNY) of an ISO 4217 currency.
-	Amount      Money  `json:"amount"`
+	Amount Money `json:"amount"`
+
+	// Code The price list item billed (DEPOSIT
 	Code        string `json:"code"`
 	Description string `json:"description"`
 	Quantity    int64  `json:"quantity"`
