@@ -1922,7 +1922,8 @@ type ClientInterface interface {
 	//
 	// Records a payment received (by the cashier or a payment system). An
 	// `Idempotency-Key` is mandatory (400 without one), and an
-	// `external_reference` is never recorded twice (409). The amount is
+	// `external_reference` is never recorded twice (409, whose `errors`
+	// name `external_reference`). The amount is
 	// applied to the `allocations` given, or to the patient's open
 	// invoices, the oldest due first; what nothing owes becomes account
 	// credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -1941,7 +1942,8 @@ type ClientInterface interface {
 	//
 	// Records a payment received (by the cashier or a payment system). An
 	// `Idempotency-Key` is mandatory (400 without one), and an
-	// `external_reference` is never recorded twice (409). The amount is
+	// `external_reference` is never recorded twice (409, whose `errors`
+	// name `external_reference`). The amount is
 	// applied to the `allocations` given, or to the patient's open
 	// invoices, the oldest due first; what nothing owes becomes account
 	// credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -2444,7 +2446,8 @@ func (c *Client) CheckLedger(ctx context.Context, params *CheckLedgerParams, req
 //
 // Records a payment received (by the cashier or a payment system). An
 // `Idempotency-Key` is mandatory (400 without one), and an
-// `external_reference` is never recorded twice (409). The amount is
+// `external_reference` is never recorded twice (409, whose `errors`
+// name `external_reference`). The amount is
 // applied to the `allocations` given, or to the patient's open
 // invoices, the oldest due first; what nothing owes becomes account
 // credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -2473,7 +2476,8 @@ func (c *Client) RecordPaymentWithBody(ctx context.Context, params *RecordPaymen
 //
 // Records a payment received (by the cashier or a payment system). An
 // `Idempotency-Key` is mandatory (400 without one), and an
-// `external_reference` is never recorded twice (409). The amount is
+// `external_reference` is never recorded twice (409, whose `errors`
+// name `external_reference`). The amount is
 // applied to the `allocations` given, or to the patient's open
 // invoices, the oldest due first; what nothing owes becomes account
 // credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -4344,7 +4348,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Records a payment received (by the cashier or a payment system). An
 	// `Idempotency-Key` is mandatory (400 without one), and an
-	// `external_reference` is never recorded twice (409). The amount is
+	// `external_reference` is never recorded twice (409, whose `errors`
+	// name `external_reference`). The amount is
 	// applied to the `allocations` given, or to the patient's open
 	// invoices, the oldest due first; what nothing owes becomes account
 	// credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -4363,7 +4368,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Records a payment received (by the cashier or a payment system). An
 	// `Idempotency-Key` is mandatory (400 without one), and an
-	// `external_reference` is never recorded twice (409). The amount is
+	// `external_reference` is never recorded twice (409, whose `errors`
+	// name `external_reference`). The amount is
 	// applied to the `allocations` given, or to the patient's open
 	// invoices, the oldest due first; what nothing owes becomes account
 	// credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -7072,7 +7078,8 @@ func (c *ClientWithResponses) CheckLedgerWithResponse(ctx context.Context, param
 //
 // Records a payment received (by the cashier or a payment system). An
 // `Idempotency-Key` is mandatory (400 without one), and an
-// `external_reference` is never recorded twice (409). The amount is
+// `external_reference` is never recorded twice (409, whose `errors`
+// name `external_reference`). The amount is
 // applied to the `allocations` given, or to the patient's open
 // invoices, the oldest due first; what nothing owes becomes account
 // credit. An invoice paid in full publishes `InvoicePaid`, a course's
@@ -7097,7 +7104,8 @@ func (c *ClientWithResponses) RecordPaymentWithBodyWithResponse(ctx context.Cont
 //
 // Records a payment received (by the cashier or a payment system). An
 // `Idempotency-Key` is mandatory (400 without one), and an
-// `external_reference` is never recorded twice (409). The amount is
+// `external_reference` is never recorded twice (409, whose `errors`
+// name `external_reference`). The amount is
 // applied to the `allocations` given, or to the patient's open
 // invoices, the oldest due first; what nothing owes becomes account
 // credit. An invoice paid in full publishes `InvoicePaid`, a course's
