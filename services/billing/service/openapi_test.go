@@ -98,7 +98,7 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		replay := call(bill, post, "/v1/payments", dep, 201, "Idempotency-Key", "pay-1")
 		require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
 		call(bill, post, "/v1/payments", dep, 409, "Idempotency-Key", "pay-1-again") // the same reference
-		call(bill, post, "/v1/payments", payment("POS-2", 100), 400)                 // no Idempotency-Key
+		bad(bill, post, "/v1/payments", payment("POS-2", 100), 400)                  // no Idempotency-Key
 		call(bill, post, "/v1/payments", payment("POS-3", 0), 422, "Idempotency-Key", "pay-3")
 		call(bill, post, "/v1/payments", payment("POS-4", -500), 422, "Idempotency-Key", "pay-4")
 		usd := payment("POS-5", 100)

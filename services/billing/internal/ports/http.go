@@ -432,9 +432,19 @@ func problem(err error) error {
 	return err
 }
 
+// conflictOn is a 409 that names the field at fault, so that a client
+// can tell a reused external reference from a key still being answered
+// (both 409s) without reading the detail.
+func conflictOn(detail string, field httpx.FieldError) *httpx.Problem {
+	p := httpx.Conflict(detail)
+	p.Errors = []httpx.FieldError{field}
+	return p
+}
+
 // problems maps billing's errors to problems; anything else is a 500.
 var problems = httpx.NewErrorMap().
-	Is(app.ErrDuplicatePayment, httpx.Conflict("a payment with this external reference is recorded already")).
+	Is(app.ErrDuplicatePayment, conflictOn("a payment with this external reference is recorded already",
+		httpx.FieldError{Field: "external_reference", Message: "is recorded already"})).
 	Is(account.ErrNotFound, httpx.Unprocessable("no account for this patient",
 		httpx.FieldError{Field: "patient_id", Message: "has no account with billing"})).
 	Is(app.ErrNoInvoice, httpx.Unprocessable("no such invoice",
