@@ -1,6 +1,7 @@
 // Command clinicops is the one binary for people: `dev` runs the whole
 // system in one process (embedded NATS, a local PostgreSQL under .data/,
-// all four services), `dlq` lists and replays dead letters.
+// all four services), `dlq` lists and replays dead letters,
+// `billing-export` writes billing's postings to a CSV journal.
 package main
 
 import (
@@ -17,6 +18,8 @@ commands:
   dev          run the whole system in one process (what make run runs)
   dlq list     list dead-lettered messages
   dlq replay   republish dead letters to their original subjects
+  billing-export
+               append billing's postings to a CSV journal (-out, -durable, -nats, -once)
 
 Run "clinicops <command> -h" for its flags.
 `
@@ -34,6 +37,8 @@ func main() {
 		err = runDev(ctx, os.Args[2:], os.Stdout)
 	case "dlq":
 		err = runDLQ(ctx, os.Args[2:], os.Stdout)
+	case "billing-export":
+		err = runBillingExport(ctx, os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
