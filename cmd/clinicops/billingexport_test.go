@@ -13,11 +13,15 @@ import (
 	"testing"
 	"time"
 
+	cejs "github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/clinicops/clinicops/cmd/clinicops/internal/billingexport"
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
@@ -97,6 +101,8 @@ func TestBillingExportReplaysToTheSameJournal(t *testing.T) {
 	require.NoError(t, s.NATS.JS.DeleteConsumer(context.Background(), billingexport.Stream, "first"))
 	require.Contains(t, export("first", first), fmt.Sprintf("0 written, %d already there", postings))
 	require.Equal(t, want, readJournal(t, first))
+
+	requireCloudEventsSDKReadsPostings(t, s)
 
 	// A replay of the whole stream into an empty journal.
 	replay := filepath.Join(work, "replay.csv")
@@ -189,4 +195,47 @@ func requireJournalOfPostings(t *testing.T, s *testharness.Service, journal []by
 		require.Zero(t, b.Sign(), "posting %s balances", id)
 		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM postings WHERE id = $1`, id))
 	}
+}
+
+// requireCloudEventsSDKReadsPostings: the CloudEvents Go SDK, with its
+// JetStream protocol, takes billing's LedgerPosted as valid binary-mode
+// events, as a finance team's consumer would: type, source, the posting as
+// subject, protobuf content, and a body that decodes to the posting.
+func requireCloudEventsSDKReadsPostings(t *testing.T, s *testharness.Service) {
+	t.Helper()
+	nc := testharness.Connect(t, s.NATS.Server.ClientURL())
+	consumer, err := cejs.NewConsumerFromConn(nc, billingexport.Stream, billingexport.Subject, nil, nil)
+	require.NoError(t, err)
+	client, err := cloudevents.NewClient(consumer)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := make(chan cloudevents.Event, 5)
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- client.StartReceiver(ctx, func(ev cloudevents.Event) {
+			select {
+			case got <- ev:
+			default:
+			}
+		})
+	}()
+	for range 5 {
+		var ev cloudevents.Event
+		select {
+		case ev = <-got:
+		case <-ctx.Done():
+			require.FailNow(t, "the SDK delivered no valid billing event (it drops those it cannot read)")
+		}
+		require.NoError(t, ev.Validate())
+		require.Equal(t, billingexport.Subject, ev.Type())
+		require.Equal(t, "/clinicops/billing", ev.Source())
+		require.Equal(t, "application/protobuf", ev.DataContentType())
+		var body billingv1.LedgerPosted
+		require.NoError(t, proto.Unmarshal(ev.Data(), &body))
+		require.Equal(t, body.GetPostingId(), ev.Subject())
+		require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM postings WHERE id = $1 AND kind = $2`, ev.Subject(), body.GetKind()))
+	}
+	cancel()
+	require.NoError(t, <-stopped)
 }
