@@ -157,7 +157,7 @@ func Rows(eventID string, ev *billingv1.LedgerPosted) ([][]string, error) {
 			return nil, fmt.Errorf("line %d has side %q", i+1, l.GetSide())
 		}
 		rows = append(rows, []string{
-			ev.GetOccurredAt().AsTime().UTC().Format(time.RFC3339Nano), ev.GetPatientId(),
+			ev.GetOccurredAt().AsTime().UTC().Format("2006-01-02T15:04:05.000000Z"), ev.GetPatientId(),
 			strconv.FormatInt(ev.GetPostingSequence(), 10), ev.GetPostingId(), strconv.Itoa(i + 1), strconv.Itoa(len(lines)),
 			ev.GetKind(), l.GetAccount(), debit, credit, l.GetAmount().GetCurrency(),
 			ev.GetInvoiceNumber(), ev.GetCreditNoteNumber(), ev.GetPaymentReference(), eventID,
