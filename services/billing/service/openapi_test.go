@@ -164,9 +164,32 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		call(bill, post, "/v1/refunds", fromCredit(100_000, "the rest"), 409, "Idempotency-Key", "ref-7") // 500.00 left
 		require.EqualValues(t, 50_000, call(fd, get, path, nil, 200).JSON(t)["balance"].(map[string]any)["account_credit"].(map[string]any)["value"])
 
+		// ---- voiding: a second course's unpaid deposit ----
+		second := uuid.NewString()
+		s.Publish(t, "scheduling", second, &schedulingv1.CoursePlanned{CourseId: second, Version: 1, OccurredAt: timestamppb.Now(),
+			PatientId: id, Program: "nk-autologous", ProtocolVersion: "NK-AUTO-2026.1", Cycles: cycles})
+		s.WaitConsumed(t, "SCHEDULING", "billing_course_planned")
+		unpaid := call(fd, get, "/v1/invoices?course_id="+second, nil, 200).JSON(t)["items"].([]any)[0].(map[string]any)
+		voidPath := "/v1/invoices/" + unpaid["id"].(string) + "/void"
+		call(fd, post, voidPath, map[string]any{"reason": "front desk"}, 403)
+		bad(bill, post, voidPath, map[string]any{"reason": ""}, 422)
+		bad(bill, post, voidPath, map[string]any{"why": "r"}, 400)
+		voided := call(bill, post, voidPath, map[string]any{"reason": "planned twice"}, 200, "Idempotency-Key", "void-1").JSON(t)
+		require.Equal(t, "void", voided["status"])
+		require.Equal(t, unpaid["number"], voided["number"], "a voided invoice keeps its number")
+		require.Equal(t, unpaid["amount_due"], voided["amount_voided"])
+		require.Equal(t, "true", call(bill, post, voidPath, map[string]any{"reason": "planned twice"}, 200, "Idempotency-Key", "void-1").
+			Header.Get("Idempotent-Replayed"))
+		call(bill, post, voidPath, map[string]any{"reason": "again"}, 409)                                // void already
+		call(admin, post, "/v1/invoices/"+depositID+"/void", map[string]any{"reason": "paid"}, 409)       // paid
+		call(bill, post, "/v1/invoices/"+uuid.NewString()+"/void", map[string]any{"reason": "none"}, 404) // no such invoice
+		bad(bill, post, "/v1/invoices/x/void", map[string]any{"reason": "r"}, 400)
+		require.Equal(t, "void", call(fd, get, "/v1/invoices/"+unpaid["id"].(string), nil, 200).JSON(t)["status"])
+
 		// ---- the ledger check ----
 		check := call(admin, get, "/v1/ledger/check", nil, 200).JSON(t)
 		require.Equal(t, true, check["ok"], "%v", check["violations"])
-		require.EqualValues(t, 16, check["postings"], "six invoices, two payments, three refunds granted and paid out, a credit note and its refund paid out")
+		require.EqualValues(t, 23, check["postings"], "twelve invoices, two payments, three refunds granted and paid out, "+
+			"a credit note and its refund paid out, a void")
 	})
 }

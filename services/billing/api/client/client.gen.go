@@ -684,6 +684,21 @@ func (e ValidationProblemType) Valid() bool {
 	}
 }
 
+// Defines values for VoidedInvoiceStatus.
+const (
+	VoidedInvoiceStatusVoid VoidedInvoiceStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the VoidedInvoiceStatus enum.
+func (e VoidedInvoiceStatus) Valid() bool {
+	switch e {
+	case VoidedInvoiceStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Account A patient's account with the clinic.
 type Account struct {
 	// Balance The account's balances, derived from its ledger postings (never
@@ -1006,6 +1021,12 @@ type InvoiceLine struct {
 
 // InvoiceStatus defines model for InvoiceStatus.
 type InvoiceStatus string
+
+// InvoiceVoid Why the invoice is voided.
+type InvoiceVoid struct {
+	// Reason A short code or free text; no clinical details.
+	Reason string `json:"reason"`
+}
 
 // LedgerCheck The ledger check's report; `ok` when `violations` is empty.
 type LedgerCheck struct {
@@ -1371,6 +1392,19 @@ type ValidationProblemTitle string
 // ValidationProblemType defines model for ValidationProblem.Type.
 type ValidationProblemType string
 
+// VoidedInvoice A voided invoice; it keeps its number. `amount_voided` is what it still owed.
+type VoidedInvoice struct {
+	// AmountVoided An amount in integer minor units (fen for CNY) of an ISO 4217 currency.
+	AmountVoided Money               `json:"amount_voided"`
+	Id           openapi_types.UUID  `json:"id"`
+	Number       string              `json:"number"`
+	Reason       string              `json:"reason"`
+	Status       VoidedInvoiceStatus `json:"status"`
+}
+
+// VoidedInvoiceStatus defines model for VoidedInvoice.Status.
+type VoidedInvoiceStatus string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -1528,6 +1562,21 @@ type GetInvoiceParams struct {
 	XCorrelationID *XCorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// VoidInvoiceParams defines parameters for VoidInvoice.
+type VoidInvoiceParams struct {
+	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
+	// answer again (`Idempotent-Replayed: true`); the same key with another
+	// request is a 422; a key still being answered is a 409. Kept at least
+	// 24 hours, per token. Required on payments (PaymentIdempotencyKey).
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XRequestID The caller's request id; echoed and logged.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+
+	// XCorrelationID The caller's correlation id; echoed.
+	XCorrelationID *XCorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
 // CheckLedgerParams defines parameters for CheckLedger.
 type CheckLedgerParams struct {
 	// XRequestID The caller's request id; echoed and logged.
@@ -1636,6 +1685,9 @@ type PutCancellationPolicyJSONRequestBody = CancellationPolicyPut
 
 // IssueCreditNoteJSONRequestBody defines body for IssueCreditNote for application/json ContentType.
 type IssueCreditNoteJSONRequestBody = CreditNoteCreate
+
+// VoidInvoiceJSONRequestBody defines body for VoidInvoice for application/json ContentType.
+type VoidInvoiceJSONRequestBody = InvoiceVoid
 
 // RecordPaymentJSONRequestBody defines body for RecordPayment for application/json ContentType.
 type RecordPaymentJSONRequestBody = PaymentCreate
@@ -1902,6 +1954,40 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
 	GetInvoice(ctx context.Context, id openapi_types.UUID, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoiceWithBody Void an invoice
+	//
+	// Cancels an issued, partly paid or overdue invoice that holds no paid
+	// money (refund it, or move it to account credit with a credit note,
+	// first: a 409 otherwise). It keeps its number, so the year's numbers
+	// stay gapless and the void is on record. What it still owed is taken
+	// off the account (`amount_voided`) and `InvoiceVoided` is published.
+	// A paid invoice is never voided (a credit note undoes it), nor a void
+	// one again (409).
+	//
+	// Roles: `billing`, `admin`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithBody(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoice Void an invoice
+	//
+	// Cancels an issued, partly paid or overdue invoice that holds no paid
+	// money (refund it, or move it to account credit with a credit note,
+	// first: a 409 otherwise). It keeps its number, so the year's numbers
+	// stay gapless and the void is on record. What it still owed is taken
+	// off the account (`amount_voided`) and `InvoiceVoided` is published.
+	// A paid invoice is never voided (a credit note undoes it), nor a void
+	// one again (409).
+	//
+	// Roles: `billing`, `admin`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+	VoidInvoice(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CheckLedger Check the ledger
 	//
@@ -2407,6 +2493,60 @@ func (c *Client) ListInvoices(ctx context.Context, params *ListInvoicesParams, r
 // Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
 func (c *Client) GetInvoice(ctx context.Context, id openapi_types.UUID, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetInvoiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoiceWithBody Void an invoice
+//
+// Cancels an issued, partly paid or overdue invoice that holds no paid
+// money (refund it, or move it to account credit with a credit note,
+// first: a 409 otherwise). It keeps its number, so the year's numbers
+// stay gapless and the void is on record. What it still owed is taken
+// off the account (`amount_voided`) and `InvoiceVoided` is published.
+// A paid invoice is never voided (a credit note undoes it), nor a void
+// one again (409).
+//
+// Roles: `billing`, `admin`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoiceWithBody(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoice Void an invoice
+//
+// Cancels an issued, partly paid or overdue invoice that holds no paid
+// money (refund it, or move it to account credit with a credit note,
+// first: a 409 otherwise). It keeps its number, so the year's numbers
+// stay gapless and the void is on record. What it still owed is taken
+// off the account (`amount_voided`) and `InvoiceVoided` is published.
+// A paid invoice is never voided (a credit note undoes it), nor a void
+// one again (409).
+//
+// Roles: `billing`, `admin`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoice(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3478,6 +3618,90 @@ func NewGetInvoiceRequest(server string, id openapi_types.UUID, params *GetInvoi
 	return req, nil
 }
 
+// NewVoidInvoiceRequest calls the generic VoidInvoice builder with application/json body
+func NewVoidInvoiceRequest(server string, id openapi_types.UUID, params *VoidInvoiceParams, body VoidInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVoidInvoiceRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewVoidInvoiceRequestWithBody constructs an http.Request for the VoidInvoice method, with any body, and a specified content type
+func NewVoidInvoiceRequestWithBody(server string, id openapi_types.UUID, params *VoidInvoiceParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s/void", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XRequestID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-ID", *params.XRequestID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-ID", headerParam1)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewCheckLedgerRequest constructs an http.Request for the CheckLedger method
 func NewCheckLedgerRequest(server string, params *CheckLedgerParams) (*http.Request, error) {
 	var err error
@@ -4326,6 +4550,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
 	GetInvoiceWithResponse(ctx context.Context, id openapi_types.UUID, params *GetInvoiceParams, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error)
+
+	// VoidInvoiceWithBodyWithResponse Void an invoice
+	//
+	// Cancels an issued, partly paid or overdue invoice that holds no paid
+	// money (refund it, or move it to account credit with a credit note,
+	// first: a 409 otherwise). It keeps its number, so the year's numbers
+	// stay gapless and the void is on record. What it still owed is taken
+	// off the account (`amount_voided`) and `InvoiceVoided` is published.
+	// A paid invoice is never voided (a credit note undoes it), nor a void
+	// one again (409).
+	//
+	// Roles: `billing`, `admin`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
+
+	// VoidInvoiceWithResponse Void an invoice
+	//
+	// Cancels an issued, partly paid or overdue invoice that holds no paid
+	// money (refund it, or move it to account credit with a credit note,
+	// first: a 409 otherwise). It keeps its number, so the year's numbers
+	// stay gapless and the void is on record. What it still owed is taken
+	// off the account (`amount_voided`) and `InvoiceVoided` is published.
+	// A paid invoice is never voided (a credit note undoes it), nor a void
+	// one again (409).
+	//
+	// Roles: `billing`, `admin`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithResponse(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
 
 	// CheckLedgerWithResponse Check the ledger
 	//
@@ -5666,6 +5924,186 @@ func (r GetInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VoidInvoiceResponse200Headers the declared response headers of an HTTP 200 response for VoidInvoice
+type VoidInvoiceResponse200Headers struct {
+	IdempotentReplayed  *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse400Headers the declared response headers of an HTTP 400 response for VoidInvoice
+type VoidInvoiceResponse400Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse401Headers the declared response headers of an HTTP 401 response for VoidInvoice
+type VoidInvoiceResponse401Headers struct {
+	WWWAuthenticate     string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse403Headers the declared response headers of an HTTP 403 response for VoidInvoice
+type VoidInvoiceResponse403Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse404Headers the declared response headers of an HTTP 404 response for VoidInvoice
+type VoidInvoiceResponse404Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse409Headers the declared response headers of an HTTP 409 response for VoidInvoice
+type VoidInvoiceResponse409Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse413Headers the declared response headers of an HTTP 413 response for VoidInvoice
+type VoidInvoiceResponse413Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse415Headers the declared response headers of an HTTP 415 response for VoidInvoice
+type VoidInvoiceResponse415Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// VoidInvoiceResponse422Headers the declared response headers of an HTTP 422 response for VoidInvoice
+type VoidInvoiceResponse422Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+type VoidInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VoidedInvoice
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VoidInvoiceResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *VoidInvoiceResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VoidInvoiceResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *VoidInvoiceResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *VoidInvoiceResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *VoidInvoiceResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *VoidInvoiceResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *VoidInvoiceResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *VoidInvoiceResponse422Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VoidInvoiceResponse) GetJSON200() *VoidedInvoice {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r VoidInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VoidInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VoidInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VoidInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7049,6 +7487,52 @@ func (c *ClientWithResponses) GetInvoiceWithResponse(ctx context.Context, id ope
 		return nil, err
 	}
 	return ParseGetInvoiceResponse(rsp)
+}
+
+// VoidInvoiceWithBodyWithResponse Void an invoice
+//
+// Cancels an issued, partly paid or overdue invoice that holds no paid
+// money (refund it, or move it to account credit with a credit note,
+// first: a 409 otherwise). It keeps its number, so the year's numbers
+// stay gapless and the void is on record. What it still owed is taken
+// off the account (`amount_voided`) and `InvoiceVoided` is published.
+// A paid invoice is never voided (a credit note undoes it), nor a void
+// one again (409).
+//
+// Roles: `billing`, `admin`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoiceWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
+}
+
+// VoidInvoiceWithResponse Void an invoice
+//
+// Cancels an issued, partly paid or overdue invoice that holds no paid
+// money (refund it, or move it to account credit with a credit note,
+// first: a 409 otherwise). It keeps its number, so the year's numbers
+// stay gapless and the void is on record. What it still owed is taken
+// off the account (`amount_voided`) and `InvoiceVoided` is published.
+// A paid invoice is never voided (a credit note undoes it), nor a void
+// one again (409).
+//
+// Roles: `billing`, `admin`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithResponse(ctx context.Context, id openapi_types.UUID, params *VoidInvoiceParams, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoice(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
 }
 
 // CheckLedgerWithResponse Check the ledger
@@ -9080,6 +9564,321 @@ func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVoidInvoiceResponse parses an HTTP response from a VoidInvoiceWithResponse call
+func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VoidInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VoidedInvoice
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VoidInvoiceResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers VoidInvoiceResponse400Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers VoidInvoiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers VoidInvoiceResponse403Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers VoidInvoiceResponse404Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers VoidInvoiceResponse409Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers VoidInvoiceResponse413Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers VoidInvoiceResponse415Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers VoidInvoiceResponse422Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers422 = &headers
 	}
 
 	return response, nil

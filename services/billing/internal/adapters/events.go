@@ -79,7 +79,7 @@ func toProto(ev any) ([]moneyEvent, error) {
 	case invoice.VoidedEvent:
 		s := e.Invoice
 		m := &billingv1.InvoiceVoided{InvoiceId: s.InvoiceID.String(), Version: s.Version, OccurredAt: ts(s.At),
-			PatientId: s.PatientID.String(), Number: s.Number, AmountVoided: pm(s.Due), Reason: e.Reason}
+			PatientId: s.PatientID.String(), Number: s.Number, AmountVoided: pm(e.Amount), Reason: e.Reason}
 		return []moneyEvent{{s.InvoiceID.String(), m, func(n int64) { m.AccountSequence = n }}}, nil
 	case invoice.OverdueEvent:
 		s := e.Invoice

@@ -47,6 +47,9 @@ type invoiceStateJSON struct {
 	MovedToAccountCredit money.Money      `json:"moved_to_account_credit"`
 	Settlements          []settlementJSON `json:"settlements"`
 	VoidReason           string           `json:"void_reason,omitempty"`
+	// Voided is what was owed when it was voided (the ledger check reads
+	// it); absent for an invoice never voided.
+	Voided *money.Money `json:"voided,omitempty"`
 }
 
 type lineJSON struct {
@@ -87,6 +90,9 @@ func toDBInvoice(inv *invoice.Invoice) (invoiceRow, error) {
 	s := inv.State()
 	st := invoiceStateJSON{MovedToAccountCredit: s.MovedToAccountCredit, VoidReason: s.VoidReason,
 		Lines: []lineJSON{}, Settlements: []settlementJSON{}}
+	if s.Voided.IsPositive() {
+		st.Voided = &s.Voided
+	}
 	for _, l := range s.Lines {
 		st.Lines = append(st.Lines, lineJSON{Code: l.Code, Description: l.Description, Quantity: l.Quantity,
 			UnitPrice: l.UnitPrice, TaxRate: l.TaxRate, Amount: l.Amount, Tax: l.Tax})
@@ -126,8 +132,11 @@ func toDomainInvoice(r invoiceRow) (*invoice.Invoice, error) {
 	m := func(v int64) (money.Money, error) { return money.New(v, c) }
 	s := invoice.State{New: invoice.New{ID: r.ID, PatientID: r.PatientID, CourseID: r.CourseID.UUID, Cycle: r.Cycle,
 		Currency: c, Kind: invoice.Kind(r.Kind)}, Status: invoice.Status(r.Status), Number: r.Number.String,
-		MovedToAccountCredit: st.MovedToAccountCredit, VoidReason: st.VoidReason, Version: r.Version,
+		MovedToAccountCredit: st.MovedToAccountCredit, VoidReason: st.VoidReason, Voided: money.Zero(c), Version: r.Version,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	if st.Voided != nil {
+		s.Voided = *st.Voided
+	}
 	for _, x := range []struct {
 		v   int64
 		dst *money.Money

@@ -101,8 +101,9 @@ func recordsVsPosted(records, kind, side string) string {
 }
 
 // agreements are what the ledger must agree with: issued invoices (void
-// ones included: voiding is its own posting), payments, refunds issued
-// (granted, and paid out), credit notes, and the refunds they paid out.
+// ones included: voiding is its own posting, of what was still owed),
+// payments, refunds issued (granted, and paid out), credit notes, and the
+// refunds they paid out.
 var agreements = map[string]string{
 	"invoices_agree":     recordsVsPosted(`SELECT patient_id, total AS amount FROM invoices WHERE number IS NOT NULL`, "invoice_issued", "debit"),
 	"payments_agree":     recordsVsPosted(`SELECT patient_id, amount FROM payments`, "payment_received", "debit"),
@@ -110,6 +111,8 @@ var agreements = map[string]string{
 	"credit_notes_agree": recordsVsPosted(`SELECT patient_id, total AS amount FROM credit_notes`, "credit_note", "debit"),
 	"refunds_paid_agree": recordsVsPosted(`SELECT patient_id, amount FROM refunds WHERE status = 'issued'
 		UNION ALL SELECT patient_id, refund FROM credit_notes WHERE refund > 0`, "refund_paid", "debit"),
+	"voids_agree": recordsVsPosted(`SELECT patient_id, (state->'voided'->>'value')::bigint AS amount FROM invoices
+		WHERE status = 'void' AND state->'voided' IS NOT NULL`, "invoice_voided", "debit"),
 }
 
 // LedgerCheck runs the ledger's rules over every posting of every account

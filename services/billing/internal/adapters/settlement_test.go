@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 func (b bundle) do(t *testing.T, fn func(ctx context.Context, r app.Repositories) error) {
@@ -280,4 +282,61 @@ func TestCreditNoteFromTheDesk(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM postings WHERE credit_note_id = $1 AND kind = $2`, cn.ID, ledger.KindRefundPaid))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.CreditNoteIssued'`))
 	b.checkLedger(t)
+}
+
+// TestVoidTakesOffWhatIsOwedAndKeepsTheNumber: an unpaid instalment voided
+// keeps its number, takes what it owed off the account (a posting the
+// ledger check agrees with), publishes InvoiceVoided with that amount, and
+// is refused a second time; the paid deposit is refused.
+func TestVoidTakesOffWhatIsOwedAndKeepsTheNumber(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, deposit := b.payDeposit(t)
+	var instalment uuid.UUID
+	var number string
+	require.NoError(t, b.db.QueryRow(`SELECT id, number FROM invoices WHERE patient_id = $1 AND kind = 'instalment' ORDER BY cycle LIMIT 1`,
+		patient).Scan(&instalment, &number))
+	owedBefore := b.summary(t, patient).Owed
+	void := func(id uuid.UUID) (amount money.Money, err error) {
+		err = b.store.Do(context.Background(), func(r app.Repositories) error {
+			inv, err := b.billing.VoidInvoice(context.Background(), r, id, "planned twice")
+			if err == nil {
+				amount = inv.AmountVoided()
+			}
+			return err
+		})
+		return amount, err
+	}
+	amount, err := void(instalment)
+	require.NoError(t, err)
+	require.True(t, amount.IsPositive())
+	owedAfter, err := owedBefore.Sub(amount)
+	require.NoError(t, err)
+	require.Equal(t, owedAfter, b.summary(t, patient).Owed)
+	var status, kept string
+	require.NoError(t, b.db.QueryRow(`SELECT status, number FROM invoices WHERE id = $1`, instalment).Scan(&status, &kept))
+	require.Equal(t, "void", status)
+	require.Equal(t, number, kept)
+
+	var payload []byte
+	require.NoError(t, b.db.Get(&payload, `SELECT payload FROM outbox WHERE subject = 'clinicops.billing.v1.InvoiceVoided'`))
+	ev := &billingv1.InvoiceVoided{}
+	require.NoError(t, proto.Unmarshal(payload, ev))
+	require.Equal(t, amount.Amount(), ev.GetAmountVoided().GetValue())
+	require.Equal(t, number, ev.GetNumber())
+
+	_, err = void(instalment)
+	require.ErrorIs(t, err, invoice.ErrState)
+	_, err = void(deposit)
+	require.ErrorIs(t, err, invoice.ErrState, "a paid invoice is undone by a credit note, not voided")
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM postings WHERE kind = 'invoice_voided'`))
+	b.checkLedger(t)
+
+	// The check sees a void the ledger does not agree with.
+	_, err = b.db.Exec(`UPDATE invoices SET state = jsonb_set(state, '{voided,value}', '1') WHERE id = $1`, instalment)
+	require.NoError(t, err)
+	rep, err := adapters.Queries{DB: b.db}.LedgerCheck(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Violations)
+	require.Contains(t, fmt.Sprint(rep.Violations), "voids_agree")
 }

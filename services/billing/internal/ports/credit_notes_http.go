@@ -1,12 +1,15 @@
 package ports
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
+	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
@@ -109,4 +112,49 @@ func (h HTTP) listCreditNotes(w http.ResponseWriter, r *http.Request) error {
 		items[i] = creditNoteView(n)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+type voidRequest struct {
+	Reason string `json:"reason"`
+}
+
+type voidResponse struct {
+	ID           string    `json:"id"`
+	Number       string    `json:"number"`
+	Status       string    `json:"status"`
+	AmountVoided moneyJSON `json:"amount_voided"`
+	Reason       string    `json:"reason"`
+}
+
+// voidInvoice voids an invoice that holds no paid money; it keeps its
+// number.
+func (h HTTP) voidInvoice(w http.ResponseWriter, r *http.Request) error {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return httpx.BadRequest("the invoice id is not a UUID", httpx.FieldError{Field: "id", Message: "must be a UUID"})
+	}
+	var req voidRequest
+	if err := httpx.DecodeJSON(r, &req, maxBody); err != nil {
+		return err
+	}
+	var out voidResponse
+	view := func(inv *invoice.Invoice) voidResponse {
+		return voidResponse{ID: inv.ID().String(), Number: inv.Number(), Status: string(inv.Status()), AmountVoided: inv.AmountVoided(),
+			Reason: strings.TrimSpace(req.Reason)}
+	}
+	answerKeyed(r, http.StatusOK, func() any { return out })
+	if err := h.UoW.Do(r.Context(), func(repos app.Repositories) error {
+		inv, err := h.App.VoidInvoice(r.Context(), repos, id, req.Reason)
+		if err != nil {
+			return err
+		}
+		out = view(inv)
+		return nil
+	}); err != nil {
+		if errors.Is(err, app.ErrNoInvoice) {
+			return httpx.NotFound("no such invoice")
+		}
+		return problem(err)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, out)
 }

@@ -51,6 +51,7 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/accounts/{patient_id}", h.getAccount, read...)
 	rt.Handle("GET /v1/invoices", h.listInvoices, read...)
 	rt.Handle("GET /v1/invoices/{id}", h.getInvoice, read...)
+	rt.Handle("POST /v1/invoices/{id}/void", h.Idempotency.WrapTx(h.voidInvoice), httpx.RoleBilling, httpx.RoleAdmin)
 	rt.Handle("POST /v1/payments", h.Idempotency.WrapTx(h.recordPayment), httpx.RoleBilling)
 	rt.Handle("GET /v1/ledger/check", h.checkLedger, httpx.RoleAdmin)
 	rt.Handle("POST /v1/refunds", h.Idempotency.WrapTx(h.requestRefund), httpx.RoleBilling)
@@ -475,4 +476,6 @@ var problems = httpx.NewErrorMap().
 	Is(invoice.ErrAboveDue, httpx.Conflict("takes off more than the invoice still owes")).
 	Is(money.ErrCurrencyMismatch, httpx.Unprocessable("the amounts are not all in the invoice's currency",
 		httpx.FieldError{Field: "currency", Message: "must be the invoice's currency"})).
+	Is(app.ErrInvalidVoid, httpx.Unprocessable("the void is not valid", httpx.FieldError{Field: "reason", Message: "1 to 200 characters"})).
+	Is(invoice.ErrNotRefunded, httpx.Conflict("the invoice holds paid money: refund it or move it to account credit (a credit note) first")).
 	Is(invoice.ErrInvalid, httpx.Unprocessable("the amount does not fit the invoice"))

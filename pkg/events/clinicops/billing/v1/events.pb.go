@@ -1441,7 +1441,8 @@ type LedgerPosted struct {
 	PostingSequence int64 `protobuf:"varint,6,opt,name=posting_sequence,json=postingSequence,proto3" json:"posting_sequence,omitempty"`
 	// The business event: "invoice_issued", "payment_received",
 	// "revenue_recognised", "credit_note", "refund_granted", "refund_paid",
-	// "account_credit_applied". Consumers must accept kinds they do not know.
+	// "account_credit_applied", "invoice_voided". Consumers must accept kinds
+	// they do not know.
 	Kind string `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Debits first, then credits; one currency.
 	Lines []*PostingLine `protobuf:"bytes,8,rep,name=lines,proto3" json:"lines,omitempty"`

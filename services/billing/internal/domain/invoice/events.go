@@ -56,6 +56,8 @@ type IssuedEvent struct {
 type VoidedEvent struct {
 	Invoice Snapshot
 	Reason  string
+	// Amount is what was still owed and no longer is.
+	Amount money.Money
 }
 
 // OverdueEvent: past its due date with money owed.

@@ -231,6 +231,7 @@ type Invoice struct {
 	toAccount money.Money
 	settled   []Settlement
 	voidedFor string
+	voided    money.Money
 	version   int64
 	createdAt time.Time
 	updatedAt time.Time
@@ -275,9 +276,11 @@ type State struct {
 	MovedToAccountCredit money.Money
 	Settlements          []Settlement
 	VoidReason           string
-	Version              int64
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// Voided is what was still owed when it was voided.
+	Voided    money.Money
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // FromState rebuilds a stored invoice; for the repository only.
@@ -285,7 +288,7 @@ func FromState(s State) *Invoice {
 	return &Invoice{n: s.New, lines: slices.Clone(s.Lines), total: s.Total, status: s.Status,
 		number: s.Number, issuedAt: s.IssuedAt, dueDate: s.DueDate, paid: s.Paid,
 		credited: s.Credited, refunded: s.Refunded, toAccount: s.MovedToAccountCredit,
-		settled: slices.Clone(s.Settlements), voidedFor: s.VoidReason, version: s.Version,
+		settled: slices.Clone(s.Settlements), voidedFor: s.VoidReason, voided: s.Voided, version: s.Version,
 		createdAt: s.CreatedAt, updatedAt: s.UpdatedAt}
 }
 
@@ -294,7 +297,7 @@ func (inv *Invoice) State() State {
 	return State{New: inv.n, Lines: slices.Clone(inv.lines), Total: inv.total, Status: inv.status,
 		Number: inv.number, IssuedAt: inv.issuedAt, DueDate: inv.dueDate, Paid: inv.paid,
 		Credited: inv.credited, Refunded: inv.refunded, MovedToAccountCredit: inv.toAccount,
-		Settlements: slices.Clone(inv.settled), VoidReason: inv.voidedFor, Version: inv.version,
+		Settlements: slices.Clone(inv.settled), VoidReason: inv.voidedFor, Voided: inv.voided, Version: inv.version,
 		CreatedAt: inv.createdAt, UpdatedAt: inv.updatedAt}
 }
 
@@ -536,10 +539,20 @@ func (inv *Invoice) Void(reason string, at time.Time) error {
 	if held := inv.Refundable(); held.IsPositive() {
 		return &NotRefundedError{Held: held}
 	}
+	inv.voided = inv.AmountDue()
 	inv.status, inv.voidedFor = Void, reason
 	inv.change(at)
-	inv.record(VoidedEvent{Invoice: inv.snapshot(), Reason: reason})
+	inv.record(VoidedEvent{Invoice: inv.snapshot(), Reason: reason, Amount: inv.voided})
 	return nil
+}
+
+// AmountVoided is what was still owed when it was voided (zero for an
+// invoice never voided).
+func (inv *Invoice) AmountVoided() money.Money {
+	if inv.voided.Currency() != inv.n.Currency {
+		return money.Zero(inv.n.Currency)
+	}
+	return inv.voided
 }
 
 // normalizeReason makes "Course cancelled" and " course  CANCELLED" the

@@ -371,10 +371,14 @@ func TestVoid(t *testing.T) {
 	t.Run("keeps its number", func(t *testing.T) {
 		t.Parallel()
 		inv := issued(t)
+		due := inv.AmountDue()
+		require.Equal(t, cny(0), inv.AmountVoided())
 		require.NoError(t, inv.Void("duplicate", t0))
 		require.Equal(t, invoice.Void, inv.Status())
 		require.Equal(t, "INV-2026-000001", inv.Number())
 		require.Equal(t, cny(0), inv.AmountDue())
+		require.Equal(t, due, inv.AmountVoided(), "what it still owed")
+		require.Equal(t, due, invoice.FromState(inv.State()).AmountVoided())
 		require.ErrorIs(t, inv.Void("again", t0), invoice.ErrState, "never voided twice")
 	})
 	t.Run("refused while paid money is held", func(t *testing.T) {

@@ -189,3 +189,20 @@ func ApplyAccountCredit(h Header, amount money.Money) (Posting, error) {
 		map[Account]money.Money{Receivable: amount},
 		map[Account]money.Money{AccountCredit: amount}, chart...)
 }
+
+// VoidInvoice posts a voided invoice's amount still owed: Dr
+// deferred_revenue (and revenue for fromRevenue, the part of it already
+// earned), Cr receivable. What was paid on it was settled before (an
+// invoice holding paid money is not voided).
+func VoidInvoice(h Header, owed, fromRevenue money.Money) (Posting, error) {
+	if _, err := sumOf(owed); err != nil {
+		return Posting{}, err
+	}
+	fromDeferred, err := owed.Sub(fromRevenue)
+	if err != nil || fromDeferred.IsNegative() || fromRevenue.IsNegative() {
+		return Posting{}, fmt.Errorf("%w: earned part %s of a void of %s", ErrInvalidAmount, fromRevenue, owed)
+	}
+	return build(KindInvoiceVoided, h,
+		map[Account]money.Money{Receivable: owed},
+		map[Account]money.Money{DeferredRevenue: fromDeferred, Revenue: fromRevenue}, chart...)
+}

@@ -39,6 +39,9 @@
 //	                       or Dr account_credit   Cr refunds
 //	refund paid out        Dr refunds             Cr cash
 //	account credit applied Dr account_credit      Cr receivable
+//	invoice voided         Dr deferred_revenue    Cr receivable (what it still owed)
+//	                       Dr revenue (the part
+//	                          already earned)
 //
 // A credit note thus takes its total off what the clinic has yet to earn
 // (or, for its earned part, off revenue) and says where the money goes:
@@ -103,12 +106,13 @@ const (
 	KindRefundGranted        Kind = "refund_granted"
 	KindRefundPaid           Kind = "refund_paid"
 	KindAccountCreditApplied Kind = "account_credit_applied"
+	KindInvoiceVoided        Kind = "invoice_voided"
 )
 
 // Kinds is every kind, in a stable order.
 func Kinds() []Kind {
 	return []Kind{KindInvoiceIssued, KindPaymentReceived, KindRevenueRecognised, KindCreditNote,
-		KindRefundGranted, KindRefundPaid, KindAccountCreditApplied}
+		KindRefundGranted, KindRefundPaid, KindAccountCreditApplied, KindInvoiceVoided}
 }
 
 // Valid reports whether k is a known kind.
