@@ -432,6 +432,12 @@ func problem(err error) error {
 	return err
 }
 
+// Refused reports whether err is one of billing's refusals, which the API
+// answers with a 4xx problem (a rule the request breaks), rather than a
+// failure (a 500). Tests hold the use cases to it: a refusal must leave
+// everything as it was.
+func Refused(err error) bool { return problems.Problem(err) != nil }
+
 // problems maps billing's errors to problems; anything else is a 500.
 var problems = httpx.NewErrorMap().
 	Is(app.ErrDuplicatePayment, httpx.Conflict("a payment with this external reference is recorded already")).
