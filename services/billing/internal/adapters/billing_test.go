@@ -420,3 +420,28 @@ func TestLargeRefundWaitsForApproval(t *testing.T) {
 	require.NoError(t, b.db.Get(&issued, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.RefundIssued'`))
 	require.Equal(t, 1, issued)
 }
+
+// TestPendingRefundIsHeldToTheReasonsSettled: a refund above the approval
+// limit for a reason the invoice settled before (here by a credit note)
+// is refused when it is asked for, not accepted as pending only to be
+// refused at approval; one for a new reason waits as before.
+func TestPendingRefundIsHeldToTheReasonsSettled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.billing.ApprovalAbove = cnyM(t, 500_000)
+	ctx := context.Background()
+	patient, deposit := b.payDeposit(t)
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.billing.IssueCreditNote(ctx, r, app.CreditNoteInput{PatientID: patient, InvoiceID: deposit, Total: cnyM(t, 100_000),
+			ReduceOwed: cnyM(t, 0), Refund: cnyM(t, 0), ToAccountCredit: cnyM(t, 100_000), Reason: "goodwill"})
+		return err
+	}))
+	_, err := b.refund(t, patient, deposit, 600_000, "Goodwill")
+	require.ErrorIs(t, err, invoice.ErrDuplicateRefund)
+	var pending int
+	require.NoError(t, b.db.Get(&pending, `SELECT count(*) FROM refunds WHERE patient_id = $1`, patient))
+	require.Zero(t, pending)
+	r, err := b.refund(t, patient, deposit, 600_000, "overcharge")
+	require.NoError(t, err)
+	require.Equal(t, app.RefundPending, r.Status)
+}

@@ -104,7 +104,9 @@ func (b *Billing) RequestRefund(ctx context.Context, repos Repositories, in Refu
 			return Refund{}, err
 		}
 		if above > 0 {
-			if err := refundable(book, inv, in.Amount); err != nil {
+			// Held to every rule the approval will apply (the amount, the
+			// reason not settled before), so it waits only if it can pass.
+			if err := refundable(book, inv, in.Amount, in.Reason); err != nil {
 				return Refund{}, err
 			}
 			r.Status = RefundPending
@@ -159,17 +161,11 @@ func (b *Billing) refundedInvoice(ctx context.Context, repos Repositories, patie
 	return inv, nil
 }
 
-// refundable checks a refund against what it comes from: the invoice's
-// refundable money, or the account credit.
-func refundable(book *ledger.Book, inv *invoice.Invoice, amount money.Money) error {
+// refundable checks a refund against what it comes from: the invoice (its
+// refundable money, the reasons it settled), or the account credit.
+func refundable(book *ledger.Book, inv *invoice.Invoice, amount money.Money, reason string) error {
 	if inv != nil {
-		if c, err := amount.Cmp(inv.Refundable()); err != nil || c > 0 {
-			if err != nil {
-				return err
-			}
-			return &invoice.RefundableError{Requested: amount, Refundable: inv.Refundable()}
-		}
-		return nil
+		return inv.CheckRefund(amount, reason)
 	}
 	credit := book.Balance(ledger.AccountCredit)
 	if c, err := amount.Cmp(credit); err != nil || c > 0 {
@@ -195,7 +191,7 @@ func (b *Billing) payRefund(ctx context.Context, repos Repositories, book *ledge
 		if err := repos.Invoices().Save(ctx, inv); err != nil {
 			return err
 		}
-	} else if err := refundable(book, nil, r.Amount); err != nil {
+	} else if err := refundable(book, nil, r.Amount, r.Reason); err != nil {
 		return err
 	}
 	refs := ledger.Refs{InvoiceID: r.InvoiceID, RefundID: r.ID}
