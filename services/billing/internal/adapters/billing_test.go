@@ -365,7 +365,7 @@ func TestTwoRefundsRaceForTheLastOfWhatWasPaid(t *testing.T) {
 	b := setup(t)
 	patient, deposit := b.payDeposit(t)
 	errs := make(chan error, 2)
-	for _, reason := range []string{"course_cancelled", "goodwill"} {
+	for _, reason := range []string{"patient_request", "goodwill"} {
 		go func() {
 			_, err := b.refund(t, patient, deposit, 800_000, reason)
 			errs <- err
@@ -388,7 +388,7 @@ func TestTwoRefundsRaceForTheLastOfWhatWasPaid(t *testing.T) {
 	require.Equal(t, 1, ok)
 	require.Equal(t, 1, refused)
 	_, err := b.refund(t, patient, deposit, 100, "goodwill")
-	_, err2 := b.refund(t, patient, deposit, 100, "course_cancelled")
+	_, err2 := b.refund(t, patient, deposit, 100, "patient_request")
 	require.True(t, errors.Is(err, invoice.ErrDuplicateRefund) || errors.Is(err2, invoice.ErrDuplicateRefund), "the same reason twice")
 	s := b.summary(t, patient)
 	require.Equal(t, cnyM(t, 800_000+100), s.Refunded, "8,000.00, and 1 fen for the reason not used yet")
@@ -403,7 +403,7 @@ func TestLargeRefundWaitsForApproval(t *testing.T) {
 	b.billing.ApprovalAbove = cnyM(t, 500_000)
 	ctx := context.Background()
 	patient, deposit := b.payDeposit(t)
-	r, err := b.refund(t, patient, deposit, 1_000_000, "course_cancelled")
+	r, err := b.refund(t, patient, deposit, 1_000_000, "patient_request")
 	require.NoError(t, err)
 	require.Equal(t, app.RefundPending, r.Status)
 	require.True(t, b.summary(t, patient).Refunded.IsZero())

@@ -241,3 +241,35 @@ func TestCreditNoteFromTheDesk(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.CreditNoteIssued'`))
 	b.checkLedger(t)
 }
+
+// TestSettlementReasonsAreBillingsOwn: the desk may not refund or credit
+// under the reasons billing's settlements use ("course_cancelled",
+// "product_failed:<product>"): an invoice settles a reason once, so the
+// cancellation's credit note would then fail on the invoice and the event
+// never be handled. A desk refund under its own reason, then the
+// cancellation, settles (found by the property test: a 1-fen refund for
+// "course_cancelled" made CourseCancelled fail for ever).
+func TestSettlementReasonsAreBillingsOwn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, deposit := b.payDeposit(t)
+	for _, reason := range []string{"course_cancelled", " Course_Cancelled ", "product_failed:W000026000001"} {
+		_, err := b.refund(t, patient, deposit, 1, reason)
+		require.ErrorIs(t, err, app.ErrInvalidRefund, reason)
+		err = b.store.Do(context.Background(), func(r app.Repositories) error {
+			_, err := b.billing.IssueCreditNote(context.Background(), r, app.CreditNoteInput{PatientID: patient, InvoiceID: deposit,
+				Total: cnyM(t, 1), ReduceOwed: cnyM(t, 0), Refund: cnyM(t, 1), ToAccountCredit: cnyM(t, 0), Reason: reason})
+			return err
+		})
+		require.ErrorIs(t, err, app.ErrInvalidCreditNote, reason)
+	}
+	_, err := b.refund(t, patient, deposit, 1, "patient_request")
+	require.NoError(t, err)
+	var course uuid.UUID
+	require.NoError(t, b.db.Get(&course, `SELECT course_id FROM courses WHERE patient_id = $1`, patient))
+	b.cancel(t, course, 2)
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 1_200_000), s.Refunded, "1 fen by the desk, the rest by the cancellation")
+	require.True(t, s.Owed.IsZero())
+	b.checkLedger(t)
+}

@@ -74,6 +74,9 @@ func (b *Billing) RequestRefund(ctx context.Context, repos Repositories, in Refu
 	if in.Reason == "" || len(in.Reason) > 200 {
 		return Refund{}, fmt.Errorf("reason: 1 to 200 characters: %w", ErrInvalidRefund)
 	}
+	if settlementReason(in.Reason) {
+		return Refund{}, fmt.Errorf("reason %q is billing's own: %w", in.Reason, ErrInvalidRefund)
+	}
 	if !in.Amount.IsPositive() {
 		return Refund{}, fmt.Errorf("amount must be positive: %w", ErrInvalidRefund)
 	}

@@ -459,12 +459,12 @@ var problems = httpx.NewErrorMap().
 	Is(app.ErrNoRefund, httpx.NotFound("no such refund")).
 	Is(app.ErrRefundNotPending, httpx.Conflict("the refund is not waiting for approval")).
 	Is(app.ErrInvalidRefund, httpx.Unprocessable("the refund is not valid",
-		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the amount positive; the invoice the patient's"})).
+		httpx.FieldError{Field: "reason", Message: "1 to 200 characters, not billing's own (course_cancelled, product_failed:…); the amount positive; the invoice the patient's"})).
 	Is(invoice.ErrDuplicateRefund, httpx.Conflict("already refunded (or credited) for this reason")).
 	Is(invoice.ErrAboveRefundable, httpx.Conflict("above what was paid and not yet refunded")).
 	Is(app.ErrAboveAccountCredit, httpx.Conflict("above the account credit the patient holds")).
 	Is(app.ErrInvalidCreditNote, httpx.Unprocessable("the credit note is not valid",
-		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the invoice the patient's"})).
+		httpx.FieldError{Field: "reason", Message: "1 to 200 characters, not billing's own (course_cancelled, product_failed:…); the invoice the patient's"})).
 	Is(app.ErrNeedsApproval, httpx.Forbidden("a credit note refunding more than the approval limit is issued by an admin")).
 	Is(invoice.ErrCreditNoteParts, httpx.Unprocessable("the credit note's parts do not add up to its total",
 		httpx.FieldError{Field: "total", Message: "reduce_owed + refund + to_account_credit, each non-negative, the total positive"})).
