@@ -58,6 +58,11 @@ var (
 	// ErrAboveAccountCredit: a refund of account credit above what the
 	// account holds.
 	ErrAboveAccountCredit = errors.New("above the account credit")
+	// ErrRefundEarned: a refund from an invoice above what its course
+	// holds not yet earned (money the policy kept, or recognised as the
+	// course was given). A refund takes back unearned money; earned money
+	// is given back by a credit note, which takes it off revenue.
+	ErrRefundEarned = errors.New("the money was earned: give it back with a credit note")
 )
 
 // RequestRefund gives back money paid on an invoice: never above what is
@@ -110,6 +115,9 @@ func (b *Billing) RequestRefund(ctx context.Context, repos Repositories, in Refu
 			// Held to every rule the approval will apply (the amount, the
 			// reason not settled before), so it waits only if it can pass.
 			if err := refundable(book, inv, in.Amount, in.Reason); err != nil {
+				return Refund{}, err
+			}
+			if err := b.unearned(ctx, repos, book, inv, in.Amount); err != nil {
 				return Refund{}, err
 			}
 			r.Status = RefundPending
@@ -188,6 +196,9 @@ func (b *Billing) payRefund(ctx context.Context, repos Repositories, book *ledge
 	from := ledger.FromAccountCredit
 	if inv != nil {
 		from = ledger.FromInvoice
+		if err := b.unearned(ctx, repos, book, inv, r.Amount); err != nil {
+			return err
+		}
 		if err := inv.Refund(r.Amount, r.Reason, r.ID.String(), now); err != nil {
 			return err
 		}
@@ -206,4 +217,27 @@ func (b *Billing) payRefund(ctx context.Context, repos Repositories, book *ledge
 	return post(ctx, repos, book, func(h ledger.Header) (ledger.Posting, error) {
 		return ledger.PayOutRefund(h.WithRefs(refs), r.Amount)
 	}, now)
+}
+
+// unearned refuses a refund from inv above the deferred revenue its course
+// holds: a refund from an invoice is taken off deferred revenue, and money
+// already earned (kept under the cancellation policy, or recognised as the
+// course was given) is not there to take.
+func (b *Billing) unearned(ctx context.Context, repos Repositories, book *ledger.Book, inv *invoice.Invoice, amount money.Money) error {
+	if inv == nil {
+		return nil
+	}
+	course, err := b.courseInvoiceIDs(ctx, repos, inv)
+	if err != nil {
+		return err
+	}
+	held := deferredOf(book, course)
+	c, err := amount.Cmp(held)
+	if err != nil {
+		return err
+	}
+	if c > 0 {
+		return fmt.Errorf("%s asked, %s of the course not yet earned: %w", amount, held, ErrRefundEarned)
+	}
+	return nil
 }

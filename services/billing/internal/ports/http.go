@@ -463,6 +463,7 @@ var problems = httpx.NewErrorMap().
 	Is(invoice.ErrDuplicateRefund, httpx.Conflict("already refunded (or credited) for this reason")).
 	Is(invoice.ErrAboveRefundable, httpx.Conflict("above what was paid and not yet refunded")).
 	Is(app.ErrAboveAccountCredit, httpx.Conflict("above the account credit the patient holds")).
+	Is(app.ErrRefundEarned, httpx.Conflict("the money was earned (kept under the policy or recognised); give it back with a credit note")).
 	Is(app.ErrInvalidCreditNote, httpx.Unprocessable("the credit note is not valid",
 		httpx.FieldError{Field: "reason", Message: "1 to 200 characters, not billing's own (course_cancelled, product_failed:…); the invoice the patient's"})).
 	Is(app.ErrNeedsApproval, httpx.Forbidden("a credit note refunding more than the approval limit is issued by an admin")).
