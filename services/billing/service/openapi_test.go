@@ -123,7 +123,7 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		require.Equal(t, "issued", issued["status"])
 		call(bill, post, "/v1/refunds", refund(100, "goodwill"), 409, "Idempotency-Key", "ref-2")       // the same reason
 		call(bill, post, "/v1/refunds", refund(5_000_000, "too much"), 409, "Idempotency-Key", "ref-3") // above what was paid
-		pending := call(bill, post, "/v1/refunds", refund(1_100_000, "course_cancelled"), 201, "Idempotency-Key", "ref-4").JSON(t)
+		pending := call(bill, post, "/v1/refunds", refund(1_100_000, "patient_request"), 201, "Idempotency-Key", "ref-4").JSON(t)
 		require.Equal(t, "pending_approval", pending["status"], "above the approval limit")
 		approved := call(admin, post, "/v1/refunds/"+pending["id"].(string)+"/approve", nil, 200).JSON(t)
 		require.Equal(t, "issued", approved["status"])

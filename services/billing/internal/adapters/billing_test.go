@@ -370,7 +370,7 @@ func TestTwoRefundsRaceForTheLastOfWhatWasPaid(t *testing.T) {
 	b := setup(t)
 	patient, deposit := b.payDeposit(t)
 	errs := make(chan error, 2)
-	for _, reason := range []string{"course_cancelled", "goodwill"} {
+	for _, reason := range []string{"patient_request", "goodwill"} {
 		go func() {
 			_, err := b.refund(t, patient, deposit, 800_000, reason)
 			errs <- err
@@ -393,7 +393,7 @@ func TestTwoRefundsRaceForTheLastOfWhatWasPaid(t *testing.T) {
 	require.Equal(t, 1, ok)
 	require.Equal(t, 1, refused)
 	_, err := b.refund(t, patient, deposit, 100, "goodwill")
-	_, err2 := b.refund(t, patient, deposit, 100, "course_cancelled")
+	_, err2 := b.refund(t, patient, deposit, 100, "patient_request")
 	require.True(t, errors.Is(err, invoice.ErrDuplicateRefund) || errors.Is(err2, invoice.ErrDuplicateRefund), "the same reason twice")
 	s := b.summary(t, patient)
 	require.Equal(t, cnyM(t, 800_000+100), s.Refunded, "8,000.00, and 1 fen for the reason not used yet")
@@ -408,7 +408,7 @@ func TestLargeRefundWaitsForApproval(t *testing.T) {
 	b.billing.ApprovalAbove = cnyM(t, 500_000)
 	ctx := context.Background()
 	patient, deposit := b.payDeposit(t)
-	r, err := b.refund(t, patient, deposit, 1_000_000, "course_cancelled")
+	r, err := b.refund(t, patient, deposit, 1_000_000, "patient_request")
 	require.NoError(t, err)
 	require.Equal(t, app.RefundPending, r.Status)
 	require.True(t, b.summary(t, patient).Refunded.IsZero())
@@ -424,4 +424,29 @@ func TestLargeRefundWaitsForApproval(t *testing.T) {
 	var issued int
 	require.NoError(t, b.db.Get(&issued, `SELECT count(*) FROM outbox WHERE subject = 'clinicops.billing.v1.RefundIssued'`))
 	require.Equal(t, 1, issued)
+}
+
+// TestPendingRefundIsHeldToTheReasonsSettled: a refund above the approval
+// limit for a reason the invoice settled before (here by a credit note)
+// is refused when it is asked for, not accepted as pending only to be
+// refused at approval; one for a new reason waits as before.
+func TestPendingRefundIsHeldToTheReasonsSettled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.billing.ApprovalAbove = cnyM(t, 500_000)
+	ctx := context.Background()
+	patient, deposit := b.payDeposit(t)
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.billing.IssueCreditNote(ctx, r, app.CreditNoteInput{PatientID: patient, InvoiceID: deposit, Total: cnyM(t, 100_000),
+			ReduceOwed: cnyM(t, 0), Refund: cnyM(t, 0), ToAccountCredit: cnyM(t, 100_000), Reason: "goodwill"})
+		return err
+	}))
+	_, err := b.refund(t, patient, deposit, 600_000, "Goodwill")
+	require.ErrorIs(t, err, invoice.ErrDuplicateRefund)
+	var pending int
+	require.NoError(t, b.db.Get(&pending, `SELECT count(*) FROM refunds WHERE patient_id = $1`, patient))
+	require.Zero(t, pending)
+	r, err := b.refund(t, patient, deposit, 600_000, "overcharge")
+	require.NoError(t, err)
+	require.Equal(t, app.RefundPending, r.Status)
 }

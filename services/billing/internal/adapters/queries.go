@@ -86,17 +86,21 @@ func (q Queries) Invoices(ctx context.Context, patientID, courseID uuid.UUID, st
 	return out, nil
 }
 
+// The check's queries take $1, one patient account, or NULL for all of
+// them.
 const (
 	selectAllPostings = `SELECT id, patient_id, sequence, kind, currency, invoice_id, payment_id, refund_id, credit_note_id,
-		lines, at FROM postings ORDER BY patient_id, sequence`
+		lines, at FROM postings WHERE ($1::uuid IS NULL OR patient_id = $1) ORDER BY patient_id, sequence`
 )
 
 // recordsVsPosted finds the accounts whose records (patient_id, amount
 // rows) do not add up to the lines of one side of the postings of a kind.
 func recordsVsPosted(records, kind, side string) string {
-	return `SELECT coalesce(y.patient_id, p.patient_id) FROM (SELECT patient_id, sum(amount) AS total FROM (` + records + `) r GROUP BY patient_id) y
+	return `SELECT coalesce(y.patient_id, p.patient_id) FROM (SELECT patient_id, sum(amount) AS total FROM (` + records + `) r
+			WHERE ($1::uuid IS NULL OR r.patient_id = $1) GROUP BY patient_id) y
 		FULL JOIN (SELECT p.patient_id, sum((l->>'amount')::bigint) AS total FROM postings p, jsonb_array_elements(p.lines) l
-			WHERE p.kind = '` + kind + `' AND l->>'side' = '` + side + `' GROUP BY p.patient_id) p ON p.patient_id = y.patient_id
+			WHERE ($1::uuid IS NULL OR p.patient_id = $1) AND p.kind = '` + kind + `' AND l->>'side' = '` + side + `'
+			GROUP BY p.patient_id) p ON p.patient_id = y.patient_id
 		WHERE coalesce(y.total, 0) <> coalesce(p.total, 0)`
 }
 
@@ -122,10 +126,20 @@ var agreements = map[string]string{
 // notes, in one
 // repeatable-read snapshot.
 func (q Queries) LedgerCheck(ctx context.Context) (app.LedgerReport, error) {
+	return q.ledgerCheck(ctx, uuid.NullUUID{})
+}
+
+// LedgerCheckOf runs LedgerCheck's rules over one patient account: the
+// same check, without reading every other account.
+func (q Queries) LedgerCheckOf(ctx context.Context, patientID uuid.UUID) (app.LedgerReport, error) {
+	return q.ledgerCheck(ctx, uuid.NullUUID{UUID: patientID, Valid: true})
+}
+
+func (q Queries) ledgerCheck(ctx context.Context, patient uuid.NullUUID) (app.LedgerReport, error) {
 	var rep app.LedgerReport
 	err := pgdb.InTx(ctx, q.DB, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, func(tx *sqlx.Tx) error {
 		var rows []postingRow
-		if err := tx.SelectContext(ctx, &rows, selectAllPostings); err != nil {
+		if err := tx.SelectContext(ctx, &rows, selectAllPostings, patient); err != nil {
 			return fmt.Errorf("postings: %w", err)
 		}
 		postings := make([]ledger.Posting, 0, len(rows))
@@ -144,7 +158,7 @@ func (q Queries) LedgerCheck(ctx context.Context) (app.LedgerReport, error) {
 		}
 		for rule, query := range agreements {
 			var off []uuid.UUID
-			if err := tx.SelectContext(ctx, &off, query); err != nil {
+			if err := tx.SelectContext(ctx, &off, query, patient); err != nil {
 				return fmt.Errorf("%s: %w", rule, err)
 			}
 			for _, id := range off {

@@ -340,3 +340,73 @@ func TestVoidTakesOffWhatIsOwedAndKeepsTheNumber(t *testing.T) {
 	require.NotEmpty(t, rep.Violations)
 	require.Contains(t, fmt.Sprint(rep.Violations), "voids_agree")
 }
+
+// TestSettlementReasonsAreBillingsOwn: the desk may not refund or credit
+// under the reasons billing's settlements use ("course_cancelled",
+// "product_failed:<product>"): an invoice settles a reason once, so the
+// cancellation's credit note would then fail on the invoice and the event
+// never be handled. A desk refund under its own reason, then the
+// cancellation, settles (found by the property test: a 1-fen refund for
+// "course_cancelled" made CourseCancelled fail for ever).
+func TestSettlementReasonsAreBillingsOwn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, deposit := b.payDeposit(t)
+	for _, reason := range []string{"course_cancelled", " Course_Cancelled ", "product_failed:W000026000001"} {
+		_, err := b.refund(t, patient, deposit, 1, reason)
+		require.ErrorIs(t, err, app.ErrInvalidRefund, reason)
+		err = b.store.Do(context.Background(), func(r app.Repositories) error {
+			_, err := b.billing.IssueCreditNote(context.Background(), r, app.CreditNoteInput{PatientID: patient, InvoiceID: deposit,
+				Total: cnyM(t, 1), ReduceOwed: cnyM(t, 0), Refund: cnyM(t, 1), ToAccountCredit: cnyM(t, 0), Reason: reason})
+			return err
+		})
+		require.ErrorIs(t, err, app.ErrInvalidCreditNote, reason)
+	}
+	_, err := b.refund(t, patient, deposit, 1, "patient_request")
+	require.NoError(t, err)
+	var course uuid.UUID
+	require.NoError(t, b.db.Get(&course, `SELECT course_id FROM courses WHERE patient_id = $1`, patient))
+	b.cancel(t, course, 2)
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 1_200_000), s.Refunded, "1 fen by the desk, the rest by the cancellation")
+	require.True(t, s.Owed.IsZero())
+	b.checkLedger(t)
+}
+
+// TestEarnedMoneyIsNotRefundedButCredited: HSCT keeps 2,000.00 of a
+// cancelled course's 20,000.00 deposit (a forfeit, recognised as revenue);
+// the deposit still shows it paid, but a refund takes back unearned
+// money, and there is none: refused (409), where it used to fail the
+// ledger's guard (a 500; found by the property test). A credit note gives
+// it back, off revenue.
+func TestEarnedMoneyIsNotRefundedButCredited(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.billing.ApprovalAbove = cnyM(t, 150_000)
+	ctx := context.Background()
+	patient := b.patient(t)
+	course := uuid.New()
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		return b.billing.CoursePlanned(ctx, r, app.Course{ID: course, PatientID: patient, Program: "hsct-autologous",
+			ProtocolVersion: "HSCT-AUTO-2026.1", Status: "planned", Version: 1, UpdatedAt: b.clock.Now()},
+			[]app.PlannedCycle{{Number: 1, Phase: "transplant", TargetDate: nkCycles()[1].TargetDate}}, false)
+	})
+	b.pay(t, patient, 2_000_000)
+	b.cancel(t, course, 2)
+	var deposit uuid.UUID
+	require.NoError(t, b.db.Get(&deposit, `SELECT id FROM invoices WHERE course_id = $1 AND kind = 'deposit'`, course))
+	for _, fen := range []int64{100, 200_000} { // issued at once, or pending approval
+		_, err := b.refund(t, patient, deposit, fen, "goodwill")
+		require.ErrorIs(t, err, app.ErrRefundEarned, fen)
+	}
+	require.Zero(t, b.count(t, `SELECT count(*) FROM refunds WHERE patient_id = $1`, patient))
+	require.NoError(t, b.store.Do(ctx, func(r app.Repositories) error {
+		_, err := b.billing.IssueCreditNote(ctx, r, app.CreditNoteInput{PatientID: patient, InvoiceID: deposit, Total: cnyM(t, 100),
+			ReduceOwed: cnyM(t, 0), Refund: cnyM(t, 100), ToAccountCredit: cnyM(t, 0), Reason: "goodwill"})
+		return err
+	}))
+	s := b.summary(t, patient)
+	require.Equal(t, cnyM(t, 1_800_100), s.Refunded)
+	require.Equal(t, cnyM(t, 199_900), s.Revenue)
+	b.checkLedger(t)
+}

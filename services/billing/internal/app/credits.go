@@ -96,6 +96,17 @@ const (
 	reasonProductFailed   = "product_failed"
 )
 
+// settlementReason reports whether reason is one of the reasons billing's
+// own settlements use ("course_cancelled", "product_failed:<product>"),
+// compared as the invoice compares reasons. The desk may not use them: an
+// invoice settles a reason once, so a desk refund or note under one would
+// make the settlement of the course's cancellation or failed product fail
+// on the invoice, and the event be retried for ever.
+func settlementReason(reason string) bool {
+	r := strings.Join(strings.Fields(strings.ToLower(reason)), " ")
+	return r == ReasonCourseCancelled || strings.HasPrefix(r, reasonProductFailed+":")
+}
+
 // IssueCreditNote issues a credit note on an invoice, decided under the
 // account's lock and then the invoice's (the order payments and refunds
 // take): what it takes off is at most what is owed, what it gives back at
@@ -107,6 +118,9 @@ func (b *Billing) IssueCreditNote(ctx context.Context, repos Repositories, in Cr
 	in.Reason = strings.TrimSpace(in.Reason)
 	if in.Reason == "" || len(in.Reason) > 200 {
 		return CreditNote{}, fmt.Errorf("reason: 1 to 200 characters: %w", ErrInvalidCreditNote)
+	}
+	if settlementReason(in.Reason) {
+		return CreditNote{}, fmt.Errorf("reason %q is billing's own: %w", in.Reason, ErrInvalidCreditNote)
 	}
 	if b.ApprovalAbove.IsPositive() && !in.ByAdmin && in.Refund.Currency() == b.ApprovalAbove.Currency() {
 		if c, err := in.Refund.Cmp(b.ApprovalAbove); err == nil && c > 0 {

@@ -58,6 +58,11 @@ var (
 	// ErrAboveAccountCredit: a refund of account credit above what the
 	// account holds.
 	ErrAboveAccountCredit = errors.New("above the account credit")
+	// ErrRefundEarned: a refund from an invoice above what its course
+	// holds not yet earned (money the policy kept, or recognised as the
+	// course was given). A refund takes back unearned money; earned money
+	// is given back by a credit note, which takes it off revenue.
+	ErrRefundEarned = errors.New("the money was earned: give it back with a credit note")
 )
 
 // RequestRefund gives back money paid on an invoice: never above what is
@@ -73,6 +78,9 @@ func (b *Billing) RequestRefund(ctx context.Context, repos Repositories, in Refu
 	in.Reason = strings.TrimSpace(in.Reason)
 	if in.Reason == "" || len(in.Reason) > 200 {
 		return Refund{}, fmt.Errorf("reason: 1 to 200 characters: %w", ErrInvalidRefund)
+	}
+	if settlementReason(in.Reason) {
+		return Refund{}, fmt.Errorf("reason %q is billing's own: %w", in.Reason, ErrInvalidRefund)
 	}
 	if !in.Amount.IsPositive() {
 		return Refund{}, fmt.Errorf("amount must be positive: %w", ErrInvalidRefund)
@@ -104,7 +112,12 @@ func (b *Billing) RequestRefund(ctx context.Context, repos Repositories, in Refu
 			return Refund{}, err
 		}
 		if above > 0 {
-			if err := refundable(book, inv, in.Amount); err != nil {
+			// Held to every rule the approval will apply (the amount, the
+			// reason not settled before), so it waits only if it can pass.
+			if err := refundable(book, inv, in.Amount, in.Reason); err != nil {
+				return Refund{}, err
+			}
+			if err := b.unearned(ctx, repos, book, inv, in.Amount); err != nil {
 				return Refund{}, err
 			}
 			r.Status = RefundPending
@@ -159,17 +172,11 @@ func (b *Billing) refundedInvoice(ctx context.Context, repos Repositories, patie
 	return inv, nil
 }
 
-// refundable checks a refund against what it comes from: the invoice's
-// refundable money, or the account credit.
-func refundable(book *ledger.Book, inv *invoice.Invoice, amount money.Money) error {
+// refundable checks a refund against what it comes from: the invoice (its
+// refundable money, the reasons it settled), or the account credit.
+func refundable(book *ledger.Book, inv *invoice.Invoice, amount money.Money, reason string) error {
 	if inv != nil {
-		if c, err := amount.Cmp(inv.Refundable()); err != nil || c > 0 {
-			if err != nil {
-				return err
-			}
-			return &invoice.RefundableError{Requested: amount, Refundable: inv.Refundable()}
-		}
-		return nil
+		return inv.CheckRefund(amount, reason)
 	}
 	credit := book.Balance(ledger.AccountCredit)
 	if c, err := amount.Cmp(credit); err != nil || c > 0 {
@@ -189,13 +196,16 @@ func (b *Billing) payRefund(ctx context.Context, repos Repositories, book *ledge
 	from := ledger.FromAccountCredit
 	if inv != nil {
 		from = ledger.FromInvoice
+		if err := b.unearned(ctx, repos, book, inv, r.Amount); err != nil {
+			return err
+		}
 		if err := inv.Refund(r.Amount, r.Reason, r.ID.String(), now); err != nil {
 			return err
 		}
 		if err := repos.Invoices().Save(ctx, inv); err != nil {
 			return err
 		}
-	} else if err := refundable(book, nil, r.Amount); err != nil {
+	} else if err := refundable(book, nil, r.Amount, r.Reason); err != nil {
 		return err
 	}
 	refs := ledger.Refs{InvoiceID: r.InvoiceID, RefundID: r.ID}
@@ -207,4 +217,27 @@ func (b *Billing) payRefund(ctx context.Context, repos Repositories, book *ledge
 	return post(ctx, repos, book, func(h ledger.Header) (ledger.Posting, error) {
 		return ledger.PayOutRefund(h.WithRefs(refs), r.Amount)
 	}, now)
+}
+
+// unearned refuses a refund from inv above the deferred revenue its course
+// holds: a refund from an invoice is taken off deferred revenue, and money
+// already earned (kept under the cancellation policy, or recognised as the
+// course was given) is not there to take.
+func (b *Billing) unearned(ctx context.Context, repos Repositories, book *ledger.Book, inv *invoice.Invoice, amount money.Money) error {
+	if inv == nil {
+		return nil
+	}
+	course, err := b.courseInvoiceIDs(ctx, repos, inv)
+	if err != nil {
+		return err
+	}
+	held := deferredOf(book, course)
+	c, err := amount.Cmp(held)
+	if err != nil {
+		return err
+	}
+	if c > 0 {
+		return fmt.Errorf("%s asked, %s of the course not yet earned: %w", amount, held, ErrRefundEarned)
+	}
+	return nil
 }

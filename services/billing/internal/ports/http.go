@@ -442,6 +442,12 @@ func conflictOn(detail string, field httpx.FieldError) *httpx.Problem {
 	return p
 }
 
+// Refused reports whether err is one of billing's refusals, which the API
+// answers with a 4xx problem (a rule the request breaks), rather than a
+// failure (a 500). Tests hold the use cases to it: a refusal must leave
+// everything as it was.
+func Refused(err error) bool { return problems.Problem(err) != nil }
+
 // problems maps billing's errors to problems; anything else is a 500.
 var problems = httpx.NewErrorMap().
 	Is(app.ErrDuplicatePayment, conflictOn("a payment with this external reference is recorded already",
@@ -464,12 +470,13 @@ var problems = httpx.NewErrorMap().
 	Is(app.ErrNoRefund, httpx.NotFound("no such refund")).
 	Is(app.ErrRefundNotPending, httpx.Conflict("the refund is not waiting for approval")).
 	Is(app.ErrInvalidRefund, httpx.Unprocessable("the refund is not valid",
-		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the amount positive; the invoice the patient's"})).
+		httpx.FieldError{Field: "reason", Message: "1 to 200 characters, not billing's own (course_cancelled, product_failed:…); the amount positive; the invoice the patient's"})).
 	Is(invoice.ErrDuplicateRefund, httpx.Conflict("already refunded (or credited) for this reason")).
 	Is(invoice.ErrAboveRefundable, httpx.Conflict("above what was paid and not yet refunded")).
 	Is(app.ErrAboveAccountCredit, httpx.Conflict("above the account credit the patient holds")).
+	Is(app.ErrRefundEarned, httpx.Conflict("the money was earned (kept under the policy or recognised); give it back with a credit note")).
 	Is(app.ErrInvalidCreditNote, httpx.Unprocessable("the credit note is not valid",
-		httpx.FieldError{Field: "reason", Message: "1 to 200 characters; the invoice the patient's"})).
+		httpx.FieldError{Field: "reason", Message: "1 to 200 characters, not billing's own (course_cancelled, product_failed:…); the invoice the patient's"})).
 	Is(app.ErrNeedsApproval, httpx.Forbidden("a credit note refunding more than the approval limit is issued by an admin")).
 	Is(invoice.ErrCreditNoteParts, httpx.Unprocessable("the credit note's parts do not add up to its total",
 		httpx.FieldError{Field: "total", Message: "reduce_owed + refund + to_account_credit, each non-negative, the total positive"})).

@@ -586,32 +586,54 @@ func (inv *Invoice) replayed(s Settlement) (bool, error) {
 // reason) changes nothing and returns nil; the reference with other
 // content is refused.
 func (inv *Invoice) Refund(amount money.Money, reason, reference string, at time.Time) error {
-	switch inv.status {
-	case Issued, PartiallyPaid, Paid, Overdue:
-	default:
-		return &StateError{"refund", inv.status}
-	}
-	if err := inv.inCurrency("refund", amount); err != nil {
-		return err
-	}
-	if !amount.IsPositive() {
-		return fmt.Errorf("refund of %s: %w", amount, ErrAmount)
-	}
-	if strings.TrimSpace(reason) == "" || strings.TrimSpace(reference) == "" {
+	if strings.TrimSpace(reference) == "" {
 		return fmt.Errorf("a refund needs a reason and a reference: %w", ErrInvalid)
 	}
 	s := Settlement{Kind: settlementRefund, Reference: reference, Reason: reason, Amount: amount, At: at}
-	if again, err := inv.replayed(s); again || err != nil {
+	if again, err := inv.checkRefund(s); again || err != nil {
 		return err
-	}
-	if refundable := inv.Refundable(); must(amount.Cmp(refundable)) > 0 {
-		return &RefundableError{Requested: amount, Refundable: refundable}
 	}
 	inv.refunded = must(inv.refunded.Add(amount))
 	inv.settled = append(inv.settled, s)
 	inv.change(at)
 	inv.record(RefundedEvent{Invoice: inv.snapshot(), Amount: amount, Reason: reason, Reference: reference})
 	return nil
+}
+
+// CheckRefund refuses, as Refund would now, a new refund of amount for
+// reason, and changes nothing: a refund that waits for approval is held
+// to it when it is asked for, so it is not accepted only to be refused
+// at approval.
+func (inv *Invoice) CheckRefund(amount money.Money, reason string) error {
+	_, err := inv.checkRefund(Settlement{Kind: settlementRefund, Reason: reason, Amount: amount})
+	return err
+}
+
+// checkRefund holds a refund to the rules (status, currency, a positive
+// amount, a reason, once per reason, at most what is refundable); again
+// is true for a retry of one made (same reference and content).
+func (inv *Invoice) checkRefund(s Settlement) (again bool, err error) {
+	switch inv.status {
+	case Issued, PartiallyPaid, Paid, Overdue:
+	default:
+		return false, &StateError{"refund", inv.status}
+	}
+	if err := inv.inCurrency("refund", s.Amount); err != nil {
+		return false, err
+	}
+	if !s.Amount.IsPositive() {
+		return false, fmt.Errorf("refund of %s: %w", s.Amount, ErrAmount)
+	}
+	if strings.TrimSpace(s.Reason) == "" {
+		return false, fmt.Errorf("a refund needs a reason and a reference: %w", ErrInvalid)
+	}
+	if again, err := inv.replayed(s); again || err != nil {
+		return again, err
+	}
+	if refundable := inv.Refundable(); must(s.Amount.Cmp(refundable)) > 0 {
+		return false, &RefundableError{Requested: s.Amount, Refundable: refundable}
+	}
+	return false, nil
 }
 
 // CreditNote undoes part of an invoice. Its total is split, exactly, into

@@ -467,6 +467,19 @@ func TestRefund(t *testing.T) {
 		require.ErrorIs(t, inv.Refund(cny(5), "x", "", t0), invoice.ErrInvalid)
 		require.Equal(t, cny(0), inv.AmountRefunded())
 	})
+	t.Run("CheckRefund refuses what Refund would, and changes nothing", func(t *testing.T) {
+		t.Parallel()
+		inv := paid(t)
+		require.NoError(t, inv.Credit(note("cn", "Goodwill", 100_000, 0, 100_000, 0), t0))
+		v := inv.Version()
+		require.NoError(t, inv.CheckRefund(cny(900_000), "overcharge"))
+		require.ErrorIs(t, inv.CheckRefund(cny(900_001), "overcharge"), invoice.ErrAboveRefundable)
+		require.ErrorIs(t, inv.CheckRefund(cny(1), " goodwill"), invoice.ErrDuplicateRefund, "a reason a credit note settled")
+		require.ErrorIs(t, inv.CheckRefund(cny(0), "overcharge"), invoice.ErrAmount)
+		require.ErrorIs(t, issued(t).CheckRefund(cny(1), "overcharge"), invoice.ErrAboveRefundable)
+		require.Equal(t, v, inv.Version())
+		require.Equal(t, cny(100_000), inv.AmountRefunded())
+	})
 }
 
 func TestCreditNote(t *testing.T) {
