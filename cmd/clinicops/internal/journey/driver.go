@@ -131,8 +131,8 @@ func (d *Driver) WaitFor(ctx context.Context, what string, ready func(context.Co
 			}
 			return nil
 		}
-		if err != nil {
-			last = err
+		if err != nil && ctx.Err() == nil {
+			last = err // not the deadline's own error: the service's last answer
 		}
 		select {
 		case <-ctx.Done():

@@ -160,9 +160,15 @@ func (d *Driver) WaitCourse(ctx context.Context, what, courseID string, cond fun
 	var c Course
 	err := d.WaitFor(ctx, what, func(ctx context.Context) (bool, error) {
 		var err error
-		c, err = d.Course(ctx, courseID)
-		return err == nil && cond(c), err
+		seen, err := d.Course(ctx, courseID)
+		if err == nil {
+			c = seen
+		}
+		return err == nil && cond(seen), err
 	})
+	if err != nil && c.ID != "" {
+		err = fmt.Errorf("%w (last seen: %s, version %d)", err, c.Status, c.Version)
+	}
 	return c, err
 }
 
@@ -387,9 +393,15 @@ func (d *Driver) WaitAccount(ctx context.Context, what, patientID string, cond f
 	var a Account
 	err := d.WaitFor(ctx, what, func(ctx context.Context) (bool, error) {
 		var err error
-		a, err = d.Account(ctx, patientID)
-		return err == nil && cond(a), err
+		seen, err := d.Account(ctx, patientID)
+		if err == nil {
+			a = seen
+		}
+		return err == nil && cond(seen), err
 	})
+	if err != nil && a.PatientID != "" {
+		err = fmt.Errorf("%w (last seen balance: %+v)", err, a.Balance)
+	}
 	return a, err
 }
 
