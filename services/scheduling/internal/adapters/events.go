@@ -62,11 +62,23 @@ func toAppointment(s appointment.Snapshot) *schedulingv1.Appointment {
 	d := s.Details
 	out := &schedulingv1.Appointment{AppointmentId: d.ID.String(), PatientId: d.PatientID.String(), Program: d.Program,
 		Kind: d.Kind, ResourceId: d.ResourceID.String(), ResourceKind: d.ResourceKind, Start: ts(d.Start), End: ts(d.End),
-		PatientPresent: d.PatientPresent, ProductId: d.ProductID, Cycle: int32(d.Cycle)} //nolint:gosec // cycles are few
+		PatientPresent: d.PatientPresent, ProductId: wireDIN(d.ProductID), Cycle: int32(d.Cycle)} //nolint:gosec // cycles are few
 	if d.CourseID.String() != "00000000-0000-0000-0000-000000000000" {
 		out.CourseId = d.CourseID.String()
 	}
 	return out
+}
+
+// wireDIN is a stored product id (the DIN without its check character) as
+// the events carry it: with its check character, as the API answers it and
+// the bedside scanner reads it, so consumers can match the two. Anything
+// that is not a DIN is passed on as it is.
+func wireDIN(stored string) string {
+	d, err := product.ParseDIN(stored)
+	if err != nil {
+		return stored
+	}
+	return d.String() + string(d.Check())
 }
 
 func toProduct(id, patient, courseID string, cycle int, program, source string) *schedulingv1.Product {
@@ -148,18 +160,18 @@ func toProto(ev any) (aggregateID string, msg proto.Message, err error) {
 func productToProto(pe productEvent) (string, proto.Message, error) {
 	switch e := pe.Event.(type) {
 	case product.CultureStarted:
-		id := e.DIN.String()
+		id := wireDIN(e.DIN.String())
 		return id, &schedulingv1.CultureStarted{ProductId: id, Version: e.Version, OccurredAt: ts(e.At),
 			Product:   toProduct(id, e.PatientID.String(), e.CourseID.String(), e.Cycle, pe.program, "autologous"),
 			StartedAt: ts(e.At)}, nil
 	case product.Released:
-		id := e.DIN.String()
+		id := wireDIN(e.DIN.String())
 		return id, &schedulingv1.ProductReleased{ProductId: id, Version: e.Version, OccurredAt: ts(e.At),
 			Product:    toProduct(id, e.PatientID.String(), e.CourseID.String(), e.Cycle, pe.program, "autologous"),
 			ReleasedAt: ts(e.At), ExpiresAt: ts(e.ExpiresAt), ViabilityPct: e.QC.ViabilityPct, PurityPct: e.QC.PurityPct,
 			EndotoxinEuPerMl: e.QC.EndotoxinEUPerML}, nil
 	case product.Failed:
-		id := e.DIN.String()
+		id := wireDIN(e.DIN.String())
 		return id, &schedulingv1.ProductFailed{ProductId: id, Version: e.Version, OccurredAt: ts(e.At),
 			Product: toProduct(id, e.PatientID.String(), e.CourseID.String(), e.Cycle, pe.program, "autologous"),
 			Reason:  e.Reason}, nil
