@@ -5,6 +5,9 @@ SHELL := /bin/bash
 # Workspace modules, from go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 # Fuzz time per target in `make test` (brief: they guard decoders against regressions).
+# Minimising is capped at 100 runs: Go minimises every new interesting input
+# for up to 60 s by default, which would spend a target that runs each input
+# through the service and Postgres (FuzzMoneyWrites) on minimising alone.
 FUZZTIME ?= 10s
 # Where `make run` keeps its data.
 DATA_DIR ?= .data
@@ -35,7 +38,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 	  dir=$$(dirname $$f); \
 	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
 	    echo "fuzz ./$$dir $$t"; corpus=$$dir/testdata/fuzz/$$t; before=$$(ls $$corpus 2>/dev/null | wc -l); \
-	    out=$$(cd $$dir && go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . 2>&1); rc=$$?; echo "$$out" | tail -3; \
+	    out=$$(cd $$dir && go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x . 2>&1); rc=$$?; echo "$$out" | tail -3; \
 	    if [ $$rc -ne 0 ]; then \
 	      after=$$(ls $$corpus 2>/dev/null | wc -l); \
 	      if [ "$$after" = "$$before" ] && echo "$$out" | grep -q 'context deadline exceeded'; then \
