@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +156,7 @@ var propCommands = []string{
 	"plan a course", "plan again", "pay an invoice exactly", "pay part of an invoice", "overpay an invoice",
 	"pay the account", "pay with a reference used before", "pay a bad amount", "refund an invoice",
 	"refund account credit", "issue a credit note", "start a culture", "give an infusion", "fail a product",
-	"cancel a course", "approve a refund",
+	"cancel a course", "approve a refund", "void an invoice",
 }
 
 // propWeighted draws money commands more often than the rest: a refund
@@ -202,6 +203,8 @@ func (h *history) step(rt *rapid.T, cmd string) {
 		h.clinical(rt, cmd)
 	case "approve a refund":
 		h.approve(rt)
+	case "void an invoice":
+		h.void(rt)
 	default:
 		rt.Fatalf("unknown command %q", cmd)
 	}
@@ -610,6 +613,32 @@ func (h *history) approve(rt *rapid.T) {
 	}
 	require.Equal(rt, app.RefundPending, status, "only a pending refund is approved")
 	require.Equal(rt, before.Refunded.Amount()+amount, h.snapshot(rt).Summary.Refunded.Amount(), "an approved refund is paid out")
+}
+
+// void voids an invoice, most often one still owing and holding no paid
+// money: taken, it is void, keeps its number and what it owed is off the
+// account.
+func (h *history) void(rt *rapid.T) {
+	inv := h.anInvoice(rt, func(i *invoice.Invoice) bool { return owing(i) && !holding(i) })
+	if inv == nil {
+		return
+	}
+	before := h.snapshot(rt).Summary
+	due := inv.AmountDue()
+	taken := h.do(rt, "void an invoice", func(ctx context.Context, r app.Repositories) error {
+		_, err := h.b.billing.VoidInvoice(ctx, r, inv.ID(), rapid.SampledFrom([]string{"planned twice", "entered in error"}).Draw(rt, "why"))
+		return err
+	})
+	if !taken {
+		voidable := !holding(inv) && slices.Contains([]invoice.Status{invoice.Issued, invoice.PartiallyPaid, invoice.Overdue}, inv.Status())
+		require.False(rt, voidable, "an open invoice holding no paid money is voided")
+		return
+	}
+	var status, number string
+	require.NoError(rt, h.b.db.QueryRow(`SELECT status, number FROM invoices WHERE id = $1`, inv.ID()).Scan(&status, &number))
+	require.Equal(rt, "void", status)
+	require.Equal(rt, inv.Number(), number, "a voided invoice keeps its number")
+	require.Equal(rt, before.Owed.Amount()-due.Amount(), h.snapshot(rt).Summary.Owed.Amount(), "what it owed is off the account")
 }
 
 // check holds the patient's account to the invariants.

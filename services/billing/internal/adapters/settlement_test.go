@@ -410,3 +410,24 @@ func TestEarnedMoneyIsNotRefundedButCredited(t *testing.T) {
 	require.Equal(t, cnyM(t, 199_900), s.Revenue)
 	b.checkLedger(t)
 }
+
+// TestCancelAfterAVoidSettlesTheRest: a course with a voided instalment
+// is still settled when it is cancelled (the void owes nothing and gets no
+// credit note), and the ledger agrees.
+func TestCancelAfterAVoidSettlesTheRest(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	patient, _ := b.payDeposit(t)
+	var course, instalment uuid.UUID
+	require.NoError(t, b.db.QueryRow(`SELECT course_id, id FROM invoices WHERE patient_id = $1 AND kind = 'instalment' ORDER BY cycle LIMIT 1`,
+		patient).Scan(&course, &instalment))
+	b.do(t, func(ctx context.Context, r app.Repositories) error {
+		_, err := b.billing.VoidInvoice(ctx, r, instalment, "entered in error")
+		return err
+	})
+	b.cancel(t, course, 9)
+	require.Zero(t, b.count(t, `SELECT count(*) FROM credit_notes WHERE invoice_id = $1`, instalment))
+	s := b.summary(t, patient)
+	require.True(t, s.Owed.IsZero(), "nothing is owed after the cancellation")
+	b.checkLedger(t)
+}
