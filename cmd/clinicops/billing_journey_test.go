@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/clinicops/clinicops/cmd/clinicops/internal/journey"
 	"github.com/clinicops/clinicops/pkg/clock"
+	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/pkg/testharness"
 )
@@ -26,8 +28,18 @@ const journeyProgram = "nk-autologous"
 
 // startJourney runs the four services on one dev clock with their demo
 // reference data (as `clinicops dev` seeds it) and returns a driver.
+//
+// With CLINICOPS_JOURNEY_DEV set to a running `make run`'s token file
+// (.data/dev-tokens.env), the journeys walk that system instead, on its
+// default ports and its /dev/clock; run them one at a time (-parallel 1),
+// since they share its clock:
+//
+//	CLINICOPS_JOURNEY_DEV=$PWD/.data/dev-tokens.env go test -parallel 1 -run TestBillingJourney ./cmd/clinicops/
 func startJourney(t *testing.T) *journey.Driver {
 	t.Helper()
+	if tokens := os.Getenv("CLINICOPS_JOURNEY_DEV"); tokens != "" {
+		return againstDev(t, tokens)
+	}
 	dev := clock.NewDev()
 	svcs := testharness.StartServices(t, services, func(o *platform.Options) { o.Clock = dev })
 	urls := map[string]string{}
@@ -39,6 +51,17 @@ func startJourney(t *testing.T) *journey.Driver {
 		Intake: urls["intake"], Scheduling: urls["scheduling"], Billing: urls["billing"],
 		Tokens: svcs[0].Tokens, Clock: journey.InProcess{Dev: dev}, Timeout: 20 * time.Second,
 		OnWait: func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}
+}
+
+// againstDev drives the system `make run` runs, with its dev tokens.
+func againstDev(t *testing.T, tokensFile string) *journey.Driver {
+	t.Helper()
+	tokens := readTokens(t, tokensFile)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	return &journey.Driver{HTTP: hc, Intake: "http://127.0.0.1:8081", Scheduling: "http://127.0.0.1:8082", Billing: "http://127.0.0.1:8083",
+		Tokens: tokens, Clock: journey.DevEndpoint{URL: "http://127.0.0.1:8080/dev/clock", AdminToken: tokens[httpx.RoleAdmin], HTTP: hc},
+		Timeout: 30 * time.Second,
+		OnWait:  func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}
 }
 
 // enrol registers a patient, requests a course of the program and waits
