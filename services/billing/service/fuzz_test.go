@@ -7,13 +7,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
-	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/billing/service"
@@ -34,16 +30,8 @@ const (
 func FuzzMoneyWrites(f *testing.F) {
 	s := testharness.StartService(f, service.Service)
 	require.NoError(f, service.Service.Seed(context.Background(), s.Runtime))
-	s.Publish(f, "intake", fuzzPatient, &intakev1.PatientRegistered{PatientId: fuzzPatient, Version: 1, OccurredAt: timestamppb.Now()})
-	s.WaitConsumed(f, "INTAKE", "billing_patient_registered")
-	var cycles []*schedulingv1.PlannedCycle
-	for i, ph := range []string{"initial", "initial", "initial", "consolidation", "consolidation", "maintenance"} {
-		cycles = append(cycles, &schedulingv1.PlannedCycle{Cycle: int32(i + 1), Phase: ph, //nolint:gosec // six
-			TargetDate: time.Now().AddDate(0, i+1, 0).Format(time.DateOnly), Status: "planned"})
-	}
-	s.Publish(f, "scheduling", fuzzCourse, &schedulingv1.CoursePlanned{CourseId: fuzzCourse, Version: 1, OccurredAt: timestamppb.Now(),
-		PatientId: fuzzPatient, Program: "nk-autologous", ProtocolVersion: "NK-AUTO-2026.1", Cycles: cycles})
-	s.WaitConsumed(f, "SCHEDULING", "billing_course_planned")
+	registered(f, s, fuzzPatient)
+	planned(f, s, fuzzPatient, fuzzCourse)
 	var invoice string
 	require.NoError(f, s.DB.Get(&invoice, `SELECT id FROM invoices WHERE course_id = $1 ORDER BY cycle, kind LIMIT 1`, fuzzCourse))
 

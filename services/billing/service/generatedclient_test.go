@@ -11,11 +11,8 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
-	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
-	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/billing/api/client"
@@ -211,17 +208,8 @@ func TestGeneratedClientDrivesBilling(t *testing.T) {
 func plannedCourse(t *testing.T, s *testharness.Service) (patient, course uuid.UUID) {
 	t.Helper()
 	patient, course = uuid.New(), uuid.New()
-	s.Publish(t, "intake", patient.String(), &intakev1.PatientRegistered{PatientId: patient.String(), Version: 1, OccurredAt: timestamppb.Now()})
-	s.WaitConsumed(t, "INTAKE", "billing_patient_registered")
-	var cycles []*schedulingv1.PlannedCycle
-	for i, ph := range []string{"initial", "initial", "initial", "consolidation", "consolidation", "maintenance"} {
-		cycles = append(cycles, &schedulingv1.PlannedCycle{Cycle: int32(i + 1), Phase: ph, //nolint:gosec // six
-			TargetDate: time.Now().AddDate(0, i+1, 0).Format(time.DateOnly), Status: "planned"})
-	}
-	s.Publish(t, "scheduling", course.String(), &schedulingv1.CoursePlanned{CourseId: course.String(), Version: 1,
-		OccurredAt: timestamppb.Now(), PatientId: patient.String(), Program: "nk-autologous", ProtocolVersion: "NK-AUTO-2026.1",
-		Cycles: cycles})
-	s.WaitConsumed(t, "SCHEDULING", "billing_course_planned")
+	registered(t, s, patient.String())
+	planned(t, s, patient.String(), course.String())
 	return patient, course
 }
 

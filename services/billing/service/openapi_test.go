@@ -15,10 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
-	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/billing/api"
@@ -30,16 +27,8 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	s := testharness.StartService(t, service.Service)
 	require.NoError(t, service.Service.Seed(context.Background(), s.Runtime))
 	id, course := uuid.NewString(), uuid.NewString()
-	s.Publish(t, "intake", id, &intakev1.PatientRegistered{PatientId: id, Version: 1, OccurredAt: timestamppb.Now()})
-	s.WaitConsumed(t, "INTAKE", "billing_patient_registered")
-	var cycles []*schedulingv1.PlannedCycle
-	for i, ph := range []string{"initial", "initial", "initial", "consolidation", "consolidation", "maintenance"} {
-		cycles = append(cycles, &schedulingv1.PlannedCycle{Cycle: int32(i + 1), Phase: ph, //nolint:gosec // six
-			TargetDate: time.Now().AddDate(0, i+1, 0).Format(time.DateOnly), Status: "planned"})
-	}
-	s.Publish(t, "scheduling", course, &schedulingv1.CoursePlanned{CourseId: course, Version: 1, OccurredAt: timestamppb.Now(),
-		PatientId: id, Program: "nk-autologous", ProtocolVersion: "NK-AUTO-2026.1", Cycles: cycles})
-	s.WaitConsumed(t, "SCHEDULING", "billing_course_planned")
+	registered(t, s, id)
+	planned(t, s, id, course)
 
 	testharness.CheckOpenAPI(t, s, api.OpenAPI, func(c *testharness.OpenAPIContract) {
 		const (
@@ -166,9 +155,7 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 
 		// ---- voiding: a second course's unpaid deposit ----
 		second := uuid.NewString()
-		s.Publish(t, "scheduling", second, &schedulingv1.CoursePlanned{CourseId: second, Version: 1, OccurredAt: timestamppb.Now(),
-			PatientId: id, Program: "nk-autologous", ProtocolVersion: "NK-AUTO-2026.1", Cycles: cycles})
-		s.WaitConsumed(t, "SCHEDULING", "billing_course_planned")
+		planned(t, s, id, second)
 		unpaid := call(fd, get, "/v1/invoices?course_id="+second, nil, 200).JSON(t)["items"].([]any)[0].(map[string]any)
 		voidPath := "/v1/invoices/" + unpaid["id"].(string) + "/void"
 		call(fd, post, voidPath, map[string]any{"reason": "front desk"}, 403)

@@ -163,6 +163,22 @@ func (b *Billing) courseInvoiceIDs(ctx context.Context, repos Repositories, inv 
 	return ids, nil
 }
 
+// earnedPart is the part of amount, taken back from a course (a credit
+// note, a void), that comes off revenue: what the course's invoices no
+// longer hold deferred, because it was earned. The rest comes off their
+// deferred revenue.
+func earnedPart(book *ledger.Book, course []uuid.UUID, amount money.Money) (money.Money, error) {
+	deferred := deferredOf(book, course)
+	if deferred.IsNegative() {
+		deferred = money.Zero(amount.Currency())
+	}
+	fromDeferred, err := amount.Min(deferred)
+	if err != nil {
+		return money.Money{}, err
+	}
+	return amount.Sub(fromDeferred)
+}
+
 // deferredOf is the deferred revenue the book holds for those invoices.
 func deferredOf(book *ledger.Book, invoiceIDs []uuid.UUID) money.Money {
 	return book.BalanceWhere(ledger.DeferredRevenue, func(r ledger.Refs) bool { return slices.Contains(invoiceIDs, r.InvoiceID) })
@@ -192,16 +208,7 @@ func (b *Billing) credit(ctx context.Context, repos Repositories, book *ledger.B
 	if err := repos.Invoices().Save(ctx, inv); err != nil {
 		return CreditNote{}, err
 	}
-	cur := note.Total.Currency()
-	deferred := deferredOf(book, course)
-	if deferred.IsNegative() {
-		deferred = money.Zero(cur)
-	}
-	fromDeferred, err := note.Total.Min(deferred)
-	if err != nil {
-		return CreditNote{}, err
-	}
-	fromRevenue, err := note.Total.Sub(fromDeferred)
+	fromRevenue, err := earnedPart(book, course, note.Total)
 	if err != nil {
 		return CreditNote{}, err
 	}

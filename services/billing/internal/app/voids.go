@@ -10,7 +10,6 @@ import (
 
 	"github.com/clinicops/clinicops/services/billing/internal/domain/invoice"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/ledger"
-	"github.com/clinicops/clinicops/services/billing/internal/domain/money"
 )
 
 // ErrInvalidVoid: a void without a reason (or with a very long one).
@@ -55,15 +54,7 @@ func (b *Billing) VoidInvoice(ctx context.Context, repos Repositories, invoiceID
 	if !owed.IsPositive() {
 		return inv, nil
 	}
-	deferred := deferredOf(book, course)
-	if deferred.IsNegative() {
-		deferred = money.Zero(owed.Currency())
-	}
-	fromDeferred, err := owed.Min(deferred)
-	if err != nil {
-		return nil, err
-	}
-	fromRevenue, err := owed.Sub(fromDeferred)
+	fromRevenue, err := earnedPart(book, course, owed)
 	if err != nil {
 		return nil, err
 	}
