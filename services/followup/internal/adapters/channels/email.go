@@ -1,0 +1,93 @@
+package channels
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/clinicops/clinicops/services/followup/internal/app"
+)
+
+// MessageID is the Message-ID every attempt of the message keyed key
+// carries, angle brackets included. The key is escaped (bytes outside
+// [A-Za-z0-9_-] as =XX) so that any key gives a valid id and two keys
+// never give the same one.
+func MessageID(key, domain string) string {
+	var b strings.Builder
+	b.WriteByte('<')
+	for i := 0; i < len(key); i++ {
+		ch := key[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '_', ch == '-':
+			b.WriteByte(ch)
+		default:
+			fmt.Fprintf(&b, "=%02X", ch)
+		}
+	}
+	b.WriteByte('@')
+	b.WriteString(domain)
+	b.WriteByte('>')
+	return b.String()
+}
+
+// languageTag is what Content-Language accepts (RFC 3282, BCP 47).
+var languageTag = regexp.MustCompile(`^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$`)
+
+// composeEmail renders msg as an RFC 5322 message in UTF-8: the subject
+// as RFC 2047 encoded words, the body quoted-printable, so that it passes
+// any server in 7-bit ASCII and Chinese text arrives intact.
+func composeEmail(msg app.Message, from, idDomain string, now time.Time) (rcpt string, data []byte, err error) {
+	if msg.IdempotencyKey == "" {
+		return "", nil, fmt.Errorf("email: no idempotency key, so no stable Message-ID: %w", app.ErrRefused)
+	}
+	to, err := mail.ParseAddress(msg.To)
+	if err != nil {
+		// Not the address itself: it is personal data.
+		return "", nil, fmt.Errorf("email: the recipient address does not parse: %w", app.ErrRefused)
+	}
+	var b bytes.Buffer
+	header := func(name, value string) { b.WriteString(name + ": " + value + "\r\n") }
+	header("From", from)
+	header("To", to.String())
+	header("Subject", encodeSubject(msg.Subject))
+	header("Date", now.Format(time.RFC1123Z))
+	header("Message-ID", MessageID(msg.IdempotencyKey, idDomain))
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "quoted-printable")
+	if languageTag.MatchString(msg.Language) {
+		header("Content-Language", msg.Language)
+	}
+	// RFC 3834: machines should not answer it (no vacation replies).
+	header("Auto-Submitted", "auto-generated")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	if _, err := qp.Write([]byte(msg.Body)); err != nil {
+		return "", nil, fmt.Errorf("email: encode the body: %w", err)
+	}
+	if err := qp.Close(); err != nil {
+		return "", nil, fmt.Errorf("email: encode the body: %w", err)
+	}
+	b.WriteString("\r\n")
+	return to.Address, b.Bytes(), nil
+}
+
+// encodeSubject keeps a short printable ASCII subject as it is and
+// encodes any other as base64 encoded words, one per folded line, since
+// a header line should stay under 78 characters.
+func encodeSubject(s string) string {
+	s = strings.Join(strings.Fields(s), " ") // no CR or LF can reach the header
+	plain := len(s) <= 60 && !strings.Contains(s, "=?")
+	for i := 0; plain && i < len(s); i++ {
+		plain = s[i] >= 0x20 && s[i] < 0x7f
+	}
+	if plain {
+		return s
+	}
+	return strings.ReplaceAll(mime.BEncoding.Encode("utf-8", s), "?= =?", "?=\r\n =?")
+}
