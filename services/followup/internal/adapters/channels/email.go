@@ -2,13 +2,14 @@ package channels
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
-	"mime"
 	"mime/quotedprintable"
 	"net/mail"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clinicops/clinicops/services/followup/internal/app"
 )
@@ -73,13 +74,14 @@ func composeEmail(msg app.Message, from, idDomain string, now time.Time) (rcpt s
 	if err := qp.Close(); err != nil {
 		return "", nil, fmt.Errorf("email: encode the body: %w", err)
 	}
-	b.WriteString("\r\n")
+	// The DATA writer ends the last line before the terminating dot.
 	return to.Address, b.Bytes(), nil
 }
 
 // encodeSubject keeps a short printable ASCII subject as it is and
-// encodes any other as base64 encoded words, one per folded line, since
-// a header line should stay under 78 characters.
+// encodes any other as base64 encoded words (RFC 2047), one per folded
+// line: each holds at most 39 bytes of UTF-8, whole characters only, so
+// that even the first line, after "Subject: ", stays within 76 characters.
 func encodeSubject(s string) string {
 	s = strings.Join(strings.Fields(s), " ") // no CR or LF can reach the header
 	plain := len(s) <= 60 && !strings.Contains(s, "=?")
@@ -89,5 +91,19 @@ func encodeSubject(s string) string {
 	if plain {
 		return s
 	}
-	return strings.ReplaceAll(mime.BEncoding.Encode("utf-8", s), "?= =?", "?=\r\n =?")
+	const maxChunk = 39
+	var words []string
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) {
+			_, size := utf8.DecodeRuneInString(s[n:])
+			if n+size > maxChunk {
+				break
+			}
+			n += size
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, "\r\n ")
 }
