@@ -86,7 +86,7 @@ func withTLS(cert tls.Certificate) sinkOption {
 	}
 }
 
-func startSink(t *testing.T, opts ...sinkOption) *sink {
+func startSink(t testing.TB, opts ...sinkOption) *sink {
 	t.Helper()
 	s := &sink{rcptReply: map[string]*gosmtp.SMTPError{}}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
@@ -338,13 +338,18 @@ func TestSMTPCancelWhileAwaitingTheReplyIsUnknown(t *testing.T) {
 	hold := make(chan struct{})
 	s := startSink(t, func(_ *gosmtp.Server, s *sink) { s.holdData, s.dataHeld = hold, make(chan struct{}) })
 	t.Cleanup(func() { close(hold) })
-	ch := newTestSMTP(t, s)
+	ch := newTestSMTP(t, s, func(c *SMTPConfig) { c.Timeout = time.Minute })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ch.Send(ctx, testMessage("k")) }()
 	<-s.dataHeld
 	cancel()
-	err := <-done
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send did not return when its context was cancelled")
+	}
 	require.ErrorIs(t, err, app.ErrOutcomeUnknown)
 	require.ErrorIs(t, err, context.Canceled)
 }
@@ -429,4 +434,44 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+func TestSMTPDoesNotReuseAConnectionIdleTooLong(t *testing.T) {
+	t.Parallel()
+	s := startSink(t)
+	ch := newTestSMTP(t, s, func(c *SMTPConfig) { c.IdleTimeout = time.Nanosecond })
+	require.NoError(t, ch.Send(context.Background(), testMessage("a")))
+	require.NoError(t, ch.Send(context.Background(), testMessage("b")))
+	sessions, _ := s.counts()
+	require.Equal(t, 2, sessions)
+}
+
+func TestSMTPClose(t *testing.T) {
+	t.Parallel()
+	s := startSink(t)
+	ch := newTestSMTP(t, s)
+	require.NoError(t, ch.Send(context.Background(), testMessage("a")))
+	require.NoError(t, ch.Close())
+	err := ch.Send(context.Background(), testMessage("b"))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, app.ErrOutcomeUnknown)
+}
+
+// BenchmarkSMTPSend measures messages a second through the pool to a
+// local go-smtp sink (the reminders_100k figure sends through this path).
+func BenchmarkSMTPSend(b *testing.B) {
+	s := startSink(b)
+	ch, err := NewSMTP(SMTPConfig{Addr: s.addr, From: "noreply@clinic.test", MaxConns: 4})
+	require.NoError(b, err)
+	defer func() { _ = ch.Close() }()
+	msg := testMessage("bench")
+	b.SetParallelism(2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := ch.Send(context.Background(), msg); err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }
