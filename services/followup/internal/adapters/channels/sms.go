@@ -58,8 +58,9 @@ type smsRequest struct {
 	Reference string `json:"reference"`
 }
 
-// Send posts msg. 2xx: accepted. 4xx: refused. 5xx and failures before the
-// request left: transient. No answer after it left: outcome unknown.
+// Send posts msg. 2xx: accepted. 4xx but 408 and 429: refused. 408, 429,
+// 5xx and failures before the request left: transient. No answer after it
+// left: outcome unknown.
 func (s *SMS) Send(ctx context.Context, msg app.Message) error {
 	if !e164.MatchString(msg.To) {
 		return fmt.Errorf("sms: the number is not in E.164 form: %w", app.ErrRefused)
@@ -83,6 +84,10 @@ func smsVerdict(status int) error {
 	switch {
 	case status >= 200 && status < 300:
 		return nil
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		// Throttled or timed out before acting: nothing was sent, so a
+		// later try is safe even on this channel.
+		return statusError(status, nil)
 	case status >= 400 && status < 500:
 		return statusError(status, app.ErrRefused)
 	default:

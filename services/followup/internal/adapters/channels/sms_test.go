@@ -54,7 +54,8 @@ func TestSMSStatuses(t *testing.T) {
 		want outcome
 	}{
 		{200, accepted}, {201, accepted}, {202, accepted},
-		{400, refused}, {401, refused}, {404, refused}, {422, refused}, {429, refused},
+		{400, refused}, {401, refused}, {404, refused}, {422, refused},
+		{408, transient}, {429, transient},
 		{500, transient}, {502, transient}, {503, transient},
 		{302, transient},
 	} {
