@@ -29,10 +29,16 @@
 // # Errors
 //
 // Send wraps app.ErrRefused when the message can never go (a 5xx SMTP reply
-// to RCPT or DATA, a 4xx from a gateway, an address that does not parse),
-// app.ErrOutcomeUnknown when it may have left, and returns any other error
-// for a transient failure worth retrying with backoff. Errors carry status
-// codes, never the server's text: replies often echo the address.
+// to RCPT or DATA, a 4xx other than 408 and 429 from a gateway, an address
+// that does not parse), app.ErrOutcomeUnknown when it may have left, and
+// returns any other error for a transient failure worth retrying with
+// backoff. Errors carry status codes, never the server's text or body:
+// replies often echo the address.
+//
+// Every Send honours its context: cancelling it ends the attempt at once
+// (as ErrOutcomeUnknown if the message had already gone out whole). The
+// HTTP channels also have a client timeout; SMTP bounds each Send by
+// FOLLOWUP_SMTP_TIMEOUT.
 //
 // # Settings
 //
