@@ -139,6 +139,7 @@ func (s *SMTP) Send(ctx context.Context, msg app.Message) error {
 	}
 	keep, err := s.transact(ctx, c, rcpt, data)
 	if err != nil && reused && errors.Is(err, errStale) {
+		_ = c.client.Close()
 		if c, err = s.dial(ctx); err != nil {
 			return err
 		}
