@@ -310,3 +310,164 @@ func TestRestartAtEveryStepOfASend(t *testing.T) {
 		}
 	}
 }
+
+// A reschedule or a cancel racing a due reminder, many times: the
+// reminder for the old time is either sent (its claim locked the visit
+// before the move) or not at all; never claimed after the move committed.
+func TestMoveOrCancelRacingADueReminder(t *testing.T) {
+	t.Parallel()
+	for _, move := range []bool{true, false} {
+		t.Run(fmt.Sprintf("move=%v", move), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, false)
+			p := b.patient()
+			outcomes := map[string]int{}
+			for i := 0; i < 40; i++ {
+				b.clock.Set(r0)
+				v := b.visit(p, "draw", r0.Add(30*time.Hour))
+				b.book(v)
+				r := b.one(v.AppointmentID, "visit_24h", v.Start)
+				b.clock.Set(r0.Add(6*time.Hour + time.Minute))
+
+				changed := v
+				changed.Version = 2
+				if move {
+					changed.Start, changed.End = v.Start.Add(7*24*time.Hour), v.End.Add(7*24*time.Hour)
+				}
+				var wg sync.WaitGroup
+				var sendErr, changeErr error
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					_, sendErr = b.sender(nil).Deliver(context.Background(), r.ID, r.JobVersion, nil)
+				}()
+				go func() {
+					defer wg.Done()
+					changeErr = pgdb.InTx(context.Background(), b.db, nil, func(tx *sqlx.Tx) error {
+						if move {
+							return b.h.VisitBooked(context.Background(), b.store.Tx(tx), changed, b.clock.Now())
+						}
+						return b.h.VisitCancelled(context.Background(), b.store.Tx(tx), changed)
+					})
+				}()
+				wg.Wait()
+				require.NoError(t, sendErr)
+				require.NoError(t, changeErr)
+				// A worker that runs the job again afterwards changes nothing.
+				_, err := b.sender(nil).Deliver(context.Background(), r.ID, r.JobVersion, nil)
+				require.NoError(t, err)
+
+				status := b.status(r.ID)
+				outcomes[status]++
+				sends := b.ch.count(key(r.ID))
+				switch status {
+				case "sent":
+					require.Equal(t, 1, sends)
+					var claimedAgainst []int64
+					require.NoError(t, b.db.Select(&claimedAgainst, `SELECT visit_version FROM reminder_attempts WHERE reminder_id = $1`, r.ID))
+					require.Equal(t, []int64{1}, claimedAgainst, "claimed against the visit before the change")
+				case "cancelled":
+					require.Zero(t, sends, "never sent after the change committed")
+				default:
+					t.Fatalf("reminder %s: %s", r.ID, status)
+				}
+				if move {
+					require.Equal(t, "scheduled", b.one(v.AppointmentID, "visit_24h", changed.Start).Status, "the moved visit's reminder")
+				}
+			}
+			t.Logf("outcomes: %v", outcomes)
+		})
+	}
+}
+
+// Quiet hours in Berlin across the spring DST change (2027-03-28, 02:00
+// CET becomes 03:00 CEST): a reminder due at 21:30 the evening before
+// goes out at 08:00 on the wall clock, which is 06:00 UTC, not 07:00.
+func TestQuietHoursAcrossDST(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	b.loc = berlin
+	p := b.patient()
+	// A visit at 09:30 CEST on the 28th with an 11 h reminder, due at
+	// 21:30 CET on the 27th: inside quiet hours, across the change.
+	start := time.Date(2027, 3, 28, 9, 30, 0, 0, berlin)
+	b.h.Rules = []reminder.Rule{{Kind: "visit_11h", Before: 11 * time.Hour}}
+	b.clock.Set(start.Add(-20 * time.Hour))
+	v := b.visit(p, "infusion", start)
+	b.book(v)
+	r := b.one(v.AppointmentID, "visit_11h", start)
+	due := start.Add(-11 * time.Hour)
+	require.Equal(t, "21:30 CET", due.In(berlin).Format("15:04 MST"))
+	b.clock.Set(due)
+
+	s := b.sender(nil)
+	s.Policy.Quiet, err = reminder.ParseQuietHours(reminder.DefaultQuietHours)
+	require.NoError(t, err)
+	res, err, _ := deliver(s, r)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2027, 3, 28, 6, 0, 0, 0, time.UTC), res.DeferUntil.UTC(), "08:00 CEST")
+	require.Equal(t, "scheduled", b.status(r.ID))
+	require.Zero(t, b.ch.count(key(r.ID)))
+
+	b.clock.Set(res.DeferUntil)
+	res, err, _ = deliver(s, r)
+	require.NoError(t, err)
+	require.True(t, res.DeferUntil.IsZero())
+	require.Equal(t, "sent", b.status(r.ID))
+	require.Equal(t, 1, b.ch.count(key(r.ID)))
+}
+
+// A reminder that fell due while the service was down goes out when it
+// comes back unless past the stale limit; one for a visit that started is
+// never sent.
+func TestStaleAndStartedAreSkipped(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	p := b.patient()
+	v := b.visit(p, "draw", r0.Add(60*time.Hour))
+	b.book(v)
+	r48 := b.one(v.AppointmentID, "visit_48h", v.Start)
+	r24 := b.one(v.AppointmentID, "visit_24h", v.Start)
+	prep := b.one(v.AppointmentID, "draw_preparation", v.Start)
+
+	b.clock.Set(v.Start.Add(-24*time.Hour + 11*time.Hour)) // 48 h one is 35 h late, 24 h one 11 h late
+	for _, r := range []rem{r48, r24} {
+		_, err, _ := deliver(b.sender(nil), r)
+		require.NoError(t, err)
+	}
+	require.Equal(t, "skipped", b.status(r48.ID))
+	require.Equal(t, "sent", b.status(r24.ID), "late but within the limit")
+
+	b.clock.Set(v.Start.Add(time.Minute))
+	_, err, _ := deliver(b.sender(nil), prep)
+	require.NoError(t, err)
+	require.Equal(t, "skipped", b.status(prep.ID))
+	var reason string
+	require.NoError(t, b.db.Get(&reason, `SELECT reason FROM reminders WHERE reminder_id = $1`, prep.ID))
+	require.Equal(t, reminder.ReasonVisitStarted, reason)
+	require.Zero(t, b.ch.count(key(prep.ID)))
+}
+
+// No consent, no message: skipped with the reason.
+func TestNoConsentIsSkipped(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	p := uuid.New()
+	b.tx(func(r app.Repositories) error {
+		return r.Contacts().Save(context.Background(), contact.Contact{PatientID: p, Phone: "+8613800138000",
+			PreferredLanguage: "zh-CN", Version: 1, UpdatedAt: r0})
+	})
+	v := b.visit(p, "draw", r0.Add(30*time.Hour))
+	b.book(v)
+	r := b.one(v.AppointmentID, "visit_24h", v.Start)
+	b.clock.Set(r0.Add(6 * time.Hour))
+	_, err, _ := deliver(b.sender(nil), r)
+	require.NoError(t, err)
+	require.Equal(t, "skipped", b.status(r.ID))
+	var reason string
+	require.NoError(t, b.db.Get(&reason, `SELECT reason FROM reminders WHERE reminder_id = $1`, r.ID))
+	require.Equal(t, reminder.ReasonNoConsent, reason)
+	require.Zero(t, b.ch.count(key(r.ID)))
+}
