@@ -322,6 +322,21 @@ func TestMoveOrCancelRacingADueReminder(t *testing.T) {
 			b := setup(t, false)
 			p := b.patient()
 			outcomes := map[string]int{}
+			// At the moment a message leaves, its reminder must not have been
+			// dropped: a drop that committed first means the send came after
+			// the move or cancel.
+			var dropped []string
+			var mu sync.Mutex
+			b.ch.onSend = func(m app.Message) error {
+				var status string
+				require.NoError(t, b.db.Get(&status, `SELECT status FROM reminders WHERE 'reminder-' || reminder_id = $1`, m.IdempotencyKey))
+				if status != "scheduled" {
+					mu.Lock()
+					dropped = append(dropped, m.IdempotencyKey)
+					mu.Unlock()
+				}
+				return nil
+			}
 			for i := 0; i < 40; i++ {
 				b.clock.Set(r0)
 				v := b.visit(p, "draw", r0.Add(30*time.Hour))
@@ -375,6 +390,7 @@ func TestMoveOrCancelRacingADueReminder(t *testing.T) {
 					require.Equal(t, "scheduled", b.one(v.AppointmentID, "visit_24h", changed.Start).Status, "the moved visit's reminder")
 				}
 			}
+			require.Empty(t, dropped, "sent after the move or cancel committed")
 			t.Logf("outcomes: %v", outcomes)
 		})
 	}
