@@ -85,7 +85,8 @@ type Result struct {
 	Retry error
 }
 
-// ErrNotScheduled: the job is not the reminder's current one.
+// errGone: the attempt being recorded was settled by someone else (two
+// workers on one reminder: River rescued a job whose worker still ran).
 var errGone = errors.New("reminder gone")
 
 type reminderRow struct {
@@ -130,9 +131,11 @@ const (
 	finishAttempt = `UPDATE reminder_attempts SET status = $3, error = $4, finished_at = $5
 		WHERE reminder_id = $1 AND attempt = $2 AND status = 'sending'`
 	setReminderChannel = `UPDATE reminders SET channel = $2, updated_at = $3 WHERE reminder_id = $1`
-	closeReminder      = `UPDATE reminders SET status = $2, reason = $3, version = version + 1, updated_at = $4,
+	// closeReminder ends only a scheduled reminder: a sent, skipped or
+	// dropped one is never overwritten.
+	closeReminder = `UPDATE reminders SET status = $2, reason = $3, version = version + 1, updated_at = $4,
 		sent_at = CASE WHEN $2 = 'sent' THEN $4 ELSE sent_at END
-		WHERE reminder_id = $1 RETURNING version`
+		WHERE reminder_id = $1 AND status = 'scheduled' RETURNING version`
 	countAttempts       = `SELECT count(*) FROM reminder_attempts WHERE reminder_id = $1`
 	selectContactForUse = selectContact
 )
