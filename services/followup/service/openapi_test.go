@@ -10,12 +10,14 @@ package service_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
+	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/followup/api"
@@ -32,8 +34,14 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	s.Publish(t, "intake", none, &intakev1.PatientRegistered{PatientId: none, Version: 1, OccurredAt: timestamppb.Now()})
 	s.Publish(t, "intake", consent, &intakev1.ConsentRecorded{PatientId: sms, ConsentId: consent, Version: 1,
 		Kind: "contact_sms", OccurredAt: timestamppb.Now()})
+	appointment := uuid.NewString()
+	start := time.Now().Add(72 * time.Hour)
+	s.Publish(t, "scheduling", appointment, &schedulingv1.AppointmentBooked{AppointmentId: appointment, Version: 1,
+		OccurredAt: timestamppb.Now(), Appointment: &schedulingv1.Appointment{AppointmentId: appointment, PatientId: sms,
+			Kind: "infusion", Start: timestamppb.New(start), End: timestamppb.New(start.Add(2 * time.Hour)), PatientPresent: true}})
 	s.WaitConsumed(t, "INTAKE", "followup_patient_registered")
 	s.WaitConsumed(t, "INTAKE", "followup_consent_recorded")
+	s.WaitConsumed(t, "SCHEDULING", "followup_appointment_booked")
 
 	testharness.CheckOpenAPI(t, s, api.OpenAPI, func(c *testharness.OpenAPIContract) {
 		get := http.MethodGet
@@ -50,5 +58,19 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		c.Do(t, testharness.Call{Role: httpx.RoleFrontDesk, Method: get, Path: path, Status: 403})
 		c.Do(t, testharness.Call{Method: get, Path: path, Request: testharness.RequestInvalid, Status: 401})
 		c.Do(t, testharness.Call{Auth: "Bearer cop_not-a-token", Method: get, Path: path, Status: 401})
+
+		list := c.Do(t, testharness.Call{Role: httpx.RoleFrontDesk, Method: get, Path: "/v1/reminders?patient_id=" + sms, Status: 200}).JSON(t)
+		items := list["items"].([]any)
+		require.Len(t, items, 3, "48 h, 24 h and 2 h before the infusion")
+		first := items[0].(map[string]any)
+		require.Equal(t, "visit_48h", first["kind"])
+		require.Equal(t, "scheduled", first["status"])
+		require.Nil(t, first["channel"])
+		c.Do(t, testharness.Call{Role: httpx.RoleNurse, Method: get, Path: "/v1/reminders?appointment_id=" + appointment + "&status=sent", Status: 200})
+		c.Do(t, testharness.Call{Role: httpx.RoleClinician, Method: get, Path: "/v1/reminders?patient_id=" + sms + "&status=lost",
+			Request: testharness.RequestInvalid, Status: 400})
+		c.Do(t, testharness.Call{Role: httpx.RoleAdmin, Method: get, Path: "/v1/reminders", Status: 400})
+		c.Do(t, testharness.Call{Role: httpx.RoleBilling, Method: get, Path: "/v1/reminders?patient_id=" + sms, Status: 403})
+		c.Do(t, testharness.Call{Method: get, Path: "/v1/reminders?patient_id=" + sms, Request: testharness.RequestInvalid, Status: 401})
 	})
 }

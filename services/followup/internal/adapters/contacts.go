@@ -58,9 +58,13 @@ func toDomainContact(r contactRow) contact.Contact {
 
 // TxRepositories returns followup's repositories bound to tx, an event
 // handler's transaction; service.New hands this factory to ports.Events.
-func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx} }
+// Its Visits need the job client: use Store.Tx for those.
+func TxRepositories(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx, s: &Store{}} }
 
-type txRepositories struct{ tx *sqlx.Tx }
+type txRepositories struct {
+	tx *sqlx.Tx
+	s  *Store
+}
 
 func (r txRepositories) Contacts() app.ContactWriter { return contactsTx{tx: r.tx} }
 

@@ -15,6 +15,7 @@ import (
 // the record that the event was processed.
 type Repositories interface {
 	Contacts() ContactWriter
+	Visits() VisitWriter
 }
 
 // ContactWriter stores contacts and channel consents. Each keeps intake's

@@ -14,12 +14,14 @@ import (
 
 // HTTP serves followup's API.
 type HTTP struct {
-	Contacts app.ContactReader
+	Contacts  app.ContactReader
+	Reminders app.ReminderReader
 }
 
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/patients/{id}/contact", h.getContact, httpx.RoleClinician, httpx.RoleNurse, httpx.RoleAdmin)
+	rt.Handle("GET /v1/reminders", h.listReminders, httpx.RoleFrontDesk, httpx.RoleNurse, httpx.RoleClinician, httpx.RoleAdmin)
 }
 
 type contactResponse struct {

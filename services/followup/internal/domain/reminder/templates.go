@@ -1,0 +1,53 @@
+package reminder
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Languages with templates; anything else falls back to English.
+const (
+	LangEN = "en"
+	LangZH = "zh-CN"
+)
+
+// Language picks the template language for a patient's preferred language
+// (a BCP 47 tag): any Chinese tag is zh-CN, everything else en.
+func Language(preferred string) string {
+	if strings.HasPrefix(strings.ToLower(preferred), "zh") {
+		return LangZH
+	}
+	return LangEN
+}
+
+type template struct{ subject, body string }
+
+// templates per language and reminder kind; %s is the visit's local time.
+// A kind without a template of its own uses "" (the generic visit text).
+var templates = map[string]map[string]template{
+	LangEN: {
+		"":                 {"Your clinic visit", "Reminder: you have a visit at the clinic on %s."},
+		"infusion_2h":      {"Your infusion today", "Reminder: your infusion starts at %s. Please arrive 15 minutes early."},
+		"draw_preparation": {"Preparing for your blood draw", "Your blood draw is on %s. Drink plenty of water and eat a light meal beforehand."},
+	},
+	LangZH: {
+		"":                 {"就诊提醒", "提醒：您在 %s 有一次门诊就诊。"},
+		"infusion_2h":      {"今日输注提醒", "提醒：您的输注将于 %s 开始，请提前15分钟到达。"},
+		"draw_preparation": {"采血准备", "您的采血时间为 %s。请多喝水，采血前请清淡饮食。"},
+	},
+}
+
+var timeLayouts = map[string]string{LangEN: "Mon 2 Jan 2006 15:04 MST", LangZH: "2006年1月2日 15:04 MST"}
+
+// Render renders a reminder of kind for a visit starting at start, in the
+// clinic's zone, in the language chosen for preferred. It returns the
+// subject, the body and the language used.
+func Render(kind, preferred string, start time.Time, clinic *time.Location) (subject, body, lang string) {
+	lang = Language(preferred)
+	t, ok := templates[lang][kind]
+	if !ok {
+		t = templates[lang][""]
+	}
+	return t.subject, fmt.Sprintf(t.body, start.In(clinic).Format(timeLayouts[lang])), lang
+}
