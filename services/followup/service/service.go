@@ -23,6 +23,7 @@ import (
 	"github.com/clinicops/clinicops/pkg/platform"
 	"github.com/clinicops/clinicops/services/followup/api"
 	"github.com/clinicops/clinicops/services/followup/internal/adapters"
+	"github.com/clinicops/clinicops/services/followup/internal/adapters/channels"
 	"github.com/clinicops/clinicops/services/followup/internal/app"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/reminder"
 	"github.com/clinicops/clinicops/services/followup/internal/ports"
@@ -45,15 +46,11 @@ type Config struct {
 	MaxAttempts int
 	// SendTimeout bounds one send (FOLLOWUP_SEND_TIMEOUT, default 30s).
 	SendTimeout time.Duration
-	// Channels are the delivery channels by route, from newChannels.
+	// Channels are the configured delivery channels by name (channels.FromConfig:
+	// the log channel always, e-mail, SMS and the webhook when set).
 	Channels map[string]app.Channel
 }
 
-// newChannels builds the delivery channels from the environment. Until
-// the channels package lands (channels.FromConfig), only the log channel.
-var newChannels = func(func(string) string) (map[string]app.Channel, error) {
-	return map[string]app.Channel{"log": adapters.LogChannel{Log: slog.Default()}}, nil
-}
 
 // LoadConfig reads followup's settings.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -80,7 +77,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.SendTimeout, err = time.ParseDuration(get("FOLLOWUP_SEND_TIMEOUT", "30s")); err != nil || c.SendTimeout <= 0 {
 		return c, fmt.Errorf("FOLLOWUP_SEND_TIMEOUT: want a positive duration such as 30s")
 	}
-	if c.Channels, err = newChannels(getenv); err != nil {
+	if c.Channels, err = channels.FromConfig(getenv); err != nil {
 		return c, fmt.Errorf("channels: %w", err)
 	}
 	return c, nil
