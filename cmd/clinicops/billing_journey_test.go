@@ -60,7 +60,7 @@ func againstDev(t *testing.T, tokensFile string) *journey.Driver {
 	hc := &http.Client{Timeout: 10 * time.Second}
 	return &journey.Driver{HTTP: hc, Intake: "http://127.0.0.1:8081", Scheduling: "http://127.0.0.1:8082", Billing: "http://127.0.0.1:8083",
 		Followup: "http://127.0.0.1:8084",
-		Tokens: tokens, Clock: journey.DevEndpoint{URL: "http://127.0.0.1:8080/dev/clock", AdminToken: tokens[httpx.RoleAdmin], HTTP: hc},
+		Tokens:   tokens, Clock: journey.DevEndpoint{URL: "http://127.0.0.1:8080/dev/clock", AdminToken: tokens[httpx.RoleAdmin], HTTP: hc},
 		Timeout: 30 * time.Second,
 		OnWait:  func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}
 }
