@@ -48,7 +48,7 @@ func startJourney(t *testing.T) *journey.Driver {
 		urls[services[i].Name] = "http://" + s.Runtime.Addr()
 	}
 	return &journey.Driver{HTTP: &http.Client{Timeout: 10 * time.Second},
-		Intake: urls["intake"], Scheduling: urls["scheduling"], Billing: urls["billing"],
+		Intake: urls["intake"], Scheduling: urls["scheduling"], Billing: urls["billing"], Followup: urls["followup"],
 		Tokens: svcs[0].Tokens, Clock: journey.InProcess{Dev: dev}, Timeout: 20 * time.Second,
 		OnWait: func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}
 }
@@ -59,7 +59,8 @@ func againstDev(t *testing.T, tokensFile string) *journey.Driver {
 	tokens := readTokens(t, tokensFile)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	return &journey.Driver{HTTP: hc, Intake: "http://127.0.0.1:8081", Scheduling: "http://127.0.0.1:8082", Billing: "http://127.0.0.1:8083",
-		Tokens: tokens, Clock: journey.DevEndpoint{URL: "http://127.0.0.1:8080/dev/clock", AdminToken: tokens[httpx.RoleAdmin], HTTP: hc},
+		Followup: "http://127.0.0.1:8084",
+		Tokens:   tokens, Clock: journey.DevEndpoint{URL: "http://127.0.0.1:8080/dev/clock", AdminToken: tokens[httpx.RoleAdmin], HTTP: hc},
 		Timeout: 30 * time.Second,
 		OnWait:  func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}
 }

@@ -8,7 +8,9 @@ package service_test
 // through it: every operation and every documented status.
 
 import (
+	"maps"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	s.WaitConsumed(t, "INTAKE", "followup_patient_registered")
 	s.WaitConsumed(t, "INTAKE", "followup_consent_recorded")
 	s.WaitConsumed(t, "SCHEDULING", "followup_appointment_booked")
+	infused := infuseForContract(t, s)
 
 	testharness.CheckOpenAPI(t, s, api.OpenAPI, func(c *testharness.OpenAPIContract) {
 		get := http.MethodGet
@@ -72,5 +75,96 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		c.Do(t, testharness.Call{Role: httpx.RoleAdmin, Method: get, Path: "/v1/reminders", Status: 400})
 		c.Do(t, testharness.Call{Role: httpx.RoleBilling, Method: get, Path: "/v1/reminders?patient_id=" + sms, Status: 403})
 		c.Do(t, testharness.Call{Method: get, Path: "/v1/reminders?patient_id=" + sms, Request: testharness.RequestInvalid, Status: 401})
+		clinicalContract(t, c, infused)
 	})
+}
+
+// infuseForContract publishes an infusion scheduling completed and returns
+// its patient, once follow-up has planned the check-ins.
+func infuseForContract(t *testing.T, s *testharness.Service) string {
+	t.Helper()
+	patient, id := uuid.NewString(), uuid.NewString()
+	now := time.Now()
+	s.Publish(t, "scheduling", id, &schedulingv1.AppointmentCompleted{AppointmentId: id, Version: 3, OccurredAt: timestamppb.New(now),
+		Appointment: &schedulingv1.Appointment{AppointmentId: id, CourseId: uuid.NewString(), Cycle: 1, PatientId: patient,
+			Program: "nk-autologous", Kind: "infusion", ProductId: "G123426000001Y", Start: timestamppb.New(now.Add(-2 * time.Hour)),
+			End: timestamppb.New(now.Add(-time.Hour))}})
+	s.WaitConsumed(t, "SCHEDULING", "followup_appointment_completed")
+	return patient
+}
+
+// clinicalContract walks check-ins, escalations, adverse events, recipients
+// and outcomes through every documented status.
+func clinicalContract(t *testing.T, c *testharness.OpenAPIContract, patient string) {
+	get, post := http.MethodGet, http.MethodPost
+	nurse, clinician := httpx.RoleNurse, httpx.RoleClinician
+	big := strings.Repeat("x", 20<<10)
+	plain := []string{"Content-Type", "text/plain"}
+	list := c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/check-ins?patient_id=" + patient, Status: 200}).JSON(t)
+	items := list["items"].([]any)
+	require.Len(t, items, 5)
+	checkIn := "/v1/check-ins/" + items[0].(map[string]any)["id"].(string)
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/check-ins?status=pending", Status: 200})
+	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/check-ins?status=lost", Request: testharness.RequestInvalid, Status: 400})
+	c.Do(t, testharness.Call{Role: httpx.RoleFrontDesk, Method: get, Path: "/v1/check-ins", Status: 403})
+	c.Do(t, testharness.Call{Method: get, Path: "/v1/check-ins", Request: testharness.RequestInvalid, Status: 401})
+
+	answers := map[string]any{"temperature_celsius": 38.6, "symptoms": []string{"chills"}, "note": "slept badly"}
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: checkIn, Body: map[string]any{"temperature_celsius": 50.0}, Status: 422})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: checkIn, Body: answers, Header: []string{"Idempotency-Key", uuid.NewString()}, Status: 200})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: checkIn, Body: answers, Status: 409})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: "/v1/check-ins/" + uuid.NewString(), Body: answers, Status: 404})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: "/v1/check-ins/nope", Body: answers, Request: testharness.RequestInvalid, Status: 400})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: checkIn, Body: map[string]any{"note": big}, Request: testharness.RequestAny, Status: 413})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: checkIn, Body: "{}", Header: plain, Request: testharness.RequestAny, Status: 415})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: checkIn, Body: answers, Status: 403})
+	c.Do(t, testharness.Call{Method: post, Path: checkIn, Body: answers, Request: testharness.RequestInvalid, Status: 401})
+
+	esc := c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/escalations?status=open", Status: 200}).JSON(t)
+	require.Len(t, esc["items"], 1)
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/escalations?status=odd", Request: testharness.RequestInvalid, Status: 400})
+	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/escalations", Status: 403})
+	c.Do(t, testharness.Call{Method: get, Path: "/v1/escalations", Request: testharness.RequestInvalid, Status: 401})
+
+	ae := map[string]any{"patient_id": patient, "course_id": uuid.NewString(), "term": "Cytokine release syndrome", "scale": "ASTCT",
+		"grade": 3, "onset_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "serious": true, "product_id": "G123426000001Y"}
+	got := c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/adverse-events", Body: ae, Header: []string{"Idempotency-Key", uuid.NewString()}, Status: 201}).JSON(t)
+	require.Equal(t, true, got["reported"])
+	bad := maps.Clone(ae)
+	bad["grade"] = 9
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/adverse-events", Body: bad, Status: 422})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/adverse-events", Body: "{", Request: testharness.RequestAny, Status: 400})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/adverse-events", Body: map[string]any{"term": big}, Request: testharness.RequestAny, Status: 413})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/adverse-events", Body: "{}", Header: plain, Request: testharness.RequestAny, Status: 415})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: "/v1/adverse-events", Body: ae, Status: 403})
+	c.Do(t, testharness.Call{Method: post, Path: "/v1/adverse-events", Body: ae, Request: testharness.RequestInvalid, Status: 401})
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/adverse-events?patient_id=" + patient, Status: 200})
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/adverse-events", Request: testharness.RequestInvalid, Status: 400})
+	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/adverse-events?patient_id=" + patient, Status: 403})
+	c.Do(t, testharness.Call{Method: get, Path: "/v1/adverse-events?patient_id=" + patient, Request: testharness.RequestInvalid, Status: 401})
+
+	rec := c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/products/G123426000001Y/recipients", Status: 200}).JSON(t)
+	require.Len(t, rec["items"], 1)
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/products/lot-7/recipients", Status: 400})
+	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/products/G123426000001Y/recipients", Status: 403})
+	c.Do(t, testharness.Call{Method: get, Path: "/v1/products/G123426000001Y/recipients", Request: testharness.RequestInvalid, Status: 401})
+
+	outcome := map[string]any{"patient_id": patient, "course_id": uuid.NewString(), "cycle": 1, "measure": "HbA1c", "value": 48,
+		"unit": "mmol/mol", "measured_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/outcomes", Body: outcome, Header: []string{"Idempotency-Key", uuid.NewString()}, Status: 201})
+	das := maps.Clone(outcome)
+	das["measure"], das["value"] = "DAS28", 3.0
+	delete(das, "unit")
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/outcomes", Body: das, Status: 201})
+	das["value"] = 11.0
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/outcomes", Body: das, Status: 422})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/outcomes", Body: "{", Request: testharness.RequestAny, Status: 400})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/outcomes", Body: map[string]any{"measure": big}, Request: testharness.RequestAny, Status: 413})
+	c.Do(t, testharness.Call{Role: clinician, Method: post, Path: "/v1/outcomes", Body: "{}", Header: plain, Request: testharness.RequestAny, Status: 415})
+	c.Do(t, testharness.Call{Role: nurse, Method: post, Path: "/v1/outcomes", Body: outcome, Status: 403})
+	c.Do(t, testharness.Call{Method: post, Path: "/v1/outcomes", Body: outcome, Request: testharness.RequestInvalid, Status: 401})
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/outcomes?patient_id=" + patient, Status: 200})
+	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/outcomes?patient_id=x", Request: testharness.RequestInvalid, Status: 400})
+	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/outcomes?patient_id=" + patient, Status: 403})
+	c.Do(t, testharness.Call{Method: get, Path: "/v1/outcomes?patient_id=" + patient, Request: testharness.RequestInvalid, Status: 401})
 }

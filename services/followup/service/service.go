@@ -1,6 +1,7 @@
-// Package service describes followup: its configuration, migrations, the
-// events it consumes and how it is wired on a platform runtime. The binary,
-// `clinicops dev` and the tests all start it from Service.
+// Package service describes followup for the platform: its name, address,
+// migrations, the events it consumes, its settings and how it is built.
+// The binary, `clinicops dev`, the tests and the benchmarks all run this
+// one description.
 package service
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -29,6 +31,7 @@ import (
 	"github.com/clinicops/clinicops/services/followup/internal/ports"
 	"github.com/clinicops/clinicops/services/followup/migrations"
 )
+
 
 // Config is followup's own configuration.
 type Config struct {
@@ -49,8 +52,16 @@ type Config struct {
 	// Channels are the configured delivery channels by name (channels.FromConfig:
 	// the log channel always, e-mail, SMS and the webhook when set).
 	Channels map[string]app.Channel
+	// OnCall is the channel that alerts the on-call clinician
+	// (FOLLOWUP_ONCALL_CHANNEL: a configured channel's name, default log).
+	OnCall string
+	// CheckInDays are the days after an infusion its check-ins are due,
+	// by program ("" for every other program): FOLLOWUP_CHECKIN_DAYS
+	// (default 1,3,7,14,30) and FOLLOWUP_CHECKIN_DAYS_BY_PROGRAM
+	// ("msc=1,7,30;nk-autologous=1,3,7,14,30"), since AppointmentCompleted
+	// does not carry the protocol's days.
+	CheckInDays map[string][]int
 }
-
 
 // LoadConfig reads followup's settings.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -80,7 +91,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Channels, err = channels.FromConfig(getenv); err != nil {
 		return c, fmt.Errorf("channels: %w", err)
 	}
-	return c, nil
+	c.OnCall = get("FOLLOWUP_ONCALL_CHANNEL", channels.LogName)
+	if _, ok := c.Channels[c.OnCall]; !ok {
+		return c, fmt.Errorf("FOLLOWUP_ONCALL_CHANNEL: %q is not a configured channel (%s)", c.OnCall,
+			strings.Join(slices.Sorted(maps.Keys(c.Channels)), ", "))
+	}
+	return c, loadCheckInDays(getenv, &c)
 }
 
 // LogValue lists the settings at start (channel names only, never their secrets).
@@ -89,48 +105,84 @@ func (c Config) LogValue() slog.Value {
 	for i, r := range c.Rules {
 		kinds[i] = r.Kind
 	}
-	return slog.GroupValue(slog.Any("reminders", kinds), slog.Bool("quiet_hours", !c.Policy.Quiet.Off),
+	return slog.GroupValue(append([]slog.Attr{slog.Any("reminders", kinds), slog.Bool("quiet_hours", !c.Policy.Quiet.Off),
 		slog.Duration("stale_after", c.Policy.StaleAfter), slog.Any("preference", c.Preference),
-		slog.Any("channels", slices.Sorted(maps.Keys(c.Channels))), slog.Int("max_attempts", c.MaxAttempts))
+		slog.Any("channels", slices.Sorted(maps.Keys(c.Channels))), slog.String("on_call", c.OnCall),
+		slog.Int("max_attempts", c.MaxAttempts)}, c.checkInAttrs()...)...)
+}
+
+// Deps are what followup talks to outside itself, where a test needs to
+// stand in.
+type Deps struct {
+	// Alert reaches the on-call clinician (escalations, serious adverse
+	// events); nil uses the configured channel (FOLLOWUP_ONCALL_CHANNEL).
+	Alert func(rt *platform.Runtime) app.Channel
 }
 
 // Service is followup, described once.
-var Service = platform.Define(platform.Definition[Config]{
-	Name:        "followup",
-	DefaultAddr: ":8084",
-	Migrations:  []pgdb.MigrationSource{migrations.Source},
-	OpenAPI:     api.OpenAPI,
-	Consumes: []string{
-		messaging.SubjectOf(&intakev1.PatientRegistered{}),
-		messaging.SubjectOf(&intakev1.PatientUpdated{}),
-		messaging.SubjectOf(&intakev1.ConsentRecorded{}),
-		messaging.SubjectOf(&intakev1.ConsentWithdrawn{}),
-		messaging.SubjectOf(&schedulingv1.AppointmentBooked{}),
-		messaging.SubjectOf(&schedulingv1.AppointmentRescheduled{}),
-		messaging.SubjectOf(&schedulingv1.AppointmentCancelled{}),
-		messaging.SubjectOf(&schedulingv1.CourseOnHold{}),
-		messaging.SubjectOf(&schedulingv1.CourseResumed{}),
-		messaging.SubjectOf(&schedulingv1.CourseCancelled{}),
-	},
-	Config: LoadConfig,
-	Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {
-		store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox, Now: rt.Now}
-		sender := &adapters.Sender{DB: rt.DB, Outbox: rt.Outbox, Channels: cfg.Channels, Preference: cfg.Preference,
-			Policy: cfg.Policy, Now: rt.Now, Location: rt.Location, MaxAttempts: cfg.MaxAttempts, SendTimeout: cfg.SendTimeout}
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &adapters.ReminderWorker{Sender: sender})
-		jobClient, err := rt.UseJobs(ctx, workers, nil)
-		if err != nil {
-			return err
-		}
-		store.Jobs = jobClient
-		if err := ports.Events(rt.Processor, store.Tx); err != nil {
-			return err
-		}
-		if err := ports.SchedulingEvents(rt.Processor, store.Tx, app.Reminders{Rules: cfg.Rules}); err != nil {
-			return err
-		}
-		ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, Reminders: adapters.Reminders{DB: rt.DB}}.Routes(rt.Router)
-		return nil
-	},
-})
+var Service = New(Deps{})
+
+// New describes followup with deps; tests replace the alert channel.
+func New(deps Deps) platform.Service {
+	return platform.Define(platform.Definition[Config]{
+		Name:        "followup",
+		DefaultAddr: ":8084",
+		Migrations:  []pgdb.MigrationSource{migrations.Source},
+		OpenAPI:     api.OpenAPI,
+		Consumes: []string{
+			messaging.SubjectOf(&intakev1.PatientRegistered{}),
+			messaging.SubjectOf(&intakev1.PatientUpdated{}),
+			messaging.SubjectOf(&intakev1.ConsentRecorded{}),
+			messaging.SubjectOf(&intakev1.ConsentWithdrawn{}),
+			messaging.SubjectOf(&schedulingv1.AppointmentBooked{}),
+			messaging.SubjectOf(&schedulingv1.AppointmentRescheduled{}),
+			messaging.SubjectOf(&schedulingv1.AppointmentCancelled{}),
+			messaging.SubjectOf(&schedulingv1.AppointmentCompleted{}),
+			messaging.SubjectOf(&schedulingv1.CourseOnHold{}),
+			messaging.SubjectOf(&schedulingv1.CourseResumed{}),
+			messaging.SubjectOf(&schedulingv1.CourseCancelled{}),
+		},
+		Config: LoadConfig,
+		Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {
+			return build(ctx, rt, cfg, deps)
+		},
+	})
+}
+
+// build wires reminders, check-ins, escalations, adverse events and
+// outcomes on one job client (a runtime has one).
+func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) error {
+	alert := cfg.Channels[cfg.OnCall]
+	if deps.Alert != nil {
+		alert = deps.Alert(rt)
+	}
+	store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox, Now: rt.Now}
+	sender := &adapters.Sender{DB: rt.DB, Outbox: rt.Outbox, Channels: cfg.Channels, Preference: cfg.Preference,
+		Policy: cfg.Policy, Now: rt.Now, Location: rt.Location, MaxAttempts: cfg.MaxAttempts, SendTimeout: cfg.SendTimeout}
+	clinical := &app.Clinical{Clock: rt.Clock, Location: rt.Location, CheckInDays: cfg.CheckInDays}
+	clinicalStore := &adapters.ClinicalStore{DB: rt.DB, Outbox: rt.Outbox, Now: rt.Now}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &adapters.ReminderWorker{Sender: sender})
+	adapters.AddClinicalWorkers(workers, clinicalStore, clinical, alert)
+	jobClient, err := rt.UseJobs(ctx, workers, nil)
+	if err != nil {
+		return err
+	}
+	store.Jobs, clinicalStore.Jobs = jobClient, jobClient
+
+	if err := ports.Events(rt.Processor, store.Tx); err != nil {
+		return err
+	}
+	if err := ports.SchedulingEvents(rt.Processor, store.Tx, app.Reminders{Rules: cfg.Rules}); err != nil {
+		return err
+	}
+	if err := ports.ClinicalEvents(rt.Processor, clinicalStore.Tx, clinical); err != nil {
+		return err
+	}
+	idem := &idempotency.Store{DB: rt.DB, Log: rt.Log}
+	rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
+	ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, Reminders: adapters.Reminders{DB: rt.DB}}.Routes(rt.Router)
+	ports.ClinicalHTTP{UoW: clinicalStore, App: clinical, Read: adapters.ClinicalQueries{DB: rt.DB}, Idempotency: idem}.Routes(rt.Router)
+	return nil
+}

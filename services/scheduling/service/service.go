@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
+	followupv1 "github.com/clinicops/clinicops/pkg/events/clinicops/followup/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/messaging"
@@ -98,6 +99,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		messaging.SubjectOf(&intakev1.CourseCancellationRequested{}),
 		messaging.SubjectOf(&intakev1.ConsentWithdrawn{}),
 		messaging.SubjectOf(&billingv1.DepositPaid{}),
+		messaging.SubjectOf(&followupv1.AdverseEventReported{}),
 	},
 	Config: LoadConfig,
 	Build:  build,

@@ -39,6 +39,8 @@ type Driver struct {
 	// Intake, Scheduling and Billing are the services' base URLs, e.g.
 	// http://127.0.0.1:8081.
 	Intake, Scheduling, Billing string
+	// Followup is follow-up's base URL (the safety journeys need it).
+	Followup string
 	// Tokens holds one bearer token per role.
 	Tokens map[httpx.Role]string
 	// Clock is the system's clock; the steps that need the clinic's day to

@@ -77,7 +77,8 @@ const (
 		ORDER BY r.reminder_id FOR UPDATE OF r`
 	dropReminder = `UPDATE reminders SET status = 'cancelled', reason = $2, version = version + 1, updated_at = $3
 		WHERE reminder_id = $1`
-	lockCourseVisits = `SELECT appointment_id FROM visits WHERE course_id = $1 ORDER BY appointment_id FOR UPDATE`
+	lockCourseVisits  = `SELECT appointment_id FROM visits WHERE course_id = $1 ORDER BY appointment_id FOR UPDATE`
+	lockPatientVisits = `SELECT appointment_id FROM visits WHERE patient_id = $1 ORDER BY appointment_id FOR UPDATE`
 	// scheduleReminder inserts the reminder of a key, or schedules again
 	// one that was cancelled (a visit moved back); it returns nothing for a
 	// reminder of that key that was sent, skipped or is scheduled already.
@@ -148,6 +149,16 @@ func (r visitsTx) DropCourseReminders(ctx context.Context, courseID uuid.UUID, r
 	var ids []uuid.UUID
 	if err := r.tx.SelectContext(ctx, &ids, lockCourseVisits, courseID); err != nil {
 		return fmt.Errorf("lock visits of course %s: %w", courseID, err)
+	}
+	return r.drop(ctx, ids, reason)
+}
+
+// DropPatientReminders cancels the scheduled reminders of all the
+// patient's visits (a fatal adverse event closes them).
+func (r visitsTx) DropPatientReminders(ctx context.Context, patientID uuid.UUID, reason string) error {
+	var ids []uuid.UUID
+	if err := r.tx.SelectContext(ctx, &ids, lockPatientVisits, patientID); err != nil {
+		return fmt.Errorf("lock visits of patient %s: %w", patientID, err)
 	}
 	return r.drop(ctx, ids, reason)
 }

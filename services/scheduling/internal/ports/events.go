@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
+	followupv1 "github.com/clinicops/clinicops/pkg/events/clinicops/followup/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
@@ -55,6 +56,7 @@ func Events(p *messaging.Processor, repos Repositories, s *app.Scheduling) error
 		handle(p, "course_cancellation_requested", repos, h.OnCourseCancellationRequested),
 		handle(p, "consent_withdrawn", repos, h.OnConsentWithdrawn),
 		handle(p, "deposit_paid", repos, h.OnDepositPaid),
+		handle(p, "adverse_event_reported", repos, h.OnAdverseEventReported),
 	)
 }
 
@@ -122,6 +124,35 @@ func (h handlers) OnDepositPaid(ctx context.Context, repos app.Repositories, ev 
 		return messaging.Permanent(fmt.Errorf("course_id is not a UUID"))
 	}
 	return h.s.Fund(ctx, repos, id)
+}
+
+// OnAdverseEventReported is the safety hold: an adverse event of grade 3
+// or higher puts its course on hold at once and suspends the course's
+// upcoming infusions (app.Scheduling.Hold, which publishes CourseOnHold and
+// AppointmentSuspended), until a clinician resumes it. A course already on
+// hold stays as it is (a redelivered or second adverse event changes
+// nothing); a course already completed or cancelled has nothing left to
+// hold. A course scheduling does not know is dead-lettered, where staff see
+// it, rather than retried for ever.
+func (h handlers) OnAdverseEventReported(ctx context.Context, repos app.Repositories, ev messaging.Event[*followupv1.AdverseEventReported]) error {
+	b := ev.Body
+	if b.GetGrade() < 3 {
+		return nil // followup publishes grade 3 and above only; a lower grade holds nothing
+	}
+	id, err := uuid.Parse(b.GetCourseId())
+	if err != nil {
+		return messaging.Permanent(fmt.Errorf("course_id is not a UUID"))
+	}
+	_, err = h.s.Hold(ctx, repos, id, "adverse_event:"+b.GetAdverseEventId())
+	switch {
+	case errors.Is(err, course.ErrState):
+		return nil
+	case errors.Is(err, course.ErrNotFound):
+		return messaging.Permanent(fmt.Errorf("adverse event %s: course %s: %w", b.GetAdverseEventId(), id, err))
+	case err != nil:
+		return fmt.Errorf("hold course %s after adverse event %s: %w", id, b.GetAdverseEventId(), err)
+	}
+	return nil
 }
 
 // handle registers fn for events of type T, giving it the repositories bound

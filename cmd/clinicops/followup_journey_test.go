@@ -1,0 +1,69 @@
+package main
+
+// Issue 9's "The safety hold end to end", across the four real services:
+// a patient infused (scheduling's AppointmentCompleted reaches follow-up,
+// which plans the check-ins and remembers who received the lot), then a
+// clinician records a grade 3 adverse event in follow-up; scheduling puts
+// the course on hold and suspends the next infusion, within the driver's
+// deadline (polled, no sleeps).
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clinicops/clinicops/cmd/clinicops/internal/journey"
+)
+
+func TestSafetyHoldEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := startJourney(t)
+	p, course, invs, _ := enrol(t, ctx, d, "安")
+	require.Greater(t, len(course.Cycles), 1, "a course of several cycles, so there is a next infusion to suspend")
+	payDeposit(t, ctx, d, p, invs)
+	din, err := d.Draw(ctx, p.CourseID, 1)
+	require.NoError(t, err)
+	_, err = d.StartCulture(ctx, din)
+	require.NoError(t, err)
+	_, err = d.Release(ctx, p.CourseID, 1, din, journey.GoodQC)
+	require.NoError(t, err)
+	infusion, err := d.Infuse(ctx, p, 1, din)
+	require.NoError(t, err)
+
+	checkIns, err := d.WaitCheckIns(ctx, p.ID)
+	require.NoError(t, err)
+	require.Len(t, checkIns, 5, "day 1, 3, 7, 14 and 30")
+	require.Equal(t, din, checkIns[0].ProductID)
+	recipients, err := d.Recipients(ctx, din)
+	require.NoError(t, err)
+	require.Equal(t, []string{p.ID}, recipients)
+
+	// The next infusion is booked: scheduling plans the next cycle.
+	next, err := d.WaitCourse(ctx, "scheduling books the next cycle's infusion", p.CourseID, func(c journey.Course) bool {
+		a, ok := c.Appointment(2, "infusion")
+		return ok && a.Status == "booked"
+	})
+	require.NoError(t, err, "course: %+v", next)
+
+	now, err := d.Clock.Now(ctx)
+	require.NoError(t, err)
+	reported := time.Now()
+	ae, err := d.ReportAdverseEvent(ctx, journey.NewAdverseEvent{PatientID: p.ID, CourseID: p.CourseID,
+		Term: "Cytokine release syndrome", Scale: "ASTCT", Grade: 3, OnsetAt: now.Add(-time.Hour), Serious: true,
+		ProductID: din, AppointmentID: infusion.ID})
+	require.NoError(t, err)
+	require.True(t, ae.Reported)
+
+	held, err := d.WaitCourse(ctx, "scheduling holds the course after the adverse event", p.CourseID,
+		func(c journey.Course) bool { return c.Status == "on_hold" })
+	require.NoError(t, err)
+	t.Logf("course on hold %s after the adverse event was recorded", time.Since(reported).Round(time.Millisecond))
+	a, ok := held.Appointment(2, "infusion")
+	require.True(t, ok)
+	require.Equal(t, "suspended", a.Status, "the next infusion is suspended")
+	require.NotNil(t, held.Reason)
+	require.Contains(t, *held.Reason, "adverse_event:"+ae.ID)
+}
