@@ -32,7 +32,6 @@ import (
 	"github.com/clinicops/clinicops/services/followup/migrations"
 )
 
-
 // Config is followup's own configuration.
 type Config struct {
 	// Rules are the reminders each visit gets (FOLLOWUP_REMINDER_OFFSETS,
