@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,4 +67,53 @@ func TestSafetyHoldEndToEnd(t *testing.T) {
 	require.Equal(t, "suspended", a.Status, "the next infusion is suspended")
 	require.NotNil(t, held.Reason)
 	require.Contains(t, *held.Reason, "adverse_event:"+ae.ID)
+}
+
+// TestRemindersFollowTheVisitAndGoOut: a patient who consented to SMS
+// gets reminders for the course's booked visits as soon as scheduling
+// books them; when the clock reaches the first one, it goes out (through
+// the log channel under `make run`, the only one configured), once; a
+// cancelled course drops the rest.
+func TestRemindersFollowTheVisitAndGoOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := startJourney(t)
+	p, err := d.Register(ctx, journey.NewPatient{FamilyName: "测试", GivenName: "铃", BirthDate: "1969-08-21", Sex: "female",
+		Phone: "+8613800001234", PreferredLanguage: "zh-CN"})
+	require.NoError(t, err)
+	require.NoError(t, d.ConsentToSMS(ctx, p.ID))
+	require.NoError(t, d.RequestCourse(ctx, &p, journeyProgram))
+	_, err = d.WaitPlanned(ctx, p.CourseID)
+	require.NoError(t, err)
+	rs, err := d.WaitReminders(ctx, "follow-up schedules the booked visits' reminders", p.ID, func(rs []journey.Reminder) bool {
+		return len(rs) > 0 && !slices.ContainsFunc(rs, func(r journey.Reminder) bool { return r.Status != "scheduled" })
+	})
+	require.NoError(t, err)
+	// The first visit's 48-hour reminder: at the visit's clock time two
+	// days before, inside opening hours, so never in quiet hours.
+	rs = slices.DeleteFunc(rs, func(r journey.Reminder) bool { return r.Kind != "visit_48h" })
+	require.NotEmpty(t, rs)
+	first := slices.MinFunc(rs, func(a, b journey.Reminder) int { return a.DueAt.Compare(b.DueAt) })
+	require.NoError(t, d.AdvanceTo(ctx, first.DueAt.Add(time.Minute)))
+	rs, err = d.WaitReminders(ctx, "the first reminder goes out", p.ID, func(rs []journey.Reminder) bool {
+		i := slices.IndexFunc(rs, func(r journey.Reminder) bool { return r.ID == first.ID })
+		return i >= 0 && rs[i].Status != "scheduled"
+	})
+	require.NoError(t, err)
+	i := slices.IndexFunc(rs, func(r journey.Reminder) bool { return r.ID == first.ID })
+	require.Equal(t, "sent", rs[i].Status, "%+v (reason %v)", rs[i], ptrValue(rs[i].Reason))
+	require.NotNil(t, rs[i].Channel)
+
+	require.NoError(t, d.CancelCourse(ctx, p.CourseID, "patient_request"))
+	_, err = d.WaitReminders(ctx, "follow-up drops the cancelled course's reminders", p.ID, func(rs []journey.Reminder) bool {
+		return !slices.ContainsFunc(rs, func(r journey.Reminder) bool { return r.Status == "scheduled" })
+	})
+	require.NoError(t, err)
+}
+
+func ptrValue(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -93,3 +93,59 @@ func (d *Driver) Recipients(ctx context.Context, din string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Reminder is a reminder as follow-up shows it.
+type Reminder struct {
+	ID            string    `json:"id"`
+	AppointmentID *string   `json:"appointment_id"`
+	Kind          string    `json:"kind"`
+	Channel       *string   `json:"channel"`
+	DueAt         time.Time `json:"due_at"`
+	Status        string    `json:"status"`
+	// Reason says why a reminder was skipped or cancelled.
+	Reason *string `json:"reason"`
+}
+
+// ConsentToSMS records the patient's consent to be reached by SMS (front
+// desk, intake): without a contact consent no reminder is sent.
+func (d *Driver) ConsentToSMS(ctx context.Context, patientID string) error {
+	now, err := d.now(ctx)
+	if err != nil {
+		return err
+	}
+	c := map[string]any{"kind": "contact_sms", "form_version": "SMS-2026.1", "signed_at": now.Add(-time.Minute).Format(time.RFC3339),
+		"signed_by": "patient"}
+	return d.call(ctx, httpx.RoleFrontDesk, http.MethodPost, d.Intake+"/v1/patients/"+patientID+"/consents", c, nil,
+		"Idempotency-Key", d.key("consent"))
+}
+
+// Reminders lists the patient's reminders (front desk).
+func (d *Driver) Reminders(ctx context.Context, patientID string) ([]Reminder, error) {
+	var list struct {
+		Items []Reminder `json:"items"`
+	}
+	if err := d.call(ctx, httpx.RoleFrontDesk, http.MethodGet, d.Followup+"/v1/reminders?patient_id="+url.QueryEscape(patientID), nil, &list); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// WaitReminders waits until the patient's reminders satisfy cond.
+func (d *Driver) WaitReminders(ctx context.Context, what, patientID string, cond func([]Reminder) bool) ([]Reminder, error) {
+	var seen []Reminder
+	err := d.WaitFor(ctx, what, func(ctx context.Context) (bool, error) {
+		rs, err := d.Reminders(ctx, patientID)
+		if err != nil {
+			return false, err
+		}
+		seen = rs
+		return cond(rs), nil
+	})
+	return seen, err
+}
+
+// AdvanceTo moves the clock forward to t (never back).
+func (d *Driver) AdvanceTo(ctx context.Context, t time.Time) error {
+	_, err := d.advanceTo(ctx, t)
+	return err
+}
