@@ -151,6 +151,10 @@ func New(deps Deps) platform.Service {
 // build wires reminders, check-ins, escalations, adverse events and
 // outcomes on one job client (a runtime has one).
 func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) error {
+	// The log channel writes through the service's own logger (settings
+	// are read before the runtime, and its logger, exist).
+	cfg.Channels = maps.Clone(cfg.Channels)
+	cfg.Channels[channels.LogName] = channels.NewLog(rt.Log)
 	alert := cfg.Channels[cfg.OnCall]
 	if deps.Alert != nil {
 		alert = deps.Alert(rt)
