@@ -316,17 +316,23 @@ func (h ClinicalHTTP) recordWith(w http.ResponseWriter, r *http.Request,
 }
 
 func (h ClinicalHTTP) listAdverseEvents(w http.ResponseWriter, r *http.Request) error {
+	return listOfPatient(w, r, h.Read.AdverseEvents, toAdverseEventView)
+}
+
+// listOfPatient answers a list of the patient_id's records, each as its
+// view.
+func listOfPatient[T, V any](w http.ResponseWriter, r *http.Request, read func(context.Context, uuid.UUID) ([]T, error), view func(T) V) error {
 	patientID, err := queryUUID(r, "patient_id", true)
 	if err != nil {
 		return err
 	}
-	list, err := h.Read.AdverseEvents(r.Context(), patientID)
+	list, err := read(r.Context(), patientID)
 	if err != nil {
 		return err
 	}
-	out := listOf[adverseEventView]{Items: make([]adverseEventView, len(list))}
-	for i, e := range list {
-		out.Items[i] = toAdverseEventView(e)
+	out := listOf[V]{Items: make([]V, len(list))}
+	for i, x := range list {
+		out.Items[i] = view(x)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -412,17 +418,5 @@ func (h ClinicalHTTP) recordOutcome(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (h ClinicalHTTP) listOutcomes(w http.ResponseWriter, r *http.Request) error {
-	patientID, err := queryUUID(r, "patient_id", true)
-	if err != nil {
-		return err
-	}
-	list, err := h.Read.Outcomes(r.Context(), patientID)
-	if err != nil {
-		return err
-	}
-	out := listOf[outcomeView]{Items: make([]outcomeView, len(list))}
-	for i, o := range list {
-		out.Items[i] = toOutcomeView(o)
-	}
-	return httpx.WriteJSON(w, http.StatusOK, out)
+	return listOfPatient(w, r, h.Read.Outcomes, toOutcomeView)
 }
