@@ -30,6 +30,7 @@ type visitRow struct {
 	PatientID      uuid.UUID     `db:"patient_id"`
 	CourseID       uuid.NullUUID `db:"course_id"`
 	Kind           string        `db:"kind"`
+	Cycle          int           `db:"cycle"`
 	StartAt        time.Time     `db:"start_at"`
 	EndAt          time.Time     `db:"end_at"`
 	PatientPresent bool          `db:"patient_present"`
@@ -40,23 +41,23 @@ type visitRow struct {
 
 func toDBVisit(v reminder.Visit) visitRow {
 	return visitRow{AppointmentID: v.AppointmentID, PatientID: v.PatientID,
-		CourseID: uuid.NullUUID{UUID: v.CourseID, Valid: v.CourseID != uuid.Nil}, Kind: v.Kind,
+		CourseID: uuid.NullUUID{UUID: v.CourseID, Valid: v.CourseID != uuid.Nil}, Kind: v.Kind, Cycle: v.Cycle,
 		StartAt: v.Start, EndAt: v.End, PatientPresent: v.PatientPresent, Status: v.Status, Version: v.Version, UpdatedAt: v.UpdatedAt}
 }
 
 func toDomainVisit(r visitRow) reminder.Visit {
-	return reminder.Visit{AppointmentID: r.AppointmentID, PatientID: r.PatientID, CourseID: r.CourseID.UUID, Kind: r.Kind,
+	return reminder.Visit{AppointmentID: r.AppointmentID, PatientID: r.PatientID, CourseID: r.CourseID.UUID, Kind: r.Kind, Cycle: r.Cycle,
 		Start: r.StartAt.UTC(), End: r.EndAt.UTC(), PatientPresent: r.PatientPresent, Status: r.Status, Version: r.Version,
 		UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 const (
-	visitColumns = `appointment_id, patient_id, course_id, kind, start_at, end_at, patient_present, status, version, updated_at`
+	visitColumns = `appointment_id, patient_id, course_id, kind, cycle, start_at, end_at, patient_present, status, version, updated_at`
 	// upsertVisit keeps the newest version of the appointment.
 	upsertVisit = `INSERT INTO visits (` + visitColumns + `)
-		VALUES (:appointment_id, :patient_id, :course_id, :kind, :start_at, :end_at, :patient_present, :status, :version, :updated_at)
+		VALUES (:appointment_id, :patient_id, :course_id, :kind, :cycle, :start_at, :end_at, :patient_present, :status, :version, :updated_at)
 		ON CONFLICT (appointment_id) DO UPDATE SET patient_id = EXCLUDED.patient_id, course_id = EXCLUDED.course_id,
-			kind = EXCLUDED.kind, start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
+			kind = EXCLUDED.kind, cycle = EXCLUDED.cycle, start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
 			patient_present = EXCLUDED.patient_present, status = EXCLUDED.status, version = EXCLUDED.version,
 			updated_at = EXCLUDED.updated_at
 		WHERE visits.version < EXCLUDED.version`
