@@ -59,7 +59,10 @@ func TestPaymentValidates(t *testing.T) {
 			_, err := reminder.Payment(uuid.New(), uuid.New(), "INV-1", reminder.Money{Currency: "CNY"}, at)
 			return err
 		},
-		func() error { _, err := reminder.Payment(uuid.New(), uuid.New(), "INV-1", cny, time.Time{}); return err },
+		func() error {
+			_, err := reminder.Payment(uuid.New(), uuid.New(), "INV-1", cny, time.Time{})
+			return err
+		},
 	} {
 		require.ErrorIs(t, bad(), reminder.ErrInvalidReminder)
 	}
