@@ -209,13 +209,18 @@ func TestAdverseEventGradeThreeIsReportedOnceAndAlerts(t *testing.T) {
 		OccurredAt: timestamppb.New(now), Appointment: &schedulingv1.Appointment{AppointmentId: appointment, PatientId: patient,
 			CourseId: course, Kind: "infusion", Start: timestamppb.New(start), End: timestamppb.New(start.Add(2 * time.Hour)), PatientPresent: true}})
 	c.s.WaitConsumed(t, "SCHEDULING", "followup_appointment_booked")
+	// And a completed earlier course its long-term follow-ups (of no visit).
+	earlier := uuid.NewString()
+	c.s.Publish(t, "scheduling", earlier, &schedulingv1.CourseCompleted{CourseId: earlier, Version: 9, OccurredAt: timestamppb.New(now),
+		PatientId: patient, Program: "nk-autologous", Infusions: 6})
+	c.s.WaitConsumed(t, "SCHEDULING", "followup_course_completed")
 	scheduled := `SELECT count(*) FROM reminders WHERE patient_id = $1 AND status = 'scheduled'`
-	require.Equal(t, 3, c.s.Count(t, scheduled, patient))
+	require.Equal(t, 6, c.s.Count(t, scheduled, patient))
 	fatal := c.s.Do(t, httpx.RoleClinician, http.MethodPost, "/v1/adverse-events", adverseEventBody(patient, course, "CTCAE", 5, now))
 	require.Equal(t, http.StatusCreated, fatal.Status, string(fatal.Body))
 	require.Equal(t, 1, c.s.Count(t, `SELECT count(*) FROM reminder_drops WHERE patient_id = $1`, patient), "the request on record")
 	require.Equal(t, 0, c.s.Count(t, scheduled, patient), "pending reminders closed")
-	require.Equal(t, 3, c.s.Count(t, `SELECT count(*) FROM reminders WHERE patient_id = $1 AND status = 'cancelled'`, patient))
+	require.Equal(t, 6, c.s.Count(t, `SELECT count(*) FROM reminders WHERE patient_id = $1 AND status = 'cancelled'`, patient))
 }
 
 // TestOutcomesAreValidatedAndBanded: a DAS28 of 3.0 is low; an EDSS off

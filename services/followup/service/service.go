@@ -7,6 +7,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
@@ -35,7 +37,9 @@ import (
 // Config is followup's own configuration.
 type Config struct {
 	// Rules are the reminders each visit gets (FOLLOWUP_REMINDER_OFFSETS,
-	// default reminder.DefaultRules: kind=offset[@visitkind|...]).
+	// default reminder.DefaultRules: kind=offset[@visitkind|...]), and the
+	// next cycle's draw, that long before a draw of cycle 2 or later
+	// (FOLLOWUP_NEXT_CYCLE_DRAW_BEFORE, default 168h, or off).
 	Rules []reminder.Rule
 	// Policy: quiet hours (FOLLOWUP_QUIET_HOURS, default 21:00-08:00, or
 	// off) and the stale limit (FOLLOWUP_REMINDER_STALE_AFTER, default 12h).
@@ -48,6 +52,10 @@ type Config struct {
 	MaxAttempts int
 	// SendTimeout bounds one send (FOLLOWUP_SEND_TIMEOUT, default 30s).
 	SendTimeout time.Duration
+	// FollowUpMonths: long-term follow-up reminders this many months after
+	// a course is completed (FOLLOWUP_LONG_TERM_MONTHS, default 3,6,12, or
+	// off).
+	FollowUpMonths []int
 	// Channels are the configured delivery channels by name (channels.FromConfig:
 	// the log channel always, e-mail, SMS and the webhook when set).
 	Channels map[string]app.Channel
@@ -69,6 +77,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	var err error
 	if c.Rules, err = reminder.ParseRules(get("FOLLOWUP_REMINDER_OFFSETS", reminder.DefaultRules)); err != nil {
 		return c, fmt.Errorf("FOLLOWUP_REMINDER_OFFSETS: %w", err)
+	}
+	if c.Rules, err = nextCycleDraw(c.Rules, get("FOLLOWUP_NEXT_CYCLE_DRAW_BEFORE", reminder.DefaultNextCycleDrawBefore.String())); err != nil {
+		return c, fmt.Errorf("FOLLOWUP_NEXT_CYCLE_DRAW_BEFORE: %w", err)
+	}
+	if c.FollowUpMonths, err = reminder.ParseMonths(get("FOLLOWUP_LONG_TERM_MONTHS", reminder.DefaultFollowUpMonths)); err != nil {
+		return c, fmt.Errorf("FOLLOWUP_LONG_TERM_MONTHS: %w", err)
 	}
 	if c.Policy.Quiet, err = reminder.ParseQuietHours(get("FOLLOWUP_QUIET_HOURS", reminder.DefaultQuietHours)); err != nil {
 		return c, fmt.Errorf("FOLLOWUP_QUIET_HOURS: %w", err)
@@ -98,6 +112,21 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, loadCheckInDays(getenv, &c)
 }
 
+// nextCycleDraw adds the next cycle's draw rule to rules, unless s is off.
+func nextCycleDraw(rules []reminder.Rule, s string) ([]reminder.Rule, error) {
+	if s == "off" {
+		return rules, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return nil, errors.New("want a positive duration such as 168h, or off")
+	}
+	if slices.ContainsFunc(rules, func(r reminder.Rule) bool { return r.Kind == reminder.KindNextCycleDraw }) {
+		return nil, fmt.Errorf("FOLLOWUP_REMINDER_OFFSETS already has a rule of kind %s", reminder.KindNextCycleDraw)
+	}
+	return append(rules, reminder.NextCycleDrawRule(d)), nil
+}
+
 // LogValue lists the settings at start (channel names only, never their secrets).
 func (c Config) LogValue() slog.Value {
 	kinds := make([]string, len(c.Rules))
@@ -107,7 +136,24 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(append([]slog.Attr{slog.Any("reminders", kinds), slog.Bool("quiet_hours", !c.Policy.Quiet.Off),
 		slog.Duration("stale_after", c.Policy.StaleAfter), slog.Any("preference", c.Preference),
 		slog.Any("channels", slices.Sorted(maps.Keys(c.Channels))), slog.String("on_call", c.OnCall),
-		slog.Int("max_attempts", c.MaxAttempts)}, c.checkInAttrs()...)...)
+		slog.Int("max_attempts", c.MaxAttempts), slog.Any("long_term_months", c.FollowUpMonths)}, c.checkInAttrs()...)...)
+}
+
+// resumeStuck is the start sweep (adapters.Sender.ResumeStuck): a
+// reminder a crashed process left in the middle of a send is resumed at
+// start, not an hour later when River rescues its job. It runs once; a
+// failure is logged, not fatal (River's rescue still covers the reminder).
+func resumeStuck(log *slog.Logger, sender *adapters.Sender) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := sender.ResumeStuck(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("resume reminders stuck in a send", "error", err)
+		}
+		if n > 0 {
+			log.Info("resumed reminders stuck in a send", "count", n)
+		}
+		return nil
+	}
 }
 
 // Deps are what followup talks to outside itself, where a test needs to
@@ -140,6 +186,8 @@ func New(deps Deps) platform.Service {
 			messaging.SubjectOf(&schedulingv1.CourseOnHold{}),
 			messaging.SubjectOf(&schedulingv1.CourseResumed{}),
 			messaging.SubjectOf(&schedulingv1.CourseCancelled{}),
+			messaging.SubjectOf(&schedulingv1.CourseCompleted{}),
+			messaging.SubjectOf(&billingv1.InvoiceOverdue{}),
 		},
 		Config: LoadConfig,
 		Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {
@@ -180,9 +228,14 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) err
 	if err := ports.SchedulingEvents(rt.Processor, store.Tx, app.Reminders{Rules: cfg.Rules}); err != nil {
 		return err
 	}
+	if err := ports.StandaloneEvents(rt.Processor, store.Standalone,
+		app.Standalone{FollowUpMonths: cfg.FollowUpMonths, Location: rt.Location}); err != nil {
+		return err
+	}
 	if err := ports.ClinicalEvents(rt.Processor, clinicalStore.Tx, clinical); err != nil {
 		return err
 	}
+	rt.Background(resumeStuck(rt.Log, sender))
 	idem := &idempotency.Store{DB: rt.DB, Log: rt.Log}
 	rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
 	ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, Reminders: adapters.Reminders{DB: rt.DB}}.Routes(rt.Router)

@@ -51,8 +51,8 @@ func (q Reminders) List(ctx context.Context, f app.ReminderFilter) ([]app.Remind
 	}
 	out := make([]app.ReminderView, len(rows))
 	for i, r := range rows {
-		out[i] = app.ReminderView{ID: r.ReminderID, PatientID: r.PatientID, AppointmentID: r.AppointmentID, Kind: r.Kind,
-			Channel: r.Channel.String, DueAt: r.DueAt.UTC(), VisitStart: r.OccurrenceStart.UTC(), Status: r.Status,
+		out[i] = app.ReminderView{ID: r.ReminderID, PatientID: r.PatientID, AppointmentID: r.AppointmentID.UUID, Kind: r.Kind,
+			Channel: r.Channel.String, DueAt: r.DueAt.UTC(), VisitStart: r.OccurrenceStart.Time.UTC(), Status: r.Status,
 			Reason: r.Reason.String, Attempts: byID[r.ReminderID]}
 		if r.SentAt.Valid {
 			t := r.SentAt.Time.UTC()

@@ -91,10 +91,13 @@ var errGone = errors.New("reminder gone")
 
 type reminderRow struct {
 	ReminderID      uuid.UUID      `db:"reminder_id"`
-	AppointmentID   uuid.UUID      `db:"appointment_id"`
+	AppointmentID   uuid.NullUUID  `db:"appointment_id"`
 	PatientID       uuid.UUID      `db:"patient_id"`
 	Kind            string         `db:"kind"`
-	OccurrenceStart time.Time      `db:"occurrence_start"`
+	OccurrenceStart sql.NullTime   `db:"occurrence_start"`
+	SubjectID       uuid.NullUUID  `db:"subject_id"`
+	Step            int            `db:"step"`
+	Details         []byte         `db:"details"`
 	DueAt           time.Time      `db:"due_at"`
 	Status          string         `db:"status"`
 	Reason          sql.NullString `db:"reason"`
@@ -120,7 +123,7 @@ type attemptRow struct {
 
 const (
 	reminderColumns = `reminder_id, appointment_id, patient_id, kind, occurrence_start, due_at, status, reason, channel,
-		job_id, job_version, version, sent_at, updated_at`
+		job_id, job_version, version, sent_at, updated_at, subject_id, step, details`
 	selectReminderVisit = `SELECT appointment_id FROM reminders WHERE reminder_id = $1`
 	lockVisit           = `SELECT ` + visitColumns + ` FROM visits WHERE appointment_id = $1 FOR UPDATE`
 	lockReminder        = `SELECT ` + reminderColumns + ` FROM reminders WHERE reminder_id = $1 FOR UPDATE`
@@ -140,6 +143,28 @@ const (
 	selectContactForUse = selectContact
 )
 
+// lockVisitOf locks the visit of the reminder, the first lock of a claim;
+// nil for a reminder of no visit (a payment, a long-term follow-up), which
+// only its own row guards. gone: the reminder does not exist.
+func lockVisitOf(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (visit *reminder.Visit, gone bool, err error) {
+	var appointment uuid.NullUUID
+	if err := tx.GetContext(ctx, &appointment, selectReminderVisit, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	if !appointment.Valid {
+		return nil, false, nil
+	}
+	var vr visitRow
+	if err := tx.GetContext(ctx, &vr, lockVisit, appointment.UUID); err != nil {
+		return nil, false, fmt.Errorf("lock visit: %w", err)
+	}
+	v := toDomainVisit(vr)
+	return &v, false, nil
+}
+
 // claim is what the claim step hands the send step.
 type claim struct {
 	done       bool // finished in the claim (nothing to send)
@@ -155,6 +180,13 @@ type claim struct {
 // the job in the transaction that records the reminder's end (nil in tests
 // that drive the sender without River).
 func (s *Sender) Deliver(ctx context.Context, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error) (Result, error) {
+	return s.deliver(ctx, id, version, finish, time.Time{})
+}
+
+// deliver is Deliver; with stuckBefore set (the start sweep) it only
+// resumes a reminder whose last attempt is 'sending' since before then.
+func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error,
+	stuckBefore time.Time) (Result, error) {
 	if finish == nil {
 		finish = func(context.Context, *sqlx.Tx) error { return nil }
 	}
@@ -162,7 +194,7 @@ func (s *Sender) Deliver(ctx context.Context, id uuid.UUID, version int64, finis
 	var c claim
 	if err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
 		var err error
-		c, err = s.claim(ctx, tx, id, version, finish)
+		c, err = s.claim(ctx, tx, id, version, finish, stuckBefore)
 		return err
 	}); err != nil {
 		return Result{}, fmt.Errorf("claim reminder %s: %w", id, err)
@@ -196,19 +228,15 @@ func (s *Sender) hook(step Step, id uuid.UUID) {
 	}
 }
 
-func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error) (claim, error) {
-	var appointment uuid.UUID
-	if err := tx.GetContext(ctx, &appointment, selectReminderVisit, id); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return claim{done: true}, finish(ctx, tx)
-		}
+func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error,
+	stuckBefore time.Time) (claim, error) {
+	visit, gone, err := lockVisitOf(ctx, tx, id)
+	if err != nil {
 		return claim{}, err
 	}
-	var vr visitRow
-	if err := tx.GetContext(ctx, &vr, lockVisit, appointment); err != nil {
-		return claim{}, fmt.Errorf("lock visit: %w", err)
+	if gone {
+		return claim{done: true}, finish(ctx, tx)
 	}
-	visit := toDomainVisit(vr)
 	c := claim{}
 	if err := tx.GetContext(ctx, &c.reminder, lockReminder, id); err != nil {
 		return claim{}, fmt.Errorf("lock reminder: %w", err)
@@ -221,6 +249,9 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 	if err != nil {
 		return claim{}, err
 	}
+	if !stuckBefore.IsZero() && (last == nil || last.Status != "sending" || !last.StartedAt.Before(stuckBefore)) {
+		return claim{done: true}, nil // not stuck (any more): its job works it
+	}
 	invalid, err := s.invalid(ctx, tx, r, visit)
 	if err != nil {
 		return claim{}, err
@@ -232,7 +263,7 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 	if invalid != "" {
 		return claim{done: true}, s.close(ctx, tx, r, reminder.Cancelled, invalid, nil, 0, now, finish)
 	}
-	d := s.Policy.Decide(now, r.DueAt, visit.Start, s.Location)
+	d := s.Policy.Decide(now, r.DueAt, visitStart(visit), s.Location)
 	if d.Skip != "" {
 		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, d.Skip, nil, 0, now, finish)
 	}
@@ -257,20 +288,26 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 	if last != nil {
 		c.attempt = last.Attempt + 1
 	}
-	c.route, c.ch, c.msg = route, ch, s.message(r, visit, who, route)
-	if err := s.startAttempt(ctx, tx, c, visit.Version, now); err != nil {
+	c.route, c.ch = route, ch
+	if c.msg, err = s.message(r, visit, who, route); err != nil {
+		return claim{}, err
+	}
+	if err := s.startAttempt(ctx, tx, c, visitVersion(visit), now); err != nil {
 		return claim{}, err
 	}
 	return c, nil
 }
 
 // invalid says why a reminder no longer applies to its visit ("" when it
-// does).
-func (s *Sender) invalid(ctx context.Context, tx *sqlx.Tx, r reminderRow, v reminder.Visit) (string, error) {
+// does, and always for a reminder of no visit: nothing about a visit can
+// drop it).
+func (s *Sender) invalid(ctx context.Context, tx *sqlx.Tx, r reminderRow, v *reminder.Visit) (string, error) {
 	switch {
+	case v == nil:
+		return "", nil
 	case v.Status != reminder.VisitBooked:
 		return reminder.ReasonCancelled, nil
-	case !v.Start.Equal(r.OccurrenceStart):
+	case !v.Start.Equal(r.OccurrenceStart.Time):
 		return reminder.ReasonMoved, nil
 	case v.CourseID == uuid.Nil:
 		return "", nil
@@ -290,7 +327,7 @@ func (s *Sender) invalid(ctx context.Context, tx *sqlx.Tx, r reminderRow, v remi
 
 // recover handles a reminder whose last attempt was left 'sending' by a
 // process that died mid-send.
-func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit reminder.Visit, last attemptRow, invalid string,
+func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit *reminder.Visit, last attemptRow, invalid string,
 	finish func(context.Context, *sqlx.Tx) error) (claim, error) {
 	now := s.Now()
 	r := c.reminder
@@ -306,8 +343,11 @@ func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit remind
 			return claim{}, fmt.Errorf("contact: %w", err)
 		}
 		c.attempt, c.route, c.ch = last.Attempt+1, last.Route, ch
-		c.msg = s.message(r, visit, toDomainContact(cr), last.Route)
-		return c, s.startAttempt(ctx, tx, c, visit.Version, now)
+		var err error
+		if c.msg, err = s.message(r, visit, toDomainContact(cr), last.Route); err != nil {
+			return claim{}, err
+		}
+		return c, s.startAttempt(ctx, tx, c, visitVersion(visit), now)
 	}
 	const msg = "the process stopped during the send; the channel takes no idempotency key, so it is not resent"
 	if _, err := tx.ExecContext(ctx, finishAttempt, r.ReminderID, last.Attempt, "unknown", msg, now); err != nil {
@@ -349,8 +389,19 @@ func (s *Sender) pick(c contact.Contact, found bool) (route string, ch app.Chann
 	return "", nil, reminder.ReasonNoChannel
 }
 
-func (s *Sender) message(r reminderRow, v reminder.Visit, c contact.Contact, route string) app.Message {
-	subject, body, lang := reminder.Render(r.Kind, c.PreferredLanguage, v.Start, s.Location)
+// message renders the reminder for its route: a visit's reminder names the
+// visit's time, one of no visit what its details hold.
+func (s *Sender) message(r reminderRow, v *reminder.Visit, c contact.Contact, route string) (app.Message, error) {
+	var subject, body, lang string
+	if v != nil {
+		subject, body, lang = reminder.Render(r.Kind, c.PreferredLanguage, v.Start, s.Location)
+	} else {
+		d, err := toDomainDetails(r.Details)
+		if err != nil {
+			return app.Message{}, fmt.Errorf("reminder %s: %w", r.ReminderID, err)
+		}
+		subject, body, lang = reminder.RenderStandalone(r.Kind, c.PreferredLanguage, d)
+	}
 	to := r.PatientID.String()
 	switch route {
 	case string(contact.ChannelSMS):
@@ -359,7 +410,23 @@ func (s *Sender) message(r reminderRow, v reminder.Visit, c contact.Contact, rou
 		to = c.Email
 	}
 	return app.Message{IdempotencyKey: "reminder-" + r.ReminderID.String(), To: to, Subject: subject, Body: body,
-		Language: lang, Kind: r.Kind}
+		Language: lang, Kind: r.Kind}, nil
+}
+
+// visitStart is the visit's start, zero for a reminder of no visit.
+func visitStart(v *reminder.Visit) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	return v.Start
+}
+
+// visitVersion is the visit's version an attempt records, 0 for no visit.
+func visitVersion(v *reminder.Visit) int64 {
+	if v == nil {
+		return 0
+	}
+	return v.Version
 }
 
 // record stores what the channel answered.
@@ -429,7 +496,7 @@ func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status r
 		}
 		if err := s.Outbox.Publish(ctx, tx, r.ReminderID.String(), &followupv1.ReminderSent{
 			ReminderId: r.ReminderID.String(), Version: version, OccurredAt: timestamppb.New(now),
-			PatientId: r.PatientID.String(), AppointmentId: r.AppointmentID.String(), Kind: r.Kind, Channel: ch,
+			PatientId: r.PatientID.String(), AppointmentId: appointmentText(r.AppointmentID), Kind: r.Kind, Channel: ch,
 			Attempt: int32(attempt), DueAt: timestamppb.New(r.DueAt), SentAt: timestamppb.New(now)}); err != nil {
 			return err
 		}
@@ -439,7 +506,7 @@ func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status r
 			return fmt.Errorf("count attempts: %w", err)
 		}
 		failed.ReminderId, failed.Version, failed.OccurredAt = r.ReminderID.String(), version, timestamppb.New(now)
-		failed.PatientId, failed.AppointmentId, failed.Kind, failed.Attempts = r.PatientID.String(), r.AppointmentID.String(), r.Kind, n
+		failed.PatientId, failed.AppointmentId, failed.Kind, failed.Attempts = r.PatientID.String(), appointmentText(r.AppointmentID), r.Kind, n
 		if err := s.Outbox.Publish(ctx, tx, r.ReminderID.String(), failed); err != nil {
 			return err
 		}
@@ -469,4 +536,58 @@ func errText(err error) string {
 	return s
 }
 
+// appointmentText is the appointment id an event carries: empty for a
+// reminder of no visit.
+func appointmentText(id uuid.NullUUID) string {
+	if !id.Valid {
+		return ""
+	}
+	return id.UUID.String()
+}
+
 func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// selectStuck: scheduled reminders whose last attempt is still 'sending'
+// since before $1.
+const selectStuck = `SELECT r.reminder_id, r.job_version FROM reminders r
+	JOIN reminder_attempts a ON a.reminder_id = r.reminder_id
+	WHERE r.status = 'scheduled' AND a.status = 'sending' AND a.started_at < $1
+	  AND a.attempt = (SELECT max(attempt) FROM reminder_attempts l WHERE l.reminder_id = r.reminder_id)
+	ORDER BY a.started_at LIMIT 1000`
+
+// ResumeStuck is the start sweep. A process that died in the middle of a
+// send leaves the reminder's attempt 'sending' and its River job 'running';
+// River would rescue the job only after RescueStuckJobsAfter (1 h), too
+// late for a reminder of a visit tomorrow morning. So at start every
+// reminder whose attempt has been 'sending' for longer than a send can take
+// (SendTimeout: no live process is still in it) goes through the sender's
+// recovery now: sent again with the same idempotency key through an
+// idempotent channel, marked unknown otherwise. The claim re-checks the
+// attempt under the row locks, so a reminder a River worker resumed first
+// is left alone.
+//
+// The dead process's job stays 'running' until River rescues it; it then
+// finds its reminder ended and completes, sending nothing (or, if the resent
+// attempt failed, retries it as any failed attempt). Lowering River's
+// RescueStuckJobsAfter instead is not possible per queue (it is a client
+// setting, and pkg/jobs requires it to exceed JobTimeout for every job of
+// the service), and would still wait for the rescuer's next run.
+func (s *Sender) ResumeStuck(ctx context.Context) (resumed int, err error) {
+	var rows []struct {
+		ReminderID uuid.UUID `db:"reminder_id"`
+		JobVersion int64     `db:"job_version"`
+	}
+	before := s.Now().Add(-s.SendTimeout)
+	if err := s.DB.SelectContext(ctx, &rows, selectStuck, before); err != nil {
+		return 0, fmt.Errorf("stuck reminders: %w", err)
+	}
+	var errs []error
+	for _, r := range rows {
+		if _, err := s.deliver(ctx, r.ReminderID, r.JobVersion, nil, before); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		resumed++
+	}
+	return resumed, errors.Join(errs...)
+}

@@ -30,6 +30,7 @@ type visitRow struct {
 	PatientID      uuid.UUID     `db:"patient_id"`
 	CourseID       uuid.NullUUID `db:"course_id"`
 	Kind           string        `db:"kind"`
+	Cycle          int           `db:"cycle"`
 	StartAt        time.Time     `db:"start_at"`
 	EndAt          time.Time     `db:"end_at"`
 	PatientPresent bool          `db:"patient_present"`
@@ -40,23 +41,23 @@ type visitRow struct {
 
 func toDBVisit(v reminder.Visit) visitRow {
 	return visitRow{AppointmentID: v.AppointmentID, PatientID: v.PatientID,
-		CourseID: uuid.NullUUID{UUID: v.CourseID, Valid: v.CourseID != uuid.Nil}, Kind: v.Kind,
+		CourseID: uuid.NullUUID{UUID: v.CourseID, Valid: v.CourseID != uuid.Nil}, Kind: v.Kind, Cycle: v.Cycle,
 		StartAt: v.Start, EndAt: v.End, PatientPresent: v.PatientPresent, Status: v.Status, Version: v.Version, UpdatedAt: v.UpdatedAt}
 }
 
 func toDomainVisit(r visitRow) reminder.Visit {
-	return reminder.Visit{AppointmentID: r.AppointmentID, PatientID: r.PatientID, CourseID: r.CourseID.UUID, Kind: r.Kind,
+	return reminder.Visit{AppointmentID: r.AppointmentID, PatientID: r.PatientID, CourseID: r.CourseID.UUID, Kind: r.Kind, Cycle: r.Cycle,
 		Start: r.StartAt.UTC(), End: r.EndAt.UTC(), PatientPresent: r.PatientPresent, Status: r.Status, Version: r.Version,
 		UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 const (
-	visitColumns = `appointment_id, patient_id, course_id, kind, start_at, end_at, patient_present, status, version, updated_at`
+	visitColumns = `appointment_id, patient_id, course_id, kind, cycle, start_at, end_at, patient_present, status, version, updated_at`
 	// upsertVisit keeps the newest version of the appointment.
 	upsertVisit = `INSERT INTO visits (` + visitColumns + `)
-		VALUES (:appointment_id, :patient_id, :course_id, :kind, :start_at, :end_at, :patient_present, :status, :version, :updated_at)
+		VALUES (:appointment_id, :patient_id, :course_id, :kind, :cycle, :start_at, :end_at, :patient_present, :status, :version, :updated_at)
 		ON CONFLICT (appointment_id) DO UPDATE SET patient_id = EXCLUDED.patient_id, course_id = EXCLUDED.course_id,
-			kind = EXCLUDED.kind, start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
+			kind = EXCLUDED.kind, cycle = EXCLUDED.cycle, start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
 			patient_present = EXCLUDED.patient_present, status = EXCLUDED.status, version = EXCLUDED.version,
 			updated_at = EXCLUDED.updated_at
 		WHERE visits.version < EXCLUDED.version`
@@ -73,6 +74,12 @@ const (
 	// reminder.
 	selectDroppable = `SELECT r.reminder_id, r.job_id FROM reminders r
 		WHERE r.appointment_id = ANY($1) AND r.status = 'scheduled'
+		  AND NOT EXISTS (SELECT 1 FROM reminder_attempts a WHERE a.reminder_id = r.reminder_id AND a.status = 'sending')
+		ORDER BY r.reminder_id FOR UPDATE OF r`
+	// selectDroppableOfNoVisit: the patient's reminders about no visit (a
+	// payment, a long-term follow-up).
+	selectDroppableOfNoVisit = `SELECT r.reminder_id, r.job_id FROM reminders r
+		WHERE r.patient_id = $1 AND r.appointment_id IS NULL AND r.status = 'scheduled'
 		  AND NOT EXISTS (SELECT 1 FROM reminder_attempts a WHERE a.reminder_id = r.reminder_id AND a.status = 'sending')
 		ORDER BY r.reminder_id FOR UPDATE OF r`
 	dropReminder = `UPDATE reminders SET status = 'cancelled', reason = $2, version = version + 1, updated_at = $3
@@ -153,27 +160,41 @@ func (r visitsTx) DropCourseReminders(ctx context.Context, courseID uuid.UUID, r
 	return r.drop(ctx, ids, reason)
 }
 
-// DropPatientReminders cancels the scheduled reminders of all the
-// patient's visits (a fatal adverse event closes them).
+// DropPatientReminders cancels all the patient's scheduled reminders, of
+// visits and of none (a fatal adverse event closes them).
 func (r visitsTx) DropPatientReminders(ctx context.Context, patientID uuid.UUID, reason string) error {
 	var ids []uuid.UUID
 	if err := r.tx.SelectContext(ctx, &ids, lockPatientVisits, patientID); err != nil {
 		return fmt.Errorf("lock visits of patient %s: %w", patientID, err)
 	}
-	return r.drop(ctx, ids, reason)
+	if err := r.drop(ctx, ids, reason); err != nil {
+		return err
+	}
+	var rows []droppable
+	if err := r.tx.SelectContext(ctx, &rows, selectDroppableOfNoVisit, patientID); err != nil {
+		return fmt.Errorf("reminders of no visit to drop: %w", err)
+	}
+	return r.dropRows(ctx, rows, reason)
+}
+
+type droppable struct {
+	ReminderID uuid.UUID     `db:"reminder_id"`
+	JobID      sql.NullInt64 `db:"job_id"`
 }
 
 func (r visitsTx) drop(ctx context.Context, appointments []uuid.UUID, reason string) error {
 	if len(appointments) == 0 {
 		return nil
 	}
-	var rows []struct {
-		ReminderID uuid.UUID     `db:"reminder_id"`
-		JobID      sql.NullInt64 `db:"job_id"`
-	}
+	var rows []droppable
 	if err := r.tx.SelectContext(ctx, &rows, selectDroppable, uuidArray(appointments)); err != nil {
 		return fmt.Errorf("reminders to drop: %w", err)
 	}
+	return r.dropRows(ctx, rows, reason)
+}
+
+// dropRows cancels the locked reminders and their jobs.
+func (r visitsTx) dropRows(ctx context.Context, rows []droppable, reason string) error {
 	now := r.s.now()
 	for _, row := range rows {
 		if _, err := r.tx.ExecContext(ctx, dropReminder, row.ReminderID, reason, now); err != nil {

@@ -120,7 +120,8 @@ type ReminderFilter struct {
 	Status                   reminder.Status
 }
 
-// ReminderView is a reminder as the API shows it.
+// ReminderView is a reminder as the API shows it. AppointmentID and
+// VisitStart are zero for a reminder of no visit.
 type ReminderView struct {
 	ID, PatientID, AppointmentID uuid.UUID
 	Kind                         string

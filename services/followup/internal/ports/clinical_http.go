@@ -93,14 +93,6 @@ type checkInView struct {
 	Version            int64     `json:"version"`
 }
 
-func optionalID(id uuid.UUID) *string {
-	if id == uuid.Nil {
-		return nil
-	}
-	s := id.String()
-	return &s
-}
-
 func toCheckInView(c checkin.CheckIn) checkInView {
 	v := checkInView{ID: c.ID.String(), PatientID: c.PatientID.String(), CourseID: optionalID(c.CourseID),
 		AppointmentID: c.AppointmentID.String(), ProductID: c.ProductID, Day: c.Day, DueDate: c.DueDate.Format(time.DateOnly),

@@ -23,11 +23,11 @@ type attemptResponse struct {
 type reminderResponse struct {
 	ID            string            `json:"id"`
 	PatientID     string            `json:"patient_id"`
-	AppointmentID string            `json:"appointment_id"`
+	AppointmentID *string           `json:"appointment_id"`
 	Kind          string            `json:"kind"`
 	Channel       *string           `json:"channel"`
 	DueAt         time.Time         `json:"due_at"`
-	VisitStart    time.Time         `json:"visit_start"`
+	VisitStart    *time.Time        `json:"visit_start"`
 	Status        string            `json:"status"`
 	Reason        *string           `json:"reason,omitempty"`
 	SentAt        *time.Time        `json:"sent_at,omitempty"`
@@ -39,6 +39,23 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// optionalID is null for no id (a reminder of no visit: a payment, a
+// long-term follow-up; a check-in of no course).
+func optionalID(id uuid.UUID) *string {
+	if id == uuid.Nil {
+		return nil
+	}
+	s := id.String()
+	return &s
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func (h HTTP) listReminders(w http.ResponseWriter, r *http.Request) error {
@@ -76,8 +93,8 @@ func (h HTTP) listReminders(w http.ResponseWriter, r *http.Request) error {
 	}
 	items := make([]reminderResponse, len(list))
 	for i, v := range list {
-		items[i] = reminderResponse{ID: v.ID.String(), PatientID: v.PatientID.String(), AppointmentID: v.AppointmentID.String(),
-			Kind: v.Kind, Channel: optional(v.Channel), DueAt: v.DueAt, VisitStart: v.VisitStart, Status: v.Status,
+		items[i] = reminderResponse{ID: v.ID.String(), PatientID: v.PatientID.String(), AppointmentID: optionalID(v.AppointmentID),
+			Kind: v.Kind, Channel: optional(v.Channel), DueAt: v.DueAt, VisitStart: optionalTime(v.VisitStart), Status: v.Status,
 			Reason: optional(v.Reason), SentAt: v.SentAt, Attempts: make([]attemptResponse, len(v.Attempts))}
 		for j, a := range v.Attempts {
 			items[i].Attempts[j] = attemptResponse{Attempt: a.Attempt, Channel: a.Channel, Outcome: a.Outcome,

@@ -79,7 +79,7 @@ func toVisit(a *schedulingv1.Appointment, version int64) (reminder.Visit, error)
 			return reminder.Visit{}, messaging.Permanent(errors.New("course_id is not a UUID"))
 		}
 	}
-	return reminder.Visit{AppointmentID: id, PatientID: patient, CourseID: course, Kind: a.GetKind(),
+	return reminder.Visit{AppointmentID: id, PatientID: patient, CourseID: course, Kind: a.GetKind(), Cycle: int(a.GetCycle()),
 		Start: a.GetStart().AsTime(), End: a.GetEnd().AsTime(), PatientPresent: a.GetPatientPresent(), Version: version}, nil
 }
 

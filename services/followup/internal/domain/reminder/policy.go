@@ -96,9 +96,12 @@ type Decision struct {
 func (d Decision) Send() bool { return d.Skip == "" && d.DeferUntil.IsZero() }
 
 // Decide decides for a reminder due at due, of a visit starting at start,
-// at now, for a patient in zone loc.
+// at now, for a patient in zone loc. A reminder of no visit (a payment, a
+// long-term follow-up) has a zero start: only staleness and quiet hours
+// apply.
 func (p Policy) Decide(now, due, start time.Time, loc *time.Location) Decision {
-	if !now.Before(start) {
+	visit := !start.IsZero()
+	if visit && !now.Before(start) {
 		return Decision{Skip: ReasonVisitStarted}
 	}
 	if p.StaleAfter > 0 && now.Sub(due) > p.StaleAfter {
@@ -108,7 +111,7 @@ func (p Policy) Decide(now, due, start time.Time, loc *time.Location) Decision {
 	if !quiet {
 		return Decision{}
 	}
-	if !end.Before(start) || (p.StaleAfter > 0 && end.Sub(due) > p.StaleAfter) {
+	if (visit && !end.Before(start)) || (p.StaleAfter > 0 && end.Sub(due) > p.StaleAfter) {
 		return Decision{Skip: ReasonStale}
 	}
 	return Decision{DeferUntil: end}

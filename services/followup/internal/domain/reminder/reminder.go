@@ -59,6 +59,7 @@ type Visit struct {
 	PatientID      uuid.UUID
 	CourseID       uuid.UUID // uuid.Nil for an ad-hoc visit
 	Kind           string    // "draw", "infusion", ...
+	Cycle          int       // the course's cycle, from 1; 0 for an ad-hoc visit
 	Start, End     time.Time
 	PatientPresent bool
 	Status         string
@@ -84,11 +85,13 @@ func (v Visit) Validate() error {
 }
 
 // Rule is one kind of reminder: Before the start of every visit of one of
-// VisitKinds (all visits when empty) at which the patient is present.
+// VisitKinds (all visits when empty) at which the patient is present, of
+// cycle FromCycle or later when FromCycle is set.
 type Rule struct {
 	Kind       string
 	Before     time.Duration
 	VisitKinds []string
+	FromCycle  int
 }
 
 // DefaultRules: 48 h and 24 h before every visit, 2 h before an infusion,
@@ -144,7 +147,7 @@ func Plan(rules []Rule, v Visit, from time.Time) []Due {
 	}
 	var out []Due
 	for _, r := range rules {
-		if len(r.VisitKinds) > 0 && !slices.Contains(r.VisitKinds, v.Kind) {
+		if len(r.VisitKinds) > 0 && !slices.Contains(r.VisitKinds, v.Kind) || v.Cycle < r.FromCycle {
 			continue
 		}
 		due := v.Start.Add(-r.Before)

@@ -30,11 +30,13 @@ var templates = map[string]map[string]template{
 		"":                 {"Your clinic visit", "Reminder: you have a visit at the clinic on %s."},
 		"infusion_2h":      {"Your infusion today", "Reminder: your infusion starts at %s. Please arrive 15 minutes early."},
 		"draw_preparation": {"Preparing for your blood draw", "Your blood draw is on %s. Drink plenty of water and eat a light meal beforehand."},
+		KindNextCycleDraw:  {"Your next cycle begins", "Your next treatment cycle begins with a blood draw on %s."},
 	},
 	LangZH: {
 		"":                 {"就诊提醒", "提醒：您在 %s 有一次门诊就诊。"},
 		"infusion_2h":      {"今日输注提醒", "提醒：您的输注将于 %s 开始，请提前15分钟到达。"},
 		"draw_preparation": {"采血准备", "您的采血时间为 %s。请多喝水，采血前请清淡饮食。"},
+		KindNextCycleDraw:  {"下一疗程即将开始", "您的下一疗程将于 %s 以采血开始。"},
 	},
 }
 
@@ -50,4 +52,23 @@ func Render(kind, preferred string, start time.Time, clinic *time.Location) (sub
 		t = templates[lang][""]
 	}
 	return t.subject, fmt.Sprintf(t.body, start.In(clinic).Format(timeLayouts[lang])), lang
+}
+
+// RenderStandalone renders a reminder of no visit in the language chosen
+// for preferred: a payment names the invoice's number and the amount due, a
+// long-term follow-up its months; nothing else about the patient. It
+// returns the subject, the body and the language used.
+func RenderStandalone(kind, preferred string, d Details) (subject, body, lang string) {
+	lang = Language(preferred)
+	switch {
+	case kind == KindPayment && lang == LangZH:
+		return "账单逾期提醒", fmt.Sprintf("您的账单 %s 已逾期，应付金额 %s。请尽快付款，如有疑问请联系诊所。",
+			d.InvoiceNumber, d.AmountDue.Format(lang)), lang
+	case kind == KindPayment:
+		return "Your invoice is overdue", fmt.Sprintf("Invoice %s is overdue: %s is due. Please pay at your earliest convenience or contact the clinic.",
+			d.InvoiceNumber, d.AmountDue.Format(lang)), lang
+	case lang == LangZH:
+		return "疗程后随访", fmt.Sprintf("您的疗程结束已 %d 个月，请联系诊所预约随访。", d.Months), lang
+	}
+	return "Your follow-up visit", fmt.Sprintf("It is %d months since your course ended. Please contact the clinic to book your follow-up visit.", d.Months), lang
 }
