@@ -180,7 +180,7 @@ func runReminderPhase(b *testing.B, log *slog.Logger, pg *devstack.Postgres, js 
 	_ = db.GetContext(ctx, &inDoubt, `SELECT count(*) FROM reminder_attempts WHERE status = 'in_doubt'`)
 	_ = db.GetContext(ctx, &sending, `SELECT count(*) FROM reminder_attempts WHERE status = 'sending'`)
 	_ = db.GetContext(ctx, &scheduled, `SELECT count(*) FROM reminders WHERE status = 'scheduled'`)
-	res.detail = fmt.Sprintf("%s: seeded %d due reminders in %.1fs; complete=%v; accepted %d distinct, %d messages, last at %.1fs; killed at %.1fs; attempts %d (in_doubt %d, still sending %d); reminders still scheduled %d; jobs stuck running %d",
+	res.detail = fmt.Sprintf("%s: seeded %d due reminders in %.1fs; complete=%v; accepted %d distinct, %d messages, last at %.1fs; killed at %.1fs; at the end: attempts %d (in_doubt %d, still sending %d), reminders still scheduled %d; jobs the kill left running %d",
 		dbName, n, seeded.Seconds(), complete, res.accepted, res.accepted+res.dup, res.seconds, killedAt.Seconds(),
 		attempts, inDoubt, sending, scheduled, res.stuck)
 	return res
