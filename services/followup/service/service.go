@@ -51,7 +51,6 @@ type Config struct {
 	Channels map[string]app.Channel
 }
 
-
 // LoadConfig reads followup's settings.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	get := func(k, def string) string { return cmp.Or(strings.TrimSpace(getenv(k)), def) }
