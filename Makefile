@@ -49,9 +49,9 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 	done
 
 .PHONY: bench
-bench: ## Run the benchmarks (pipeline, registration, scheduling) and print BENCH lines
+bench: ## Run the benchmarks (pipeline, registration, scheduling, billing, follow-up reminders) and print BENCH lines
 	@scripts/ensure-postgres.sh
-	cd cmd/clinicops && go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+	cd cmd/clinicops && go test -run '^$$' -bench . -benchtime 1x -timeout 45m ./bench/
 	cd services/scheduling && go test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/adapters/
 
 .PHONY: lint

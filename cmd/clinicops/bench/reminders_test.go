@@ -1,0 +1,622 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/riverqueue/river"
+
+	"github.com/clinicops/clinicops/pkg/devstack"
+	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/jobs"
+	"github.com/clinicops/clinicops/pkg/pgdb"
+)
+
+// BenchmarkReminders100k: 100,000 reminders come due at once and the
+// followup binary (services/followup/cmd/followup, a separate process)
+// sends them through its SMTP channel to a local SMTP sink. The figure is
+// the time from the commit that made them due to the last message the sink
+// accepted. Then again with the process killed (SIGKILL) when about half
+// are sent and started again: the sink counts duplicates by Message-ID and
+// the reminders it never accepted.
+//
+// The binary works one River queue of jobs.DefaultMaxWorkers (10) workers
+// with River's 100 ms fetch cooldown: at most about 100 reminders a second,
+// so 100,000 take some 17 minutes. The clean phase is therefore cut at
+// CLINICOPS_BENCH_REMINDERS_WAIT (default 3m) and then reports how far it got
+// and the time projected at its rate; the kill phase runs
+// CLINICOPS_BENCH_REMINDERS_KILL reminders (default 10000) to completion.
+// CLINICOPS_BENCH_REMINDERS sets the clean phase's count (default 100000).
+func BenchmarkReminders100k(b *testing.B) {
+	ctx := context.Background()
+	log := logger()
+	n := envInt("CLINICOPS_BENCH_REMINDERS", 100_000)
+	wait := envDuration("CLINICOPS_BENCH_REMINDERS_WAIT", 3*time.Minute)
+	nKill := envInt("CLINICOPS_BENCH_REMINDERS_KILL", 10_000)
+	pg, js := startStack(b, log)
+	bin := buildFollowup(b)
+	sink := startSMTPSink(b)
+
+	smtpCeiling, err := measureSMTPCeiling(sink, followupSMTPConns, 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	txCeiling, err := measureRowOutboxTx(ctx, log, pg, jobs.DefaultMaxWorkers, 5*time.Second, ceilingOpts{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	notef("ceiling: bare SMTP to the sink over %d connections: %.0f msg/s; row+outbox tx at %d clients: %s",
+		followupSMTPConns, smtpCeiling, jobs.DefaultMaxWorkers, txCeiling)
+	notef("limits: River queue %q MaxWorkers %d (jobs.DefaultMaxWorkers; the binary has no setting), poll %s, fetch cooldown 100 ms; RescueStuckJobsAfter River's default 1h",
+		river.QueueDefault, jobs.DefaultMaxWorkers, jobs.DefaultFetchPollInterval)
+
+	clean := runReminderPhase(b, log, pg, js, bin, sink, "followup_bench", n, wait, false)
+	notef("%s", clean.detail)
+	rate := float64(clean.accepted) / clean.seconds
+	ratios := fmt.Sprintf("%.0f/s; ceilings: smtp %.0f/s ratio=%.3f, row+outbox tx %.0f/s ratio=%.3f",
+		rate, smtpCeiling, rate/smtpCeiling, txCeiling.rate(), rate/txCeiling.rate())
+	if clean.complete {
+		fmt.Printf("BENCH reminders_100k_seconds %.1f dup=%d lost=%d (n=%d, %s)\n", clean.seconds, clean.dup, clean.lost, n, ratios)
+	} else {
+		// Not lost: still queued when the phase was cut.
+		fmt.Printf("BENCH reminders_100k_seconds %.0f(projected) dup=%d lost=- (cut at %s: %d of %d sent, %s)\n",
+			float64(n)/rate, clean.dup, wait, clean.accepted, n, ratios)
+	}
+
+	killed := runReminderPhase(b, log, pg, js, bin, sink, "followup_bench_kill", nKill, 15*time.Minute, true)
+	notef("%s", killed.detail)
+	fmt.Printf("BENCH reminders_kill_seconds %.1f dup=%d lost=%d (n=%d, killed at half; %d jobs of the killed process left 'running' until River's rescue (1h), their attempts 'sending': %d already accepted by the sink, %d not)\n",
+		killed.seconds, killed.dup, killed.lost, nKill, killed.stuck, killed.inFlightAccepted, killed.inFlightNotAccepted)
+	if r := killed.rescued; r != nil {
+		fmt.Printf("BENCH reminders_kill_after_rescue dup=%d lost=%d (rescue brought forward by ageing the stuck jobs 61 min; the sink could drop %d of the %d dups by Message-ID)\n",
+			r.dup, r.lost, r.dedupable, r.dup)
+	}
+}
+
+// followupSMTPConns is FOLLOWUP_SMTP_MAX_CONNS for the bench: one
+// connection per River worker, so no worker waits for a connection.
+var followupSMTPConns = jobs.DefaultMaxWorkers
+
+// phaseResult is what one phase measured.
+type phaseResult struct {
+	complete  bool    // every reminder accepted within the wait
+	seconds   float64 // due (seed commit) -> last message accepted
+	accepted  int     // distinct reminders accepted by the sink
+	dup       int     // messages accepted beyond the first per Message-ID
+	dedupable int     // of dup, those a sink keyed by Message-ID would drop
+	lost      int     // reminders the sink never accepted
+	stuck     int     // jobs still 'running' under a dead process
+	// Of the reminders whose attempt the kill left 'sending': already
+	// accepted by the sink (the rescued job will send them again with the
+	// same Message-ID: dups a sink keyed by Message-ID drops), or not.
+	inFlightAccepted, inFlightNotAccepted int
+	// rescued is the tally once River rescued the dead process's jobs and
+	// they ran again (kill phase with stuck jobs only).
+	rescued *phaseResult
+	detail  string
+}
+
+// runReminderPhase runs one phase in its own database: start the binary,
+// make n reminders due in one transaction, wait until the sink accepted
+// them all (or wait passed); with kill, SIGKILL the process at n/2 accepted
+// and start it again.
+func runReminderPhase(b *testing.B, log *slog.Logger, pg *devstack.Postgres, js *jsServer, bin string,
+	sink *smtpSink, dbName string, n int, wait time.Duration, kill bool) phaseResult {
+	b.Helper()
+	ctx := context.Background()
+	if err := pg.DropDatabase(ctx, dbName); err != nil {
+		b.Fatal(err)
+	}
+	if err := pg.CreateDatabase(ctx, dbName, ""); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = pg.DropDatabase(context.Background(), dbName) })
+	sink.reset()
+	env := followupEnv(pg.DSN(dbName), js.srv.ClientURL(), sink.addr)
+	proc := startFollowup(b, bin, env)
+	db, err := pgdb.Open(ctx, pg.DSN(dbName), pgdb.PoolConfig{MaxOpenConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if err := waitReady(ctx, db, proc, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	seedStart := time.Now()
+	ids, dueAt, err := seedReminders(ctx, log, db, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seeded := dueAt.Sub(seedStart)
+	deadline := dueAt.Add(wait)
+	var killedAt time.Duration
+	if kill {
+		if !waitAccepted(sink, n/2, deadline) {
+			proc.stop()
+			b.Fatalf("kill phase: %d of %d accepted by the deadline, never reached half", sink.distinct(), n)
+		}
+		proc.kill()
+		killedAt = time.Since(dueAt)
+		proc = startFollowup(b, bin, env)
+	}
+	complete := waitDone(ctx, db, sink, n, deadline)
+	res := sink.tally(ids)
+	res.complete = complete
+	res.seconds = sink.last().Sub(dueAt).Seconds()
+	if err := db.GetContext(ctx, &res.stuck, `SELECT count(*) FROM river_job WHERE state = 'running'`); err != nil {
+		b.Fatal(err)
+	}
+	var inFlight []uuid.UUID
+	if err := db.SelectContext(ctx, &inFlight, `SELECT reminder_id FROM reminder_attempts WHERE status = 'sending'`); err != nil {
+		b.Fatal(err)
+	}
+	res.inFlightAccepted, res.inFlightNotAccepted = sink.split(inFlight)
+	if kill && res.stuck > 0 {
+		res.rescued = rescueStuck(ctx, b, db, sink, ids)
+	}
+	proc.stop()
+	var attempts, inDoubt, sending, scheduled int
+	_ = db.GetContext(ctx, &attempts, `SELECT count(*) FROM reminder_attempts`)
+	_ = db.GetContext(ctx, &inDoubt, `SELECT count(*) FROM reminder_attempts WHERE status = 'in_doubt'`)
+	_ = db.GetContext(ctx, &sending, `SELECT count(*) FROM reminder_attempts WHERE status = 'sending'`)
+	_ = db.GetContext(ctx, &scheduled, `SELECT count(*) FROM reminders WHERE status = 'scheduled'`)
+	res.detail = fmt.Sprintf("%s: seeded %d due reminders in %.1fs; complete=%v; accepted %d distinct, %d messages, last at %.1fs; killed at %.1fs; at the end: attempts %d (in_doubt %d, still sending %d), reminders still scheduled %d; jobs the kill left running %d",
+		dbName, n, seeded.Seconds(), complete, res.accepted, res.accepted+res.dup, res.seconds, killedAt.Seconds(),
+		attempts, inDoubt, sending, scheduled, res.stuck)
+	return res
+}
+
+// rescueStuck lets River rescue the jobs the killed process left
+// 'running', without waiting the hour of RescueStuckJobsAfter (River's
+// default; the binary has no setting): it moves their attempted_at back 61
+// minutes, which is all the rescuer looks at, so the running process's
+// leader rescues them on its next pass (every 30 s) and they run again.
+// Then it waits until nothing is left to run and returns the sink's tally.
+func rescueStuck(ctx context.Context, b *testing.B, db *sqlx.DB, sink *smtpSink, ids []uuid.UUID) *phaseResult {
+	b.Helper()
+	if _, err := db.ExecContext(ctx, `UPDATE river_job SET attempted_at = attempted_at - interval '61 minutes' WHERE state = 'running'`); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		var left int
+		err := db.GetContext(ctx, &left, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`)
+		if err == nil && left == 0 && time.Since(sink.last()) > 2*time.Second {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r := sink.tally(ids)
+	return &r
+}
+
+// followupEnv configures the binary: e-mail first, quiet hours off, a stale
+// limit far above the run, and the SMTP channel pointed at the sink.
+func followupEnv(dsn, natsURL, smtpAddr string) []string {
+	return append(os.Environ(),
+		"FOLLOWUP_DATABASE_URL="+dsn,
+		"NATS_URL="+natsURL,
+		"FOLLOWUP_HTTP_ADDR=127.0.0.1:0",
+		"FOLLOWUP_CHANNEL_PREFERENCE=email",
+		"FOLLOWUP_QUIET_HOURS=off",
+		"FOLLOWUP_REMINDER_STALE_AFTER=6h",
+		"FOLLOWUP_SMTP_ADDR="+smtpAddr,
+		"FOLLOWUP_SMTP_FROM=Clinic <noreply@clinic.test>",
+		"FOLLOWUP_SMTP_SKIP_STARTTLS=true",
+		"FOLLOWUP_SMTP_MAX_CONNS="+strconv.Itoa(followupSMTPConns),
+		"LOG_LEVEL=warn",
+		// The API is not used; the service refuses to start without a token.
+		"CLINICOPS_AUTH_TOKENS=admin:"+httpx.HashToken(httpx.GenerateToken()),
+	)
+}
+
+// buildFollowup builds the service binary once per run.
+func buildFollowup(b *testing.B) string {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "followup")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/followup")
+	cmd.Dir = filepath.Join("..", "..", "..", "services", "followup")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("go build followup: %v", err)
+	}
+	return out
+}
+
+// followupProc is one run of the binary.
+type followupProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process exited
+	err  error         // cmd.Wait's, once done
+}
+
+func startFollowup(b *testing.B, bin string, env []string) *followupProc {
+	b.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// The service dies with the bench, even when the bench is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start followup: %v", err)
+	}
+	p := &followupProc{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	b.Cleanup(p.kill)
+	return p
+}
+
+// kill is kill -9.
+func (p *followupProc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop is a graceful stop (SIGTERM), SIGKILL after 30 s.
+func (p *followupProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.kill()
+	}
+}
+
+// waitReady waits until the process has migrated its database (River's
+// tables exist) and its queue runs (a River leader or producer row).
+func waitReady(ctx context.Context, db *sqlx.DB, p *followupProc, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("followup exited at start: %v", p.err)
+		default:
+		}
+		var n int
+		if err := db.GetContext(ctx, &n, `SELECT count(*) FROM river_leader`); err == nil && n > 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("followup not ready within " + within.String())
+}
+
+// Seed statements: what followup's event handlers write for a patient with
+// an e-mail consent and a booked visit tomorrow, and the visit's reminder,
+// due now (store.go, contacts.go, visits.go).
+const (
+	seedContacts = `INSERT INTO patient_contacts (patient_id, phone, email, preferred_language, version, updated_at)
+		SELECT p, '+8613800138000', 'patient-' || p || '@example-clinic-patients.cn', 'zh-CN', 1, $2
+		FROM unnest($1::uuid[]) p`
+	seedConsents = `INSERT INTO channel_consents (consent_id, patient_id, channel, active, version, updated_at)
+		SELECT gen_random_uuid(), p, 'email', true, 1, $2 FROM unnest($1::uuid[]) p`
+	seedVisits = `INSERT INTO visits (appointment_id, patient_id, course_id, kind, start_at, end_at, patient_present, status, version, updated_at)
+		SELECT p, p, NULL, 'consultation', $2::timestamptz + interval '24 hours', $2::timestamptz + interval '25 hours', true, 'booked', 1, $2
+		FROM unnest($1::uuid[]) p`
+	seedReminderRows = `INSERT INTO reminders (reminder_id, appointment_id, patient_id, kind, occurrence_start, due_at, status, job_version, version, updated_at)
+		SELECT r, p, p, 'visit_24h', $3::timestamptz + interval '24 hours', $3, 'scheduled', 1, 1, $3
+		FROM unnest($1::uuid[], $2::uuid[]) AS t(r, p)`
+	setJobIDs = `UPDATE reminders SET job_id = t.j FROM unnest($1::uuid[], $2::bigint[]) AS t(r, j) WHERE reminder_id = t.r`
+)
+
+// benchReminderArgs is followup's adapters.ReminderArgs (internal to its
+// module): the same kind and JSON, so the service's worker takes the jobs.
+type benchReminderArgs struct {
+	ReminderID uuid.UUID `json:"reminder_id" river:"unique"`
+	Version    int64     `json:"version" river:"unique"`
+}
+
+func (benchReminderArgs) Kind() string { return "followup.reminder" }
+
+// neverWorker satisfies River's check that an inserted kind has a worker;
+// the inserting client never runs.
+type neverWorker struct {
+	river.WorkerDefaults[benchReminderArgs]
+}
+
+func (neverWorker) Work(context.Context, *river.Job[benchReminderArgs]) error {
+	return errors.New("the bench only inserts")
+}
+
+// seedReminders makes n reminders due in one transaction: contacts,
+// consents, visits, reminders and their River jobs (InsertManyTx, with the
+// unique options the store uses), all due at the transaction's time. It
+// returns the reminder ids and the commit time.
+func seedReminders(ctx context.Context, log *slog.Logger, db *sqlx.DB, n int) ([]uuid.UUID, time.Time, error) {
+	ws := river.NewWorkers()
+	river.AddWorker(ws, &neverWorker{})
+	client, err := jobs.New(jobs.Config{DB: db, Log: log, Workers: ws, LeaderElectionDisabled: true})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	ids := make([]uuid.UUID, n)
+	patients := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i], patients[i] = uuid.New(), uuid.New()
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	const batch = 10_000
+	err = pgdb.InTx(ctx, db, nil, func(tx *sqlx.Tx) error {
+		for lo := 0; lo < n; lo += batch {
+			hi := min(lo+batch, n)
+			if err := seedBatch(ctx, tx, client, ids[lo:hi], patients[lo:hi], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("seed reminders: %w", err)
+	}
+	return ids, time.Now(), nil
+}
+
+func seedBatch(ctx context.Context, tx *sqlx.Tx, client *jobs.Client, ids, patients []uuid.UUID, now time.Time) error {
+	ps := uuidStrings(patients)
+	for _, q := range []string{seedContacts, seedConsents, seedVisits} {
+		if _, err := tx.ExecContext(ctx, q, ps, now); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, seedReminderRows, uuidStrings(ids), ps, now); err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: benchReminderArgs{ReminderID: id, Version: 1},
+			InsertOpts: &river.InsertOpts{ScheduledAt: now, UniqueOpts: river.UniqueOpts{ByArgs: true}}}
+	}
+	res, err := client.River().InsertManyTx(ctx, tx.Tx, params)
+	if err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	jobIDs := make([]int64, len(res))
+	for i, r := range res {
+		jobIDs[i] = r.Job.ID
+	}
+	_, err = tx.ExecContext(ctx, setJobIDs, uuidStrings(ids), pq.Array(jobIDs))
+	return err
+}
+
+func uuidStrings(ids []uuid.UUID) any {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = id.String()
+	}
+	return pq.Array(s)
+}
+
+// waitAccepted waits until the sink accepted n distinct messages.
+func waitAccepted(sink *smtpSink, n int, deadline time.Time) bool {
+	for sink.distinct() < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// waitDone waits until the sink accepted n distinct messages, or no
+// reminder job is left waiting to run and the sink has been quiet for 2 s
+// (what remains is 'running' under a dead process), or the deadline.
+func waitDone(ctx context.Context, db *sqlx.DB, sink *smtpSink, n int, deadline time.Time) bool {
+	for sink.distinct() < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		var pending int
+		err := db.GetContext(ctx, &pending, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending')`)
+		if err == nil && pending == 0 && time.Since(sink.last()) > 2*time.Second {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
+// smtpSink is a local SMTP server that accepts everything and records each
+// message's Message-ID and when it was accepted.
+type smtpSink struct {
+	addr string
+	srv  *gosmtp.Server
+
+	mu       sync.Mutex
+	seen     map[string]int // Message-ID -> messages accepted with it
+	messages int
+	lastAt   time.Time
+}
+
+func startSMTPSink(b *testing.B) *smtpSink {
+	b.Helper()
+	s := &smtpSink{seen: map[string]int{}}
+	s.srv = gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
+		return &sinkSession{sink: s}, nil
+	}))
+	s.srv.Domain = "localhost"
+	s.srv.ReadTimeout = time.Minute
+	s.srv.WriteTimeout = time.Minute
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	go func() { _ = s.srv.Serve(l) }()
+	b.Cleanup(func() { _ = s.srv.Close() })
+	return s
+}
+
+func (s *smtpSink) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen, s.messages, s.lastAt = map[string]int{}, 0, time.Time{}
+}
+
+func (s *smtpSink) accept(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[id]++
+	s.messages++
+	s.lastAt = time.Now()
+}
+
+func (s *smtpSink) distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}
+
+func (s *smtpSink) last() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastAt
+}
+
+// tally counts, against the reminders made due: those accepted, the
+// messages beyond the first per Message-ID (each a duplicate a sink keyed
+// by Message-ID drops; one with a Message-ID of no reminder would be a dup
+// it cannot see), and the reminders never accepted.
+func (s *smtpSink) tally(ids []uuid.UUID) phaseResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var r phaseResult
+	known := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		mid := "<reminder-" + id.String() + "@clinicops.followup>"
+		known[mid] = true
+		if c := s.seen[mid]; c > 0 {
+			r.accepted++
+			r.dup += c - 1
+			r.dedupable += c - 1
+		} else {
+			r.lost++
+		}
+	}
+	for mid, c := range s.seen {
+		if !known[mid] {
+			r.dup += c // not a reminder of this phase: a duplicate nobody can key
+		}
+	}
+	return r
+}
+
+// split counts the ids the sink accepted and those it did not.
+func (s *smtpSink) split(ids []uuid.UUID) (accepted, not int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if s.seen["<reminder-"+id.String()+"@clinicops.followup>"] > 0 {
+			accepted++
+		} else {
+			not++
+		}
+	}
+	return accepted, not
+}
+
+type sinkSession struct{ sink *smtpSink }
+
+func (*sinkSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (*sinkSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (*sinkSession) Reset()                                 {}
+func (*sinkSession) Logout() error                          { return nil }
+
+// Data reads the headers only for the Message-ID; the message counts as
+// accepted when Data returns nil (the 250 the client waits for).
+func (ss *sinkSession) Data(r io.Reader) error {
+	m, err := mail.ReadMessage(bufio.NewReader(r))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, m.Body); err != nil {
+		return err
+	}
+	id := strings.TrimSpace(m.Header.Get("Message-ID"))
+	if id == "" {
+		return errors.New("no Message-ID")
+	}
+	ss.sink.accept(id)
+	return nil
+}
+
+// measureSMTPCeiling sends bare messages (net/smtp, one message per
+// MAIL/RCPT/DATA on kept-open connections, as the channel does) to the sink
+// for d over conns connections: the rate no reminder engine can beat here.
+// The sink's counts are reset afterwards.
+func measureSMTPCeiling(sink *smtpSink, conns int, d time.Duration) (float64, error) {
+	defer sink.reset()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	errs := make(chan error, conns)
+	start := time.Now()
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := smtp.Dial(sink.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer func() { _ = c.Quit() }()
+			sent := 0
+			for i := 0; time.Since(start) < d; i++ {
+				if err := sendBare(c, fmt.Sprintf("<ceiling-%d-%d@bench>", w, i)); err != nil {
+					errs <- err
+					return
+				}
+				sent++
+			}
+			mu.Lock()
+			total += sent
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("smtp ceiling: %w", err)
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+func sendBare(c *smtp.Client, id string) error {
+	if err := c.Mail("noreply@clinic.test"); err != nil {
+		return err
+	}
+	if err := c.Rcpt("patient@example-clinic-patients.cn"); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	msg := "From: Clinic <noreply@clinic.test>\r\nTo: patient@example-clinic-patients.cn\r\nMessage-ID: " + id +
+		"\r\nSubject: =?utf-8?q?=E5=B0=B1=E8=AF=8A=E6=8F=90=E9=86=92?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		strings.Repeat("您预约的就诊时间是明天上午 9:30，请提前 15 分钟到达。\r\n", 4)
+	if _, err := io.WriteString(w, msg); err != nil {
+		return err
+	}
+	return w.Close()
+}
