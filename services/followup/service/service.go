@@ -52,6 +52,11 @@ type Config struct {
 	MaxAttempts int
 	// SendTimeout bounds one send (FOLLOWUP_SEND_TIMEOUT, default 30s).
 	SendTimeout time.Duration
+	// Workers is how many durable jobs (sends, check-in deadlines,
+	// alerts) run at once (FOLLOWUP_JOB_WORKERS, default 100). A send
+	// waits on its channel most of the time, so the platform's default of
+	// 10 held 100,000 reminders due at once to about 100 a second.
+	Workers int
 	// FollowUpMonths: long-term follow-up reminders this many months after
 	// a course is completed (FOLLOWUP_LONG_TERM_MONTHS, default 3,6,12, or
 	// off).
@@ -101,6 +106,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.SendTimeout, err = time.ParseDuration(get("FOLLOWUP_SEND_TIMEOUT", "30s")); err != nil || c.SendTimeout <= 0 {
 		return c, fmt.Errorf("FOLLOWUP_SEND_TIMEOUT: want a positive duration such as 30s")
 	}
+	if c.Workers, err = strconv.Atoi(get("FOLLOWUP_JOB_WORKERS", "100")); err != nil || c.Workers < 1 || c.Workers > 10000 {
+		return c, fmt.Errorf("FOLLOWUP_JOB_WORKERS: want a whole number from 1 to 10000")
+	}
 	if c.Channels, err = channels.FromConfig(getenv); err != nil {
 		return c, fmt.Errorf("channels: %w", err)
 	}
@@ -136,15 +144,18 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(append([]slog.Attr{slog.Any("reminders", kinds), slog.Bool("quiet_hours", !c.Policy.Quiet.Off),
 		slog.Duration("stale_after", c.Policy.StaleAfter), slog.Any("preference", c.Preference),
 		slog.Any("channels", slices.Sorted(maps.Keys(c.Channels))), slog.String("on_call", c.OnCall),
-		slog.Int("max_attempts", c.MaxAttempts), slog.Any("long_term_months", c.FollowUpMonths)}, c.checkInAttrs()...)...)
+		slog.Int("max_attempts", c.MaxAttempts), slog.Int("job_workers", c.Workers), slog.Any("long_term_months", c.FollowUpMonths)}, c.checkInAttrs()...)...)
 }
 
-// resumeStuck is the start sweep (adapters.Sender.ResumeStuck): a
-// reminder a crashed process left in the middle of a send is resumed at
-// start, not an hour later when River rescues its job. It runs once; a
-// failure is logged, not fatal (River's rescue still covers the reminder).
-func resumeStuck(log *slog.Logger, sender *adapters.Sender) func(context.Context) error {
-	return func(ctx context.Context) error {
+// resumeStuck is the sweep (adapters.Sender.ResumeStuck): a reminder a
+// crashed process left in the middle of a send is resumed soon, not an
+// hour later when River rescues its job. It runs at start and then every
+// send timeout, since a send a crash left moments before a restart is not
+// yet older than the timeout at start (a live send never is: the timeout
+// bounds it). A failure is logged, not fatal (River's rescue still covers
+// the reminder).
+func resumeStuck(log *slog.Logger, sender *adapters.Sender, every time.Duration) func(context.Context) error {
+	sweep := func(ctx context.Context) {
 		n, err := sender.ResumeStuck(ctx)
 		if err != nil && ctx.Err() == nil {
 			log.Error("resume reminders stuck in a send", "error", err)
@@ -152,7 +163,19 @@ func resumeStuck(log *slog.Logger, sender *adapters.Sender) func(context.Context
 		if n > 0 {
 			log.Info("resumed reminders stuck in a send", "count", n)
 		}
-		return nil
+	}
+	return func(ctx context.Context) error {
+		sweep(ctx)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				sweep(ctx)
+			}
+		}
 	}
 }
 
@@ -216,7 +239,7 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) err
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &adapters.ReminderWorker{Sender: sender})
 	adapters.AddClinicalWorkers(workers, clinicalStore, clinical, alert)
-	jobClient, err := rt.UseJobs(ctx, workers, nil)
+	jobClient, err := rt.UseJobs(ctx, workers, map[string]int{river.QueueDefault: cfg.Workers})
 	if err != nil {
 		return err
 	}
@@ -235,7 +258,7 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) err
 	if err := ports.ClinicalEvents(rt.Processor, clinicalStore.Tx, clinical); err != nil {
 		return err
 	}
-	rt.Background(resumeStuck(rt.Log, sender))
+	rt.Background(resumeStuck(rt.Log, sender, max(cfg.SendTimeout, 5*time.Second)))
 	idem := &idempotency.Store{DB: rt.DB, Log: rt.Log}
 	rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
 	ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, Reminders: adapters.Reminders{DB: rt.DB}}.Routes(rt.Router)
