@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/riverqueue/river"
 
 	"github.com/clinicops/clinicops/services/followup/internal/app"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/reminder"
@@ -72,16 +71,8 @@ func (r standaloneTx) ScheduleStandalone(ctx context.Context, rs []reminder.Stan
 		if err != nil {
 			return fmt.Errorf("schedule %s reminder of %s: %w", st.Kind, st.Subject, err)
 		}
-		if r.s.Jobs == nil {
-			return errors.New("schedule reminder: the job client is not set")
-		}
-		res, err := r.s.Jobs.InsertTx(ctx, r.tx, ReminderArgs{ReminderID: got.ReminderID, Version: got.JobVersion},
-			&river.InsertOpts{ScheduledAt: st.DueAt, UniqueOpts: river.UniqueOpts{ByArgs: true}})
-		if err != nil {
-			return fmt.Errorf("schedule reminder %s: %w", got.ReminderID, err)
-		}
-		if _, err := r.tx.ExecContext(ctx, setReminderJob, got.ReminderID, res.Job.ID); err != nil {
-			return fmt.Errorf("schedule reminder %s: %w", got.ReminderID, err)
+		if err := txRepositories(r).enqueue(ctx, got.ReminderID, got.JobVersion, st.DueAt); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -229,16 +229,8 @@ func (r visitsTx) ScheduleReminders(ctx context.Context, v reminder.Visit, dues 
 		if err != nil {
 			return fmt.Errorf("schedule reminder %s of %s: %w", d.Kind, v.AppointmentID, err)
 		}
-		if r.s.Jobs == nil {
-			return errors.New("schedule reminder: the job client is not set")
-		}
-		res, err := r.s.Jobs.InsertTx(ctx, r.tx, ReminderArgs{ReminderID: got.ReminderID, Version: got.JobVersion},
-			&river.InsertOpts{ScheduledAt: d.DueAt, UniqueOpts: river.UniqueOpts{ByArgs: true}})
-		if err != nil {
-			return fmt.Errorf("schedule reminder %s: %w", got.ReminderID, err)
-		}
-		if _, err := r.tx.ExecContext(ctx, setReminderJob, got.ReminderID, res.Job.ID); err != nil {
-			return fmt.Errorf("schedule reminder %s: %w", got.ReminderID, err)
+		if err := txRepositories(r).enqueue(ctx, got.ReminderID, got.JobVersion, d.DueAt); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -255,4 +247,21 @@ func (r visitsTx) BookedVisits(ctx context.Context, courseID uuid.UUID, from tim
 		out[i] = toDomainVisit(row)
 	}
 	return out, nil
+}
+
+// enqueue inserts the durable job that sends a reminder at dueAt, in the
+// transaction, and records it on the reminder (so a drop can cancel it).
+func (r txRepositories) enqueue(ctx context.Context, reminderID uuid.UUID, jobVersion int64, dueAt time.Time) error {
+	if r.s.Jobs == nil {
+		return errors.New("schedule reminder: the job client is not set")
+	}
+	res, err := r.s.Jobs.InsertTx(ctx, r.tx, ReminderArgs{ReminderID: reminderID, Version: jobVersion},
+		&river.InsertOpts{ScheduledAt: dueAt, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		return fmt.Errorf("schedule reminder %s: %w", reminderID, err)
+	}
+	if _, err := r.tx.ExecContext(ctx, setReminderJob, reminderID, res.Job.ID); err != nil {
+		return fmt.Errorf("schedule reminder %s: %w", reminderID, err)
+	}
+	return nil
 }
