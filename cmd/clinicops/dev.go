@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -149,7 +151,13 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	for i, s := range services {
 		cfg := platform.Config{Service: s.Name, HTTPAddr: net.JoinHostPort(f.host, strconv.Itoa(f.basePort+i)),
 			DatabaseURL: dsns[s.Name], NATSURL: natsURL}
-		rt, err := s.New(ctx, platform.Options{Config: cfg, Getenv: os.Getenv, Tokens: store, Log: log, Clock: devClock})
+		getenv := os.Getenv
+		if s.Name == "followup" {
+			if getenv, err = devCheckInLinks(dataDir, cfg.HTTPAddr); err != nil {
+				return err
+			}
+		}
+		rt, err := s.New(ctx, platform.Options{Config: cfg, Getenv: getenv, Tokens: store, Log: log, Clock: devClock})
 		if err != nil {
 			return fmt.Errorf("start %s: %w", s.Name, err)
 		}
@@ -237,4 +245,34 @@ func loadOrCreateDevTokens(path string) (map[httpx.Role][]string, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return tokens, nil
+}
+
+// devCheckInLinks is the environment of follow-up under `clinicops dev`:
+// unless set, check-in links point at its own address and are signed with
+// a secret kept in the data directory, so links sent before a restart
+// still open after it.
+func devCheckInLinks(dataDir, addr string) (func(string) string, error) {
+	path := filepath.Join(dataDir, "checkin-link.secret")
+	secret, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		secret = []byte(hex.EncodeToString(b))
+		err = os.WriteFile(path, secret, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check-in link secret: %w", err)
+	}
+	defaults := map[string]string{
+		"FOLLOWUP_CHECKIN_LINK_SECRET": strings.TrimSpace(string(secret)),
+		"FOLLOWUP_CHECKIN_LINK_BASE":   "http://" + addr + "/v1/check-in-links/",
+	}
+	return func(k string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}, nil
 }

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,10 @@ type Runtime struct {
 // stop cleanly with it. Call it once, from Build, after adding the workers;
 // insert jobs with the returned client's InsertTx in the transaction of the
 // state change that causes them.
-func (rt *Runtime) UseJobs(ctx context.Context, workers *river.Workers, queues map[string]int) (*jobs.Client, error) {
+//
+// defaults are the service's own settings (Queues, JobTimeout,
+// RescueStuckJobsAfter); what Options.Jobs sets wins over them.
+func (rt *Runtime) UseJobs(ctx context.Context, workers *river.Workers, defaults jobs.Config) (*jobs.Client, error) {
 	if rt.jobs != nil {
 		return nil, errors.New("UseJobs called twice")
 	}
@@ -87,9 +91,11 @@ func (rt *Runtime) UseJobs(ctx context.Context, workers *river.Workers, queues m
 	}
 	cfg := rt.jobsConfig
 	cfg.DB, cfg.Log, cfg.Clock, cfg.Workers = rt.DB, rt.Log, rt.Clock, workers
-	if queues != nil {
-		cfg.Queues = queues
+	if cfg.Queues == nil {
+		cfg.Queues = defaults.Queues
 	}
+	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, defaults.JobTimeout)
+	cfg.RescueStuckJobsAfter = cmp.Or(cfg.RescueStuckJobsAfter, defaults.RescueStuckJobsAfter)
 	c, err := jobs.New(cfg)
 	if err != nil {
 		return nil, err

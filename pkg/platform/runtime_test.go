@@ -54,7 +54,7 @@ var demo = platform.Define(platform.Definition[struct{}]{
 	Build: func(ctx context.Context, rt *platform.Runtime, _ struct{}) error {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &reminderWorker{db: rt.DB})
-		jc, err := rt.UseJobs(ctx, workers, nil)
+		jc, err := rt.UseJobs(ctx, workers, jobs.Config{})
 		if err != nil {
 			return err
 		}

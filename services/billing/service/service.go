@@ -16,6 +16,7 @@ import (
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
+	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -110,7 +111,7 @@ var Service = platform.Define(platform.Definition[Config]{
 		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &adapters.OverdueCheckWorker{Store: store, App: billing})
-		jobClient, err := rt.UseJobs(ctx, workers, nil)
+		jobClient, err := rt.UseJobs(ctx, workers, jobs.Config{})
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/clinicops/clinicops/pkg/clock"
+	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -36,6 +37,12 @@ func (c *recordingChannel) Send(_ context.Context, m app.Message) error {
 	defer c.mu.Unlock()
 	c.msgs = append(c.msgs, m)
 	return nil
+}
+
+func (c *recordingChannel) messages() []app.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]app.Message(nil), c.msgs...)
 }
 
 func (c *recordingChannel) kinds() []string {
@@ -251,4 +258,74 @@ func TestOutcomesAreValidatedAndBanded(t *testing.T) {
 	require.InDelta(t, 6.542, hb.JSON(t)["value"], 0.0001)
 	require.Len(t, c.items(t, httpx.RoleClinician, "/v1/outcomes?patient_id="+patient), 2)
 	require.Equal(t, 2, publishedCount(t, c.s, "clinicops.followup.v1.OutcomeRecorded"))
+}
+
+// TestPatientAnswersCheckInThroughTheLink: each check-in gets the
+// patient's reminder at 09:00 on its day, carrying a signed link; the
+// patient answers through it (a fever escalates as a nurse's answer does);
+// a check-in the nurse answered first drops its reminder, which never goes
+// out.
+func TestPatientAnswersCheckInThroughTheLink(t *testing.T) {
+	t.Parallel()
+	c := clinic{clock: clock.NewFake(time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)), alert: &recordingChannel{}}
+	sent := &recordingChannel{}
+	svc := service.New(service.Deps{Alert: func(*platform.Runtime) app.Channel { return c.alert },
+		Channels: func(*platform.Runtime) map[string]app.Channel { return map[string]app.Channel{"log": sent} }})
+	c.s = testharness.StartService(t, svc, func(o *platform.Options) { o.Clock = c.clock }, testharness.WithEnv(map[string]string{
+		"FOLLOWUP_QUIET_HOURS": "off", "FOLLOWUP_CHECKIN_LINK_SECRET": linkSecret, "FOLLOWUP_CHECKIN_LINK_BASE": "https://clinic.test/c/"}))
+	patient, consent := uuid.NewString(), uuid.NewString()
+	c.s.Publish(t, "intake", patient, &intakev1.PatientRegistered{PatientId: patient, Version: 1, OccurredAt: timestamppb.New(c.clock.Now()),
+		Email: "p@example.cn", PreferredLanguage: "en"})
+	c.s.Publish(t, "intake", consent, &intakev1.ConsentRecorded{PatientId: patient, ConsentId: consent, Version: 1,
+		Kind: "contact_email", OccurredAt: timestamppb.New(c.clock.Now())})
+	c.s.WaitConsumed(t, "INTAKE", "followup_consent_recorded")
+	c.infused(t, patient, uuid.NewString(), "nk-autologous", din)
+	c.s.WaitConsumed(t, "SCHEDULING", "followup_appointment_completed")
+
+	reminders := func(status string) []map[string]any {
+		return c.items(t, httpx.RoleFrontDesk, "/v1/reminders?patient_id="+patient+"&status="+status)
+	}
+	scheduled := reminders("scheduled")
+	require.Len(t, scheduled, 5, "one reminder per check-in")
+	require.Equal(t, "check_in", scheduled[0]["kind"])
+	require.Equal(t, "2026-12-02T01:00:00Z", scheduled[0]["due_at"], "09:00 in Shanghai on day 1")
+	checkIns := c.items(t, httpx.RoleNurse, "/v1/check-ins?patient_id="+patient)
+
+	// Day 3: the nurse reached the patient first; its reminder is dropped.
+	r := c.s.Do(t, httpx.RoleNurse, http.MethodPost, "/v1/check-ins/"+checkIns[1]["id"].(string), map[string]any{"symptoms": []string{}})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	cancelled := reminders("cancelled")
+	require.Len(t, cancelled, 1)
+	require.Equal(t, "check_in_answered", cancelled[0]["reason"])
+
+	// Day 1, 09:00: the reminder goes out with the link.
+	c.clock.Set(time.Date(2026, 12, 2, 1, 0, 30, 0, time.UTC))
+	testharness.Eventually(t, 20*time.Second, func() bool { return len(reminders("sent")) == 1 }, "day 1's reminder sent")
+	msgs := sent.messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, "check_in", msgs[0].Kind)
+	_, token, ok := strings.Cut(msgs[0].Body, "https://clinic.test/c/")
+	require.True(t, ok, "the link is in the text: %q", msgs[0].Body)
+	token, _, _ = strings.Cut(token, " ")
+	link := "/v1/check-in-links/" + token
+
+	shown := c.s.Do(t, "", http.MethodGet, link, nil)
+	require.Equal(t, http.StatusOK, shown.Status, string(shown.Body))
+	require.Equal(t, checkIns[0]["id"], shown.JSON(t)["check_in_id"], "the link opens day 1")
+	answered := c.s.Do(t, "", http.MethodPost, link, map[string]any{"temperature_celsius": 38.5, "symptoms": []string{"chills"}})
+	require.Equal(t, http.StatusOK, answered.Status, string(answered.Body))
+	require.Contains(t, answered.JSON(t)["advice"], "A clinician has been told")
+	day1 := c.items(t, httpx.RoleNurse, "/v1/check-ins?patient_id="+patient)[0]
+	require.Equal(t, "patient", day1["recorded_by"])
+	require.Equal(t, true, day1["escalated"])
+	require.Len(t, c.items(t, httpx.RoleClinician, "/v1/escalations?status=open"), 1)
+	testharness.Eventually(t, 10*time.Second, func() bool { return len(c.alert.kinds()) == 1 }, "the on-call alert")
+	require.Equal(t, http.StatusConflict, c.s.Do(t, "", http.MethodPost, link, map[string]any{}).Status, "answered once")
+
+	// Day 3's dropped reminder: its job was cancelled with it, so it never
+	// runs, whatever the clock says.
+	require.Equal(t, 1, c.s.Count(t, `SELECT count(*) FROM river_job j JOIN reminders r ON r.job_id = j.id
+		WHERE r.reason = 'check_in_answered' AND j.state = 'cancelled'`))
+	c.clock.Set(time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC))
+	require.Len(t, reminders("sent"), 1)
 }

@@ -43,3 +43,29 @@ func TestReminderKindSettings(t *testing.T) {
 		require.Error(t, err, "%v", bad)
 	}
 }
+
+func TestJobTimeoutAndRescueSettings(t *testing.T) {
+	t.Parallel()
+	load := func(kv map[string]string) (service.Config, error) {
+		return service.LoadConfig(func(k string) string { return kv[k] })
+	}
+	c, err := load(nil)
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, c.JobTimeout, "twice the 30 s send timeout plus 30 s")
+	require.Equal(t, 5*time.Minute, c.RescueAfter, "not River's hour")
+
+	c, err = load(map[string]string{"FOLLOWUP_SEND_TIMEOUT": "5s", "FOLLOWUP_JOB_RESCUE_AFTER": "50s"})
+	require.NoError(t, err)
+	require.Equal(t, 40*time.Second, c.JobTimeout)
+	require.Equal(t, 50*time.Second, c.RescueAfter)
+
+	for _, bad := range []map[string]string{
+		{"FOLLOWUP_JOB_TIMEOUT": "30s"}, // not longer than the send
+		{"FOLLOWUP_JOB_TIMEOUT": "soon"},
+		{"FOLLOWUP_JOB_RESCUE_AFTER": "90s"}, // not longer than the job
+		{"FOLLOWUP_SEND_TIMEOUT": "5s", "FOLLOWUP_JOB_TIMEOUT": "1m", "FOLLOWUP_JOB_RESCUE_AFTER": "1m"},
+	} {
+		_, err := load(bad)
+		require.Error(t, err, "%v", bad)
+	}
+}

@@ -166,7 +166,7 @@ func TestANewInstanceResumesASendACrashLeft(t *testing.T) {
 			}
 		}}
 	crashedAt := clk.Now()
-	require.Panics(t, func() { _, _ = crashing.Deliver(context.Background(), r.ID, 1, nil) })
+	require.Panics(t, func() { _, _ = crashing.Deliver(context.Background(), r.ID, 1) })
 	var attempt string
 	require.NoError(t, db.Get(&attempt, `SELECT status FROM reminder_attempts WHERE reminder_id = $1`, r.ID))
 	require.Equal(t, "sending", attempt)

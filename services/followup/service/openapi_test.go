@@ -23,12 +23,14 @@ import (
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
 	"github.com/clinicops/clinicops/services/followup/api"
+	"github.com/clinicops/clinicops/services/followup/internal/domain/checkin"
 	"github.com/clinicops/clinicops/services/followup/service"
 )
 
 func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	t.Parallel()
-	s := testharness.StartService(t, service.Service)
+	s := testharness.StartService(t, service.Service, testharness.WithEnv(map[string]string{
+		"FOLLOWUP_CHECKIN_LINK_SECRET": linkSecret, "FOLLOWUP_CHECKIN_LINK_BASE": "https://clinic.test/c/"}))
 	// One patient reachable by SMS, one with no channel (an empty list).
 	sms, none, consent := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	s.Publish(t, "intake", sms, &intakev1.PatientRegistered{PatientId: sms, Version: 1, OccurredAt: timestamppb.Now(),
@@ -104,6 +106,7 @@ func clinicalContract(t *testing.T, c *testharness.OpenAPIContract, patient stri
 	items := list["items"].([]any)
 	require.Len(t, items, 5)
 	checkIn := "/v1/check-ins/" + items[0].(map[string]any)["id"].(string)
+	linkContract(t, c, items[1].(map[string]any)["id"].(string))
 	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/check-ins?status=pending", Status: 200})
 	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/check-ins?status=lost", Request: testharness.RequestInvalid, Status: 400})
 	c.Do(t, testharness.Call{Role: httpx.RoleFrontDesk, Method: get, Path: "/v1/check-ins", Status: 403})
@@ -167,4 +170,44 @@ func clinicalContract(t *testing.T, c *testharness.OpenAPIContract, patient stri
 	c.Do(t, testharness.Call{Role: clinician, Method: get, Path: "/v1/outcomes?patient_id=x", Request: testharness.RequestInvalid, Status: 400})
 	c.Do(t, testharness.Call{Role: nurse, Method: get, Path: "/v1/outcomes?patient_id=" + patient, Status: 403})
 	c.Do(t, testharness.Call{Method: get, Path: "/v1/outcomes?patient_id=" + patient, Request: testharness.RequestInvalid, Status: 401})
+}
+
+// linkSecret signs the check-in links of the service tests.
+const linkSecret = "a test secret of thirty-two bytes or more"
+
+// linkPath is the path of check-in id's link, valid until expires.
+func linkPath(t *testing.T, id string, expires time.Time) string {
+	t.Helper()
+	links, err := checkin.NewLinks([]byte(linkSecret))
+	require.NoError(t, err)
+	return "/v1/check-in-links/" + links.Token(uuid.MustParse(id), expires)
+}
+
+// linkContract walks a patient's check-in link through every documented
+// status, without a token.
+func linkContract(t *testing.T, c *testharness.OpenAPIContract, checkInID string) {
+	get, post := http.MethodGet, http.MethodPost
+	link := linkPath(t, checkInID, time.Now().Add(time.Hour))
+	expired := linkPath(t, checkInID, time.Now().Add(-time.Second))
+	forged, err := checkin.NewLinks([]byte(strings.Repeat("f", checkin.MinLinkSecret)))
+	require.NoError(t, err)
+	unknown := "/v1/check-in-links/" + forged.Token(uuid.MustParse(checkInID), time.Now().Add(time.Hour))
+	answers := map[string]any{"temperature_celsius": 37.2, "symptoms": []string{"fatigue"}}
+
+	shown := c.Do(t, testharness.Call{Method: get, Path: link, Status: 200}).JSON(t)
+	require.Equal(t, checkInID, shown["check_in_id"])
+	require.Equal(t, "pending", shown["status"])
+	require.NotContains(t, shown, "patient_id", "nothing about the patient")
+	c.Do(t, testharness.Call{Method: get, Path: unknown, Status: 404})
+	c.Do(t, testharness.Call{Method: get, Path: expired, Status: 410})
+	c.Do(t, testharness.Call{Method: post, Path: link, Body: map[string]any{"temperature_celsius": 50.0}, Status: 422})
+	c.Do(t, testharness.Call{Method: post, Path: link, Body: "{", Request: testharness.RequestAny, Status: 400})
+	c.Do(t, testharness.Call{Method: post, Path: link, Body: map[string]any{"note": strings.Repeat("x", 20<<10)}, Request: testharness.RequestAny, Status: 413})
+	c.Do(t, testharness.Call{Method: post, Path: link, Body: "{}", Header: []string{"Content-Type", "text/plain"}, Request: testharness.RequestAny, Status: 415})
+	c.Do(t, testharness.Call{Method: post, Path: unknown, Body: answers, Status: 404})
+	c.Do(t, testharness.Call{Method: post, Path: expired, Body: answers, Status: 410})
+	got := c.Do(t, testharness.Call{Method: post, Path: link, Body: answers, Status: 200}).JSON(t)
+	require.Equal(t, "recorded", got["status"])
+	require.Contains(t, got["advice"], "reached the clinic")
+	c.Do(t, testharness.Call{Method: post, Path: link, Body: answers, Status: 409})
 }

@@ -22,6 +22,7 @@ import (
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
+	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -57,6 +58,18 @@ type Config struct {
 	// waits on its channel most of the time, so the platform's default of
 	// 10 held 100,000 reminders due at once to about 100 a second.
 	Workers int
+	// JobTimeout cancels a job (a send, a check-in deadline, an alert) that
+	// runs longer (FOLLOWUP_JOB_TIMEOUT, default twice SendTimeout plus 30 s:
+	// a send's claim, its channel and its record).
+	JobTimeout time.Duration
+	// RescueAfter: a job still running this long after it started belongs
+	// to a process that died, and River runs it again (FOLLOWUP_JOB_RESCUE_AFTER,
+	// default 5m; more than JobTimeout). River's own default is an hour,
+	// which would hold a reminder a killed process had taken but not yet
+	// claimed for that long. Running it again is safe: its claim, under the
+	// reminder's lock, finds it sent, or in the middle of a send (then the
+	// recovery rules apply).
+	RescueAfter time.Duration
 	// FollowUpMonths: long-term follow-up reminders this many months after
 	// a course is completed (FOLLOWUP_LONG_TERM_MONTHS, default 3,6,12, or
 	// off).
@@ -73,6 +86,11 @@ type Config struct {
 	// ("msc=1,7,30;nk-autologous=1,3,7,14,30"), since AppointmentCompleted
 	// does not carry the protocol's days.
 	CheckInDays map[string][]int
+	// CheckInAt: a check-in's reminder goes to the patient at this time on
+	// its day (FOLLOWUP_CHECKIN_REMIND_AT, default 09:00, or off: negative).
+	CheckInAt time.Duration
+	// Links are the check-in links patients answer through.
+	Links CheckInLinks
 }
 
 // LoadConfig reads followup's settings.
@@ -109,6 +127,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Workers, err = strconv.Atoi(get("FOLLOWUP_JOB_WORKERS", "100")); err != nil || c.Workers < 1 || c.Workers > 10000 {
 		return c, fmt.Errorf("FOLLOWUP_JOB_WORKERS: want a whole number from 1 to 10000")
 	}
+	if c.JobTimeout, err = time.ParseDuration(get("FOLLOWUP_JOB_TIMEOUT", (2*c.SendTimeout + 30*time.Second).String())); err != nil ||
+		c.JobTimeout <= c.SendTimeout {
+		return c, fmt.Errorf("FOLLOWUP_JOB_TIMEOUT: want a duration longer than FOLLOWUP_SEND_TIMEOUT (%s)", c.SendTimeout)
+	}
+	if c.RescueAfter, err = time.ParseDuration(get("FOLLOWUP_JOB_RESCUE_AFTER", "5m")); err != nil || c.RescueAfter <= c.JobTimeout {
+		return c, fmt.Errorf("FOLLOWUP_JOB_RESCUE_AFTER: want a duration longer than FOLLOWUP_JOB_TIMEOUT (%s)", c.JobTimeout)
+	}
 	if c.Channels, err = channels.FromConfig(getenv); err != nil {
 		return c, fmt.Errorf("channels: %w", err)
 	}
@@ -144,7 +169,8 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(append([]slog.Attr{slog.Any("reminders", kinds), slog.Bool("quiet_hours", !c.Policy.Quiet.Off),
 		slog.Duration("stale_after", c.Policy.StaleAfter), slog.Any("preference", c.Preference),
 		slog.Any("channels", slices.Sorted(maps.Keys(c.Channels))), slog.String("on_call", c.OnCall),
-		slog.Int("max_attempts", c.MaxAttempts), slog.Int("job_workers", c.Workers), slog.Any("long_term_months", c.FollowUpMonths)}, c.checkInAttrs()...)...)
+		slog.Int("max_attempts", c.MaxAttempts), slog.Int("job_workers", c.Workers), slog.Any("long_term_months", c.FollowUpMonths),
+		slog.Bool("check_in_links", c.Links.Base != ""), slog.Duration("check_in_remind_at", c.CheckInAt)}, c.checkInAttrs()...)...)
 }
 
 // resumeStuck is the sweep (adapters.Sender.ResumeStuck): a reminder a
@@ -185,6 +211,9 @@ type Deps struct {
 	// Alert reaches the on-call clinician (escalations, serious adverse
 	// events); nil uses the configured channel (FOLLOWUP_ONCALL_CHANNEL).
 	Alert func(rt *platform.Runtime) app.Channel
+	// Channels replace configured channels by route ("log", "email",
+	// "sms"); tests read what the patients were sent.
+	Channels func(rt *platform.Runtime) map[string]app.Channel
 }
 
 // Service is followup, described once.
@@ -226,6 +255,9 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) err
 	// are read before the runtime, and its logger, exist).
 	cfg.Channels = maps.Clone(cfg.Channels)
 	cfg.Channels[channels.LogName] = channels.NewLog(rt.Log)
+	if deps.Channels != nil {
+		maps.Copy(cfg.Channels, deps.Channels(rt))
+	}
 	alert := cfg.Channels[cfg.OnCall]
 	if deps.Alert != nil {
 		alert = deps.Alert(rt)
@@ -233,13 +265,18 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) err
 	store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox, Now: rt.Now}
 	sender := &adapters.Sender{DB: rt.DB, Outbox: rt.Outbox, Channels: cfg.Channels, Preference: cfg.Preference,
 		Policy: cfg.Policy, Now: rt.Now, Location: rt.Location, MaxAttempts: cfg.MaxAttempts, SendTimeout: cfg.SendTimeout}
-	clinical := &app.Clinical{Clock: rt.Clock, Location: rt.Location, CheckInDays: cfg.CheckInDays}
+	if err := sender.Prepare(ctx); err != nil {
+		return err
+	}
+	sender.CheckInLink = cfg.Links.URL
+	clinical := &app.Clinical{Clock: rt.Clock, Location: rt.Location, CheckInDays: cfg.CheckInDays, CheckInAt: cfg.CheckInAt}
 	clinicalStore := &adapters.ClinicalStore{DB: rt.DB, Outbox: rt.Outbox, Now: rt.Now}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &adapters.ReminderWorker{Sender: sender})
 	adapters.AddClinicalWorkers(workers, clinicalStore, clinical, alert)
-	jobClient, err := rt.UseJobs(ctx, workers, map[string]int{river.QueueDefault: cfg.Workers})
+	jobClient, err := rt.UseJobs(ctx, workers, jobs.Config{Queues: map[string]int{river.QueueDefault: cfg.Workers},
+		JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter})
 	if err != nil {
 		return err
 	}
@@ -263,5 +300,7 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config, deps Deps) err
 	rt.Background(func(ctx context.Context) error { return idem.RunPruner(ctx, time.Hour) })
 	ports.HTTP{Contacts: adapters.Contacts{DB: rt.DB}, Reminders: adapters.Reminders{DB: rt.DB}}.Routes(rt.Router)
 	ports.ClinicalHTTP{UoW: clinicalStore, App: clinical, Read: adapters.ClinicalQueries{DB: rt.DB}, Idempotency: idem}.Routes(rt.Router)
+	ports.CheckInLinks{Links: cfg.Links.Signer, Now: rt.Now, UoW: clinicalStore, App: clinical,
+		Read: adapters.ClinicalQueries{DB: rt.DB}}.Routes(rt.Router)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	followupv1 "github.com/clinicops/clinicops/pkg/events/clinicops/followup/v1"
 	intakev1 "github.com/clinicops/clinicops/pkg/events/clinicops/intake/v1"
 	"github.com/clinicops/clinicops/pkg/idempotency"
+	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/pkg/platform"
@@ -114,11 +115,11 @@ func build(ctx context.Context, rt *platform.Runtime, cfg Config) error {
 	store := &adapters.Store{DB: rt.DB, Outbox: rt.Outbox, Config: sched.Config}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &adapters.MissedCheckWorker{Store: store, App: sched})
-	jobs, err := rt.UseJobs(ctx, workers, nil)
+	jobClient, err := rt.UseJobs(ctx, workers, jobs.Config{})
 	if err != nil {
 		return err
 	}
-	store.Jobs = jobs
+	store.Jobs = jobClient
 	if err := ports.Events(rt.Processor, store.Tx, sched); err != nil {
 		return err
 	}

@@ -345,6 +345,72 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for LinkExpiredProblemStatus.
+const (
+	N410 LinkExpiredProblemStatus = 410
+)
+
+// Valid indicates whether the value is a known member of the LinkExpiredProblemStatus enum.
+func (e LinkExpiredProblemStatus) Valid() bool {
+	switch e {
+	case N410:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LinkExpiredProblemTitle.
+const (
+	LinkExpiredProblemTitleLinkExpired LinkExpiredProblemTitle = "Link expired"
+)
+
+// Valid indicates whether the value is a known member of the LinkExpiredProblemTitle enum.
+func (e LinkExpiredProblemTitle) Valid() bool {
+	switch e {
+	case LinkExpiredProblemTitleLinkExpired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LinkExpiredProblemType.
+const (
+	HttpsclinicopsDevproblemslinkExpired LinkExpiredProblemType = "https://clinicops.dev/problems/link-expired"
+)
+
+// Valid indicates whether the value is a known member of the LinkExpiredProblemType enum.
+func (e LinkExpiredProblemType) Valid() bool {
+	switch e {
+	case HttpsclinicopsDevproblemslinkExpired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LinkedCheckInStatus.
+const (
+	LinkedCheckInStatusOverdue  LinkedCheckInStatus = "overdue"
+	LinkedCheckInStatusPending  LinkedCheckInStatus = "pending"
+	LinkedCheckInStatusRecorded LinkedCheckInStatus = "recorded"
+)
+
+// Valid indicates whether the value is a known member of the LinkedCheckInStatus enum.
+func (e LinkedCheckInStatus) Valid() bool {
+	switch e {
+	case LinkedCheckInStatusOverdue:
+		return true
+	case LinkedCheckInStatusPending:
+		return true
+	case LinkedCheckInStatusRecorded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NotFoundProblemStatus.
 const (
 	N404 NotFoundProblemStatus = 404
@@ -1050,6 +1116,46 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// LinkExpiredProblem defines model for LinkExpiredProblem.
+type LinkExpiredProblem struct {
+	Detail *string       `json:"detail,omitempty"`
+	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Instance The request id (X-Request-ID); quote it when reporting.
+	Instance string                   `json:"instance"`
+	Status   LinkExpiredProblemStatus `json:"status"`
+	Title    LinkExpiredProblemTitle  `json:"title"`
+	Type     LinkExpiredProblemType   `json:"type"`
+}
+
+// LinkExpiredProblemStatus defines model for LinkExpiredProblem.Status.
+type LinkExpiredProblemStatus int
+
+// LinkExpiredProblemTitle defines model for LinkExpiredProblem.Title.
+type LinkExpiredProblemTitle string
+
+// LinkExpiredProblemType defines model for LinkExpiredProblem.Type.
+type LinkExpiredProblemType string
+
+// LinkedCheckIn defines model for LinkedCheckIn.
+type LinkedCheckIn struct {
+	// Advice Once answered: what the patient should do now.
+	Advice    *string            `json:"advice,omitempty"`
+	CheckInId openapi_types.UUID `json:"check_in_id"`
+
+	// Day Days after the infusion.
+	Day       int                 `json:"day"`
+	DueDate   openapi_types.Date  `json:"due_date"`
+	ExpiresAt time.Time           `json:"expires_at"`
+	Status    LinkedCheckInStatus `json:"status"`
+
+	// Symptoms The symptoms to choose from.
+	Symptoms []Symptom `json:"symptoms"`
+}
+
+// LinkedCheckInStatus defines model for LinkedCheckIn.Status.
+type LinkedCheckInStatus string
+
 // NotFoundProblem defines model for NotFoundProblem.
 type NotFoundProblem struct {
 	Detail *string       `json:"detail,omitempty"`
@@ -1332,6 +1438,12 @@ type Conflict = ConflictProblem
 // Forbidden defines model for Forbidden.
 type Forbidden = ForbiddenProblem
 
+// LinkExpired defines model for LinkExpired.
+type LinkExpired = LinkExpiredProblem
+
+// LinkNotFound defines model for LinkNotFound.
+type LinkNotFound = NotFoundProblem
+
 // NotFound defines model for NotFound.
 type NotFound = NotFoundProblem
 
@@ -1396,6 +1508,24 @@ type RecordAdverseEventParams struct {
 	// request is a 422; a key still being answered is a 409.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
+	// XRequestID The caller's request id; echoed and logged.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+
+	// XCorrelationID The caller's correlation id; echoed.
+	XCorrelationID *XCorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// GetLinkedCheckInParams defines parameters for GetLinkedCheckIn.
+type GetLinkedCheckInParams struct {
+	// XRequestID The caller's request id; echoed and logged.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+
+	// XCorrelationID The caller's correlation id; echoed.
+	XCorrelationID *XCorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// AnswerLinkedCheckInParams defines parameters for AnswerLinkedCheckIn.
+type AnswerLinkedCheckInParams struct {
 	// XRequestID The caller's request id; echoed and logged.
 	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
 
@@ -1512,6 +1642,9 @@ type ListRemindersParams struct {
 
 // RecordAdverseEventJSONRequestBody defines body for RecordAdverseEvent for application/json ContentType.
 type RecordAdverseEventJSONRequestBody = AdverseEventCreate
+
+// AnswerLinkedCheckInJSONRequestBody defines body for AnswerLinkedCheckIn for application/json ContentType.
+type AnswerLinkedCheckInJSONRequestBody = CheckInAnswers
 
 // RecordCheckInJSONRequestBody defines body for RecordCheckIn for application/json ContentType.
 type RecordCheckInJSONRequestBody = CheckInAnswers
@@ -1661,6 +1794,48 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/adverse-events (the `RecordAdverseEvent` operationId).
 	RecordAdverseEvent(ctx context.Context, params *RecordAdverseEventParams, body RecordAdverseEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLinkedCheckIn The check-in a patient's link opens
+	//
+	// What the patient's page shows: the check-in's day and state and the
+	// symptoms to choose from. Nothing about the patient.
+	//
+	// Roles: public: the token is the credential, for this check-in only.
+	//
+	// Corresponds with GET /v1/check-in-links/{token} (the `GetLinkedCheckIn` operationId).
+	GetLinkedCheckIn(ctx context.Context, token string, params *GetLinkedCheckInParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnswerLinkedCheckInWithBody The patient answers a check-in through its link
+	//
+	// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+	// answered by the patient: a fever of 38.0 °C or more within 48 hours
+	// of the infusion, or shortness of breath, opens an escalation and
+	// alerts the on-call clinician, and `advice` tells the patient what to
+	// do now. A check-in is answered once (409 after). No idempotency key:
+	// a repeat is that 409.
+	//
+	// Roles: public: the token is the credential, for this check-in only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+	AnswerLinkedCheckInWithBody(ctx context.Context, token string, params *AnswerLinkedCheckInParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnswerLinkedCheckIn The patient answers a check-in through its link
+	//
+	// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+	// answered by the patient: a fever of 38.0 °C or more within 48 hours
+	// of the infusion, or shortness of breath, opens an escalation and
+	// alerts the on-call clinician, and `advice` tells the patient what to
+	// do now. A check-in is answered once (409 after). No idempotency key:
+	// a repeat is that 409.
+	//
+	// Roles: public: the token is the credential, for this check-in only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+	AnswerLinkedCheckIn(ctx context.Context, token string, params *AnswerLinkedCheckInParams, body AnswerLinkedCheckInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListCheckIns List check-ins
 	//
@@ -1924,6 +2099,78 @@ func (c *Client) RecordAdverseEventWithBody(ctx context.Context, params *RecordA
 // Corresponds with POST /v1/adverse-events (the `RecordAdverseEvent` operationId).
 func (c *Client) RecordAdverseEvent(ctx context.Context, params *RecordAdverseEventParams, body RecordAdverseEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRecordAdverseEventRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLinkedCheckIn The check-in a patient's link opens
+//
+// What the patient's page shows: the check-in's day and state and the
+// symptoms to choose from. Nothing about the patient.
+//
+// Roles: public: the token is the credential, for this check-in only.
+//
+// Corresponds with GET /v1/check-in-links/{token} (the `GetLinkedCheckIn` operationId).
+func (c *Client) GetLinkedCheckIn(ctx context.Context, token string, params *GetLinkedCheckInParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLinkedCheckInRequest(c.Server, token, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnswerLinkedCheckInWithBody The patient answers a check-in through its link
+//
+// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+// answered by the patient: a fever of 38.0 °C or more within 48 hours
+// of the infusion, or shortness of breath, opens an escalation and
+// alerts the on-call clinician, and `advice` tells the patient what to
+// do now. A check-in is answered once (409 after). No idempotency key:
+// a repeat is that 409.
+//
+// Roles: public: the token is the credential, for this check-in only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+func (c *Client) AnswerLinkedCheckInWithBody(ctx context.Context, token string, params *AnswerLinkedCheckInParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnswerLinkedCheckInRequestWithBody(c.Server, token, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnswerLinkedCheckIn The patient answers a check-in through its link
+//
+// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+// answered by the patient: a fever of 38.0 °C or more within 48 hours
+// of the infusion, or shortness of breath, opens an escalation and
+// alerts the on-call clinician, and `advice` tells the patient what to
+// do now. A check-in is answered once (409 after). No idempotency key:
+// a repeat is that 409.
+//
+// Roles: public: the token is the credential, for this check-in only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+func (c *Client) AnswerLinkedCheckIn(ctx context.Context, token string, params *AnswerLinkedCheckInParams, body AnswerLinkedCheckInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnswerLinkedCheckInRequest(c.Server, token, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2481,6 +2728,139 @@ func NewRecordAdverseEventRequestWithBody(server string, params *RecordAdverseEv
 			}
 
 			req.Header.Set("X-Correlation-ID", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetLinkedCheckInRequest constructs an http.Request for the GetLinkedCheckIn method
+func NewGetLinkedCheckInRequest(server string, token string, params *GetLinkedCheckInParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/check-in-links/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XRequestID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-ID", *params.XRequestID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-ID", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewAnswerLinkedCheckInRequest calls the generic AnswerLinkedCheckIn builder with application/json body
+func NewAnswerLinkedCheckInRequest(server string, token string, params *AnswerLinkedCheckInParams, body AnswerLinkedCheckInJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnswerLinkedCheckInRequestWithBody(server, token, params, "application/json", bodyReader)
+}
+
+// NewAnswerLinkedCheckInRequestWithBody constructs an http.Request for the AnswerLinkedCheckIn method, with any body, and a specified content type
+func NewAnswerLinkedCheckInRequestWithBody(server string, token string, params *AnswerLinkedCheckInParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/check-in-links/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XRequestID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-ID", *params.XRequestID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-ID", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
 		}
 
 	}
@@ -3242,6 +3622,50 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/adverse-events (the `RecordAdverseEvent` operationId).
 	RecordAdverseEventWithResponse(ctx context.Context, params *RecordAdverseEventParams, body RecordAdverseEventJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordAdverseEventResponse, error)
 
+	// GetLinkedCheckInWithResponse The check-in a patient's link opens
+	//
+	// What the patient's page shows: the check-in's day and state and the
+	// symptoms to choose from. Nothing about the patient.
+	//
+	// Roles: public: the token is the credential, for this check-in only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/check-in-links/{token} (the `GetLinkedCheckIn` operationId).
+	GetLinkedCheckInWithResponse(ctx context.Context, token string, params *GetLinkedCheckInParams, reqEditors ...RequestEditorFn) (*GetLinkedCheckInResponse, error)
+
+	// AnswerLinkedCheckInWithBodyWithResponse The patient answers a check-in through its link
+	//
+	// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+	// answered by the patient: a fever of 38.0 °C or more within 48 hours
+	// of the infusion, or shortness of breath, opens an escalation and
+	// alerts the on-call clinician, and `advice` tells the patient what to
+	// do now. A check-in is answered once (409 after). No idempotency key:
+	// a repeat is that 409.
+	//
+	// Roles: public: the token is the credential, for this check-in only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+	AnswerLinkedCheckInWithBodyWithResponse(ctx context.Context, token string, params *AnswerLinkedCheckInParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnswerLinkedCheckInResponse, error)
+
+	// AnswerLinkedCheckInWithResponse The patient answers a check-in through its link
+	//
+	// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+	// answered by the patient: a fever of 38.0 °C or more within 48 hours
+	// of the infusion, or shortness of breath, opens an escalation and
+	// alerts the on-call clinician, and `advice` tells the patient what to
+	// do now. A check-in is answered once (409 after). No idempotency key:
+	// a repeat is that 409.
+	//
+	// Roles: public: the token is the credential, for this check-in only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+	AnswerLinkedCheckInWithResponse(ctx context.Context, token string, params *AnswerLinkedCheckInParams, body AnswerLinkedCheckInJSONRequestBody, reqEditors ...RequestEditorFn) (*AnswerLinkedCheckInResponse, error)
+
 	// ListCheckInsWithResponse List check-ins
 	//
 	// The check-ins planned after each infusion scheduling completed (day 1,
@@ -3806,6 +4230,250 @@ func (r RecordAdverseEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RecordAdverseEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetLinkedCheckInResponse200Headers the declared response headers of an HTTP 200 response for GetLinkedCheckIn
+type GetLinkedCheckInResponse200Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// GetLinkedCheckInResponse404Headers the declared response headers of an HTTP 404 response for GetLinkedCheckIn
+type GetLinkedCheckInResponse404Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// GetLinkedCheckInResponse410Headers the declared response headers of an HTTP 410 response for GetLinkedCheckIn
+type GetLinkedCheckInResponse410Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+type GetLinkedCheckInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LinkedCheckIn
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *LinkNotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *LinkExpired
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetLinkedCheckInResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetLinkedCheckInResponse404Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *GetLinkedCheckInResponse410Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLinkedCheckInResponse) GetJSON200() *LinkedCheckIn {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetLinkedCheckInResponse) GetApplicationproblemJSON404() *LinkNotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r GetLinkedCheckInResponse) GetApplicationproblemJSON410() *LinkExpired {
+	return r.ApplicationproblemJSON410
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLinkedCheckInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLinkedCheckInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLinkedCheckInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLinkedCheckInResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AnswerLinkedCheckInResponse200Headers the declared response headers of an HTTP 200 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse200Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse400Headers the declared response headers of an HTTP 400 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse400Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse404Headers the declared response headers of an HTTP 404 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse404Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse409Headers the declared response headers of an HTTP 409 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse409Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse410Headers the declared response headers of an HTTP 410 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse410Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse413Headers the declared response headers of an HTTP 413 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse413Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse415Headers the declared response headers of an HTTP 415 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse415Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// AnswerLinkedCheckInResponse422Headers the declared response headers of an HTTP 422 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse422Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+type AnswerLinkedCheckInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LinkedCheckIn
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *LinkNotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *LinkExpired
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AnswerLinkedCheckInResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AnswerLinkedCheckInResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AnswerLinkedCheckInResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AnswerLinkedCheckInResponse409Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *AnswerLinkedCheckInResponse410Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AnswerLinkedCheckInResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AnswerLinkedCheckInResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *AnswerLinkedCheckInResponse422Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AnswerLinkedCheckInResponse) GetJSON200() *LinkedCheckIn {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON404() *LinkNotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON410() *LinkExpired {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r AnswerLinkedCheckInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AnswerLinkedCheckInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AnswerLinkedCheckInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AnswerLinkedCheckInResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4867,6 +5535,68 @@ func (c *ClientWithResponses) RecordAdverseEventWithResponse(ctx context.Context
 	return ParseRecordAdverseEventResponse(rsp)
 }
 
+// GetLinkedCheckInWithResponse The check-in a patient's link opens
+//
+// What the patient's page shows: the check-in's day and state and the
+// symptoms to choose from. Nothing about the patient.
+//
+// Roles: public: the token is the credential, for this check-in only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/check-in-links/{token} (the `GetLinkedCheckIn` operationId).
+func (c *ClientWithResponses) GetLinkedCheckInWithResponse(ctx context.Context, token string, params *GetLinkedCheckInParams, reqEditors ...RequestEditorFn) (*GetLinkedCheckInResponse, error) {
+	rsp, err := c.GetLinkedCheckIn(ctx, token, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLinkedCheckInResponse(rsp)
+}
+
+// AnswerLinkedCheckInWithBodyWithResponse The patient answers a check-in through its link
+//
+// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+// answered by the patient: a fever of 38.0 °C or more within 48 hours
+// of the infusion, or shortness of breath, opens an escalation and
+// alerts the on-call clinician, and `advice` tells the patient what to
+// do now. A check-in is answered once (409 after). No idempotency key:
+// a repeat is that 409.
+//
+// Roles: public: the token is the credential, for this check-in only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+func (c *ClientWithResponses) AnswerLinkedCheckInWithBodyWithResponse(ctx context.Context, token string, params *AnswerLinkedCheckInParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnswerLinkedCheckInResponse, error) {
+	rsp, err := c.AnswerLinkedCheckInWithBody(ctx, token, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnswerLinkedCheckInResponse(rsp)
+}
+
+// AnswerLinkedCheckInWithResponse The patient answers a check-in through its link
+//
+// The same answers and rules as `POST /v1/check-ins/{id}`, recorded as
+// answered by the patient: a fever of 38.0 °C or more within 48 hours
+// of the infusion, or shortness of breath, opens an escalation and
+// alerts the on-call clinician, and `advice` tells the patient what to
+// do now. A check-in is answered once (409 after). No idempotency key:
+// a repeat is that 409.
+//
+// Roles: public: the token is the credential, for this check-in only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/check-in-links/{token} (the `AnswerLinkedCheckIn` operationId).
+func (c *ClientWithResponses) AnswerLinkedCheckInWithResponse(ctx context.Context, token string, params *AnswerLinkedCheckInParams, body AnswerLinkedCheckInJSONRequestBody, reqEditors ...RequestEditorFn) (*AnswerLinkedCheckInResponse, error) {
+	rsp, err := c.AnswerLinkedCheckIn(ctx, token, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnswerLinkedCheckInResponse(rsp)
+}
+
 // ListCheckInsWithResponse List check-ins
 //
 // The check-ins planned after each infusion scheduling completed (day 1,
@@ -5664,6 +6394,391 @@ func ParseRecordAdverseEventResponse(rsp *http.Response) (*RecordAdverseEventRes
 		response.Headers415 = &headers
 	case rsp.StatusCode == 422:
 		var headers RecordAdverseEventResponse422Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers422 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetLinkedCheckInResponse parses an HTTP response from a GetLinkedCheckInWithResponse call
+func ParseGetLinkedCheckInResponse(rsp *http.Response) (*GetLinkedCheckInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLinkedCheckInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LinkedCheckIn
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest LinkNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest LinkExpired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetLinkedCheckInResponse200Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetLinkedCheckInResponse404Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 410:
+		var headers GetLinkedCheckInResponse410Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers410 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAnswerLinkedCheckInResponse parses an HTTP response from a AnswerLinkedCheckInWithResponse call
+func ParseAnswerLinkedCheckInResponse(rsp *http.Response) (*AnswerLinkedCheckInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AnswerLinkedCheckInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LinkedCheckIn
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest LinkNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest LinkExpired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AnswerLinkedCheckInResponse200Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AnswerLinkedCheckInResponse400Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers AnswerLinkedCheckInResponse404Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AnswerLinkedCheckInResponse409Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 410:
+		var headers AnswerLinkedCheckInResponse410Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 413:
+		var headers AnswerLinkedCheckInResponse413Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AnswerLinkedCheckInResponse415Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers AnswerLinkedCheckInResponse422Headers
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/clinicops/clinicops/services/followup/internal/domain/adverse"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/checkin"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/outcome"
+	"github.com/clinicops/clinicops/services/followup/internal/domain/reminder"
 )
 
 // ClinicalStore is the clinical half's database: it binds the clinical
@@ -66,7 +67,8 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	checkInColumns = `id, appointment_id, patient_id, course_id, product_id, infused_at, day, due_date, due_at, status,
 		temperature_decicelsius, symptoms, note, recorded_by, recorded_at, escalated, version`
-	selectCheckInForUpdate = `SELECT ` + checkInColumns + ` FROM check_ins WHERE id = $1 FOR UPDATE`
+	selectCheckIn          = `SELECT ` + checkInColumns + ` FROM check_ins WHERE id = $1`
+	selectCheckInForUpdate = selectCheckIn + ` FOR UPDATE`
 	updateCheckIn          = `UPDATE check_ins SET status = $2, temperature_decicelsius = $3, symptoms = $4, note = $5,
 		recorded_by = $6, recorded_at = $7, escalated = $8, version = $9 WHERE id = $1`
 	insertEscalation = `INSERT INTO escalations (id, check_in_id, patient_id, course_id, product_id, reasons, suggested_scale,
@@ -75,6 +77,12 @@ const (
 		product_id, appointment_id, recorded_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 	insertOutcome = `INSERT INTO outcomes (id, patient_id, course_id, cycle, measure, value_milli, band, measured_at, recorded_at, version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	// selectDroppableOfSubject: the reminders of one kind about a subject
+	// (a check-in's) that are scheduled and not being sent.
+	selectDroppableOfSubject = `SELECT r.reminder_id, r.job_id FROM reminders r
+		WHERE r.subject_id = $1 AND r.kind = $2 AND r.status = 'scheduled'
+		  AND NOT EXISTS (SELECT 1 FROM reminder_attempts a WHERE a.reminder_id = r.reminder_id AND a.status = 'sending')
+		ORDER BY r.reminder_id FOR UPDATE OF r`
 	insertReminderDrop = `INSERT INTO reminder_drops (patient_id, reason, requested_at)
 		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
 )
@@ -230,14 +238,31 @@ func (r clinicalTx) Alert(ctx context.Context, kind string, id, patientID uuid.U
 	return r.insertJob(ctx, AlertArgs{AlertKind: kind, ID: id, PatientID: patientID}, time.Time{})
 }
 
-// PendingReminders records, in this transaction, that the patient's
-// pending reminders must be closed (reminder_drops). The reminder engine
-// owns reminder storage; until it is wired here (a PendingReminders that
-// cancels the reminders' jobs in the same transaction), this row is the
-// request it honours.
+// PendingReminders is the reminder engine in this transaction: the
+// reminders' own storage and jobs (Store), on the same database.
 func (r clinicalTx) PendingReminders() app.PendingReminders { return reminderDrops(r) }
 
 type reminderDrops clinicalTx
+
+// reminders is the reminder engine's store on this transaction.
+func (r reminderDrops) reminders() txRepositories {
+	return txRepositories{tx: r.tx, s: &Store{DB: r.s.DB, Outbox: r.s.Outbox, Jobs: r.s.Jobs, Now: r.s.Now}}
+}
+
+// ScheduleStandalone inserts each reminder and its job, once per key.
+func (r reminderDrops) ScheduleStandalone(ctx context.Context, rs []reminder.Standalone) error {
+	return standaloneTx(r.reminders()).ScheduleStandalone(ctx, rs)
+}
+
+// DropForSubject cancels the scheduled reminders of kind about subject
+// that are not being sent, and their jobs.
+func (r reminderDrops) DropForSubject(ctx context.Context, subject uuid.UUID, kind, reason string) error {
+	var rows []droppable
+	if err := r.tx.SelectContext(ctx, &rows, selectDroppableOfSubject, subject, kind); err != nil {
+		return fmt.Errorf("%s reminders of %s to drop: %w", kind, subject, err)
+	}
+	return visitsTx(r.reminders()).dropRows(ctx, rows, reason)
+}
 
 // DropForPatient cancels the patient's scheduled reminders and their jobs
 // in the transaction (the reminders' own drop, as a cancelled visit's),
@@ -246,6 +271,5 @@ func (r reminderDrops) DropForPatient(ctx context.Context, patientID uuid.UUID, 
 	if _, err := r.tx.ExecContext(ctx, insertReminderDrop, patientID, reason, r.s.Now()); err != nil {
 		return fmt.Errorf("close reminders of %s: %w", patientID, err)
 	}
-	reminders := visitsTx{tx: r.tx, s: &Store{DB: r.s.DB, Outbox: r.s.Outbox, Jobs: r.s.Jobs, Now: r.s.Now}}
-	return reminders.DropPatientReminders(ctx, patientID, reason)
+	return visitsTx(r.reminders()).DropPatientReminders(ctx, patientID, reason)
 }

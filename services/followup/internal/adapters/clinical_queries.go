@@ -2,6 +2,8 @@ package adapters
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,6 +36,19 @@ const (
 	selectOutcomes = `SELECT id, patient_id, course_id, cycle, measure, value_milli, band, measured_at, recorded_at, version
 		FROM outcomes WHERE patient_id = $1 ORDER BY measured_at, id LIMIT 500`
 )
+
+// CheckIn returns one check-in, or checkin.ErrNotFound.
+func (q ClinicalQueries) CheckIn(ctx context.Context, id uuid.UUID) (checkin.CheckIn, error) {
+	var row checkInRow
+	err := q.DB.GetContext(ctx, &row, selectCheckIn, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return checkin.CheckIn{}, checkin.ErrNotFound
+	}
+	if err != nil {
+		return checkin.CheckIn{}, fmt.Errorf("check-in %s: %w", id, err)
+	}
+	return toDomainCheckIn(row), nil
+}
 
 // CheckIns lists check-ins, of one patient (uuid.Nil: all) and in one
 // status ("": any).

@@ -180,7 +180,7 @@ func deliver(s *adapters.Sender, r rem) (res adapters.Result, err error, crashed
 			crashed = true
 		}
 	}()
-	res, err = s.Deliver(context.Background(), r.ID, r.JobVersion, nil)
+	res, err = s.Deliver(context.Background(), r.ID, r.JobVersion)
 	return res, err, false
 }
 
@@ -354,7 +354,7 @@ func TestMoveOrCancelRacingADueReminder(t *testing.T) {
 				wg.Add(2)
 				go func() {
 					defer wg.Done()
-					_, sendErr = b.sender(nil).Deliver(context.Background(), r.ID, r.JobVersion, nil)
+					_, sendErr = b.sender(nil).Deliver(context.Background(), r.ID, r.JobVersion)
 				}()
 				go func() {
 					defer wg.Done()
@@ -369,7 +369,7 @@ func TestMoveOrCancelRacingADueReminder(t *testing.T) {
 				require.NoError(t, sendErr)
 				require.NoError(t, changeErr)
 				// A worker that runs the job again afterwards changes nothing.
-				_, err := b.sender(nil).Deliver(context.Background(), r.ID, r.JobVersion, nil)
+				_, err := b.sender(nil).Deliver(context.Background(), r.ID, r.JobVersion)
 				require.NoError(t, err)
 
 				status := b.status(r.ID)

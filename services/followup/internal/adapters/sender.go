@@ -33,8 +33,7 @@ import (
 //     nothing) or after it (the reminder was already on its way).
 //  2. The send, outside any transaction.
 //  3. The record, one transaction: the attempt's outcome, the reminder's
-//     status, ReminderSent or ReminderFailed in the outbox, and the job's
-//     completion (finish).
+//     status, and ReminderSent or ReminderFailed in the outbox.
 //
 // A reminder whose last attempt is still 'sending' when it is claimed again
 // was being sent by a process that died: through an idempotent channel it
@@ -59,9 +58,27 @@ type Sender struct {
 	MaxAttempts int
 	// SendTimeout bounds one Channel.Send.
 	SendTimeout time.Duration
+	// CheckInLink, if set, is the link a check-in's reminder carries for
+	// the patient to answer through ("" for none), made at send time: it is
+	// a credential, so it is not stored with the reminder.
+	CheckInLink func(checkIn uuid.UUID, due time.Time) string
 	// Hook, if set, is called between the steps (tests crash the sender
 	// there by panicking).
 	Hook func(step Step, reminderID uuid.UUID)
+
+	stmts *pgdb.Statements // set by Prepare; nil runs the statements unprepared
+}
+
+// Prepare prepares the statements every send runs; call it at start,
+// before the sender works.
+func (s *Sender) Prepare(ctx context.Context) error {
+	stmts, err := pgdb.Prepare(ctx, s.DB, selectReminderVisit, lockVisit, lockReminder, selectLastAttempt, insertAttempt,
+		finishAttempt, setReminderChannel, closeReminder, countAttempts, selectContactForUse)
+	if err != nil {
+		return fmt.Errorf("followup sender: %w", err)
+	}
+	s.stmts = stmts
+	return nil
 }
 
 // Step is a point between the sender's steps.
@@ -146,9 +163,9 @@ const (
 // lockVisitOf locks the visit of the reminder, the first lock of a claim;
 // nil for a reminder of no visit (a payment, a long-term follow-up), which
 // only its own row guards. gone: the reminder does not exist.
-func lockVisitOf(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (visit *reminder.Visit, gone bool, err error) {
+func (s *Sender) lockVisitOf(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (visit *reminder.Visit, gone bool, err error) {
 	var appointment uuid.NullUUID
-	if err := tx.GetContext(ctx, &appointment, selectReminderVisit, id); err != nil {
+	if err := s.stmts.Get(ctx, tx, &appointment, selectReminderVisit, id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, true, nil
 		}
@@ -158,7 +175,7 @@ func lockVisitOf(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (visit *reminde
 		return nil, false, nil
 	}
 	var vr visitRow
-	if err := tx.GetContext(ctx, &vr, lockVisit, appointment.UUID); err != nil {
+	if err := s.stmts.Get(ctx, tx, &vr, lockVisit, appointment.UUID); err != nil {
 		return nil, false, fmt.Errorf("lock visit: %w", err)
 	}
 	v := toDomainVisit(vr)
@@ -176,25 +193,19 @@ type claim struct {
 	msg        app.Message
 }
 
-// Deliver works the reminder's job of generation version. finish completes
-// the job in the transaction that records the reminder's end (nil in tests
-// that drive the sender without River).
-func (s *Sender) Deliver(ctx context.Context, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error) (Result, error) {
-	return s.deliver(ctx, id, version, finish, time.Time{})
+// Deliver works the reminder's job of generation version.
+func (s *Sender) Deliver(ctx context.Context, id uuid.UUID, version int64) (Result, error) {
+	return s.deliver(ctx, id, version, time.Time{})
 }
 
 // deliver is Deliver; with stuckBefore set (the start sweep) it only
 // resumes a reminder whose last attempt is 'sending' since before then.
-func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error,
-	stuckBefore time.Time) (Result, error) {
-	if finish == nil {
-		finish = func(context.Context, *sqlx.Tx) error { return nil }
-	}
+func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, stuckBefore time.Time) (Result, error) {
 	s.hook(BeforeClaim, id)
 	var c claim
 	if err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
 		var err error
-		c, err = s.claim(ctx, tx, id, version, finish, stuckBefore)
+		c, err = s.claim(ctx, tx, id, version, stuckBefore)
 		return err
 	}); err != nil {
 		return Result{}, fmt.Errorf("claim reminder %s: %w", id, err)
@@ -212,7 +223,7 @@ func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, finis
 	var res Result
 	err := pgdb.InTx(context.WithoutCancel(ctx), s.DB, nil, func(tx *sqlx.Tx) error {
 		var err error
-		res, err = s.record(context.WithoutCancel(ctx), tx, c, sendErr, finish)
+		res, err = s.record(context.WithoutCancel(ctx), tx, c, sendErr)
 		return err
 	})
 	if err != nil {
@@ -228,24 +239,23 @@ func (s *Sender) hook(step Step, id uuid.UUID) {
 	}
 }
 
-func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version int64, finish func(context.Context, *sqlx.Tx) error,
-	stuckBefore time.Time) (claim, error) {
-	visit, gone, err := lockVisitOf(ctx, tx, id)
+func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version int64, stuckBefore time.Time) (claim, error) {
+	visit, gone, err := s.lockVisitOf(ctx, tx, id)
 	if err != nil {
 		return claim{}, err
 	}
 	if gone {
-		return claim{done: true}, finish(ctx, tx)
+		return claim{done: true}, nil
 	}
 	c := claim{}
-	if err := tx.GetContext(ctx, &c.reminder, lockReminder, id); err != nil {
+	if err := s.stmts.Get(ctx, tx, &c.reminder, lockReminder, id); err != nil {
 		return claim{}, fmt.Errorf("lock reminder: %w", err)
 	}
 	r := c.reminder
 	if r.JobVersion != version || r.Status != string(reminder.Scheduled) {
-		return claim{done: true}, finish(ctx, tx) // dropped, or a job of an older schedule
+		return claim{done: true}, nil // dropped, or a job of an older schedule
 	}
-	last, err := lastAttempt(ctx, tx, id)
+	last, err := s.lastAttempt(ctx, tx, id)
 	if err != nil {
 		return claim{}, err
 	}
@@ -257,22 +267,22 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 		return claim{}, err
 	}
 	if last != nil && last.Status == "sending" {
-		return s.recover(ctx, tx, c, visit, *last, invalid, finish)
+		return s.recover(ctx, tx, c, visit, *last, invalid)
 	}
 	now := s.Now()
 	if invalid != "" {
-		return claim{done: true}, s.close(ctx, tx, r, reminder.Cancelled, invalid, nil, 0, now, finish)
+		return claim{done: true}, s.close(ctx, tx, r, reminder.Cancelled, invalid, nil, 0, now)
 	}
 	d := s.Policy.Decide(now, r.DueAt, visitStart(visit), s.Location)
 	if d.Skip != "" {
-		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, d.Skip, nil, 0, now, finish)
+		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, d.Skip, nil, 0, now)
 	}
 	if !d.DeferUntil.IsZero() {
 		return claim{deferUntil: d.DeferUntil}, nil
 	}
 	var cr contactRow
 	found := true
-	if err := tx.GetContext(ctx, &cr, selectContactForUse, r.PatientID); err != nil {
+	if err := s.stmts.Get(ctx, tx, &cr, selectContactForUse, r.PatientID); err != nil {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return claim{}, fmt.Errorf("contact: %w", err)
 		}
@@ -281,7 +291,7 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 	who := toDomainContact(cr)
 	route, ch, reason := s.pick(who, found)
 	if reason != "" {
-		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, reason, nil, 0, now, finish)
+		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, reason, nil, 0, now)
 	}
 	s.hook(Claimed, id)
 	c.attempt = 1
@@ -327,19 +337,18 @@ func (s *Sender) invalid(ctx context.Context, tx *sqlx.Tx, r reminderRow, v *rem
 
 // recover handles a reminder whose last attempt was left 'sending' by a
 // process that died mid-send.
-func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit *reminder.Visit, last attemptRow, invalid string,
-	finish func(context.Context, *sqlx.Tx) error) (claim, error) {
+func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit *reminder.Visit, last attemptRow, invalid string) (claim, error) {
 	now := s.Now()
 	r := c.reminder
 	ch := s.Channels[last.Route]
 	if invalid == "" && ch != nil && ch.Idempotent() {
 		// The same idempotency key: the channel delivers it at most once.
-		if _, err := tx.ExecContext(ctx, finishAttempt, r.ReminderID, last.Attempt, "in_doubt",
+		if _, err := s.stmts.Exec(ctx, tx, finishAttempt, r.ReminderID, last.Attempt, "in_doubt",
 			"the process stopped during the send; sent again with the same key", now); err != nil {
 			return claim{}, fmt.Errorf("attempt in doubt: %w", err)
 		}
 		var cr contactRow
-		if err := tx.GetContext(ctx, &cr, selectContactForUse, r.PatientID); err != nil {
+		if err := s.stmts.Get(ctx, tx, &cr, selectContactForUse, r.PatientID); err != nil {
 			return claim{}, fmt.Errorf("contact: %w", err)
 		}
 		c.attempt, c.route, c.ch = last.Attempt+1, last.Route, ch
@@ -350,18 +359,18 @@ func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit *remin
 		return c, s.startAttempt(ctx, tx, c, visitVersion(visit), now)
 	}
 	const msg = "the process stopped during the send; the channel takes no idempotency key, so it is not resent"
-	if _, err := tx.ExecContext(ctx, finishAttempt, r.ReminderID, last.Attempt, "unknown", msg, now); err != nil {
+	if _, err := s.stmts.Exec(ctx, tx, finishAttempt, r.ReminderID, last.Attempt, "unknown", msg, now); err != nil {
 		return claim{}, fmt.Errorf("attempt unknown: %w", err)
 	}
 	failed := &followupv1.ReminderFailed{Status: string(reminder.Unknown), Channel: last.Channel, Error: msg}
-	return claim{done: true}, s.close(ctx, tx, r, reminder.Unknown, "outcome_unknown", failed, last.Attempt, now, finish)
+	return claim{done: true}, s.close(ctx, tx, r, reminder.Unknown, "outcome_unknown", failed, last.Attempt, now)
 }
 
 func (s *Sender) startAttempt(ctx context.Context, tx *sqlx.Tx, c claim, visitVersion int64, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, insertAttempt, c.reminder.ReminderID, c.attempt, c.ch.Name(), c.route, visitVersion, now); err != nil {
+	if _, err := s.stmts.Exec(ctx, tx, insertAttempt, c.reminder.ReminderID, c.attempt, c.ch.Name(), c.route, visitVersion, now); err != nil {
 		return fmt.Errorf("record attempt %d: %w", c.attempt, err)
 	}
-	if _, err := tx.ExecContext(ctx, setReminderChannel, c.reminder.ReminderID, c.ch.Name(), now); err != nil {
+	if _, err := s.stmts.Exec(ctx, tx, setReminderChannel, c.reminder.ReminderID, c.ch.Name(), now); err != nil {
 		return fmt.Errorf("record channel: %w", err)
 	}
 	return nil
@@ -400,6 +409,9 @@ func (s *Sender) message(r reminderRow, v *reminder.Visit, c contact.Contact, ro
 		if err != nil {
 			return app.Message{}, fmt.Errorf("reminder %s: %w", r.ReminderID, err)
 		}
+		if r.Kind == reminder.KindCheckIn && r.SubjectID.Valid && s.CheckInLink != nil {
+			d.Link = s.CheckInLink(r.SubjectID.UUID, r.DueAt)
+		}
 		subject, body, lang = reminder.RenderStandalone(r.Kind, c.PreferredLanguage, d)
 	}
 	to := r.PatientID.String()
@@ -430,10 +442,10 @@ func visitVersion(v *reminder.Visit) int64 {
 }
 
 // record stores what the channel answered.
-func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error, finish func(context.Context, *sqlx.Tx) error) (Result, error) {
+func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error) (Result, error) {
 	id := c.reminder.ReminderID
 	var r reminderRow
-	if err := tx.GetContext(ctx, &r, lockReminder, id); err != nil {
+	if err := s.stmts.Get(ctx, tx, &r, lockReminder, id); err != nil {
 		return Result{}, fmt.Errorf("lock reminder: %w", err)
 	}
 	now := s.Now()
@@ -455,7 +467,7 @@ func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error
 			res.Retry = fmt.Errorf("reminder %s attempt %d failed: %s", id, c.attempt, text)
 		}
 	}
-	out, err := tx.ExecContext(ctx, finishAttempt, id, c.attempt, status, nullText(text), now)
+	out, err := s.stmts.Exec(ctx, tx, finishAttempt, id, c.attempt, status, nullText(text), now)
 	if err != nil {
 		return Result{}, fmt.Errorf("record attempt: %w", err)
 	}
@@ -472,7 +484,7 @@ func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error
 		if closeAs != reminder.Sent {
 			reason = status
 		}
-		if err := s.close(ctx, tx, r, closeAs, reason, ev, c.attempt, now, finish); err != nil {
+		if err := s.close(ctx, tx, r, closeAs, reason, ev, c.attempt, now); err != nil {
 			return Result{}, err
 		}
 	}
@@ -481,11 +493,11 @@ func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error
 }
 
 // close ends a reminder: its status and reason, its event (ReminderSent for
-// sent, failed when given), and the job's completion.
+// sent, failed when given).
 func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status reminder.Status, reason string,
-	failed *followupv1.ReminderFailed, attempt int, now time.Time, finish func(context.Context, *sqlx.Tx) error) error {
+	failed *followupv1.ReminderFailed, attempt int, now time.Time) error {
 	var version int64
-	if err := tx.GetContext(ctx, &version, closeReminder, r.ReminderID, string(status), nullText(reason), now); err != nil {
+	if err := s.stmts.Get(ctx, tx, &version, closeReminder, r.ReminderID, string(status), nullText(reason), now); err != nil {
 		return fmt.Errorf("close reminder %s as %s: %w", r.ReminderID, status, err)
 	}
 	switch {
@@ -502,7 +514,7 @@ func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status r
 		}
 	case failed != nil:
 		var n int32
-		if err := tx.GetContext(ctx, &n, countAttempts, r.ReminderID); err != nil {
+		if err := s.stmts.Get(ctx, tx, &n, countAttempts, r.ReminderID); err != nil {
 			return fmt.Errorf("count attempts: %w", err)
 		}
 		failed.ReminderId, failed.Version, failed.OccurredAt = r.ReminderID.String(), version, timestamppb.New(now)
@@ -511,12 +523,12 @@ func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status r
 			return err
 		}
 	}
-	return finish(ctx, tx)
+	return nil
 }
 
-func lastAttempt(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (*attemptRow, error) {
+func (s *Sender) lastAttempt(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (*attemptRow, error) {
 	var a attemptRow
-	err := tx.GetContext(ctx, &a, selectLastAttempt, id)
+	err := s.stmts.Get(ctx, tx, &a, selectLastAttempt, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -583,7 +595,7 @@ func (s *Sender) ResumeStuck(ctx context.Context) (resumed int, err error) {
 	}
 	var errs []error
 	for _, r := range rows {
-		if _, err := s.deliver(ctx, r.ReminderID, r.JobVersion, nil, before); err != nil {
+		if _, err := s.deliver(ctx, r.ReminderID, r.JobVersion, before); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -20,11 +20,12 @@ type detailsRow struct {
 	AmountMinor   int64  `json:"amount_minor,omitempty"`
 	Currency      string `json:"currency,omitempty"`
 	Months        int    `json:"months,omitempty"`
+	Day           int    `json:"day,omitempty"`
 }
 
 func toDBDetails(d reminder.Details) ([]byte, error) {
 	return json.Marshal(detailsRow{InvoiceNumber: d.InvoiceNumber, AmountMinor: d.AmountDue.Minor,
-		Currency: d.AmountDue.Currency, Months: d.Months})
+		Currency: d.AmountDue.Currency, Months: d.Months, Day: d.Day})
 }
 
 func toDomainDetails(b []byte) (reminder.Details, error) {
@@ -35,7 +36,7 @@ func toDomainDetails(b []byte) (reminder.Details, error) {
 		}
 	}
 	return reminder.Details{InvoiceNumber: r.InvoiceNumber, AmountDue: reminder.Money{Minor: r.AmountMinor, Currency: r.Currency},
-		Months: r.Months}, nil
+		Months: r.Months, Day: r.Day}, nil
 }
 
 // insertStandalone inserts a reminder of no visit unless its key (subject,

@@ -12,6 +12,7 @@ import (
 	"github.com/clinicops/clinicops/services/followup/internal/domain/adverse"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/checkin"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/outcome"
+	"github.com/clinicops/clinicops/services/followup/internal/domain/reminder"
 )
 
 // Clinical holds the use cases after an infusion: check-ins and their
@@ -29,6 +30,9 @@ type Clinical struct {
 	// come from configuration (FOLLOWUP_CHECKIN_DAYS and
 	// FOLLOWUP_CHECKIN_DAYS_BY_PROGRAM).
 	CheckInDays map[string][]int
+	// CheckInAt is when on its day a check-in's reminder goes to the
+	// patient (FOLLOWUP_CHECKIN_REMIND_AT, default 09:00); negative: none.
+	CheckInAt time.Duration
 }
 
 // Infusion is a completed infusion as scheduling announced it.
@@ -102,10 +106,16 @@ type ClinicalRepositories interface {
 	PendingReminders() PendingReminders
 }
 
-// PendingReminders is the reminder engine's side of a fatal adverse event:
-// the patient's reminders that have not gone out are closed with the
-// reason, in the adverse event's transaction, so none goes out after it.
+// PendingReminders is the reminder engine's side of the clinical half, in
+// its transaction: check-ins' reminders are scheduled with their check-ins
+// and dropped when answered, and on a fatal adverse event the patient's
+// reminders that have not gone out are closed with the reason, so none goes
+// out after it.
 type PendingReminders interface {
+	StandaloneWriter
+	// DropForSubject cancels the scheduled reminders of kind about subject
+	// (one not already being sent), and their jobs.
+	DropForSubject(ctx context.Context, subject uuid.UUID, kind, reason string) error
 	DropForPatient(ctx context.Context, patientID uuid.UUID, reason string) error
 }
 
@@ -117,6 +127,8 @@ type ClinicalUnitOfWork interface {
 
 // ClinicalReader reads the clinical records.
 type ClinicalReader interface {
+	// CheckIn returns one check-in, or checkin.ErrNotFound.
+	CheckIn(ctx context.Context, id uuid.UUID) (checkin.CheckIn, error)
 	CheckIns(ctx context.Context, patientID uuid.UUID, status checkin.Status) ([]checkin.CheckIn, error)
 	Escalations(ctx context.Context, status string) ([]Escalation, error)
 	AdverseEvents(ctx context.Context, patientID uuid.UUID) ([]adverse.Event, error)
@@ -139,13 +151,27 @@ func (c *Clinical) Days(program string) []int {
 
 // RecordInfusion remembers a completed infusion and plans its check-ins.
 // A repeated event (same appointment) plans nothing again.
+//
+// Each check-in also gets the patient's reminder, with the link to answer
+// it, at CheckInAt on its day (none when CheckInAt is negative).
 func (c *Clinical) RecordInfusion(ctx context.Context, repos ClinicalRepositories, inf Infusion) error {
 	base := checkin.CheckIn{AppointmentID: inf.AppointmentID, PatientID: inf.PatientID, CourseID: inf.CourseID,
 		ProductID: inf.ProductID, InfusedAt: inf.InfusedAt}
-	if _, err := repos.AddInfusion(ctx, inf, checkin.Plan(base, c.Days(inf.Program), c.Location)); err != nil {
+	planned := checkin.Plan(base, c.Days(inf.Program), c.Location)
+	added, err := repos.AddInfusion(ctx, inf, planned)
+	if err != nil {
 		return fmt.Errorf("record infusion %s: %w", inf.AppointmentID, err)
 	}
-	return nil
+	if !added || c.CheckInAt < 0 {
+		return nil
+	}
+	rs := make([]reminder.Standalone, len(planned))
+	for i, ci := range planned {
+		if rs[i], err = reminder.CheckIn(ci.ID, ci.PatientID, ci.Day, ci.DueDate, c.CheckInAt, c.Location); err != nil {
+			return err
+		}
+	}
+	return repos.PendingReminders().ScheduleStandalone(ctx, rs)
 }
 
 // RecordCheckIn answers a check-in. Answers that escalate (checkin.Assess)
@@ -162,6 +188,9 @@ func (c *Clinical) RecordCheckIn(ctx context.Context, repos ClinicalRepositories
 	assessment, escalate := checkin.Assess(a, ci.InfusedAt, now)
 	ci.Escalated = escalate
 	if err := repos.SaveRecorded(ctx, ci); err != nil {
+		return ci, err
+	}
+	if err := repos.PendingReminders().DropForSubject(ctx, ci.ID, reminder.KindCheckIn, reminder.ReasonAnswered); err != nil {
 		return ci, err
 	}
 	if !escalate {

@@ -19,6 +19,9 @@ const (
 	KindPayment = "payment"
 	// KindLongTermFollowUp invites the patient back months after the course.
 	KindLongTermFollowUp = "long_term_follow_up"
+	// KindCheckIn asks the patient for a post-infusion check-in on its day,
+	// with the link to answer it.
+	KindCheckIn = "check_in"
 )
 
 // DefaultNextCycleDrawBefore: the next cycle's draw is reminded a week
@@ -102,6 +105,12 @@ type Details struct {
 	InvoiceNumber string
 	AmountDue     Money
 	Months        int
+	// Day is a check-in's day after the infusion.
+	Day int
+	// Link is where the patient answers a check-in: made when the reminder
+	// is sent (it is a credential, so it is not stored), empty when the
+	// clinic issues no links.
+	Link string
 }
 
 // ErrInvalidReminder: an event follow-up cannot make a reminder of.
@@ -163,4 +172,35 @@ func FollowUps(months []int, course, patient uuid.UUID, completedAt time.Time, l
 			DueAt: completedAt.In(loc).AddDate(0, m, 0).UTC(), Details: Details{Months: m}}
 	}
 	return out, nil
+}
+
+// DefaultCheckInAt: a check-in's reminder goes out at 09:00 on its day.
+const DefaultCheckInAt = 9 * time.Hour
+
+// CheckIn is the reminder of check-in id, the day-th after an infusion,
+// due at `at` past midnight of its date (a civil date, as
+// checkin.CheckIn.DueDate) on the clinic's calendar: one per check-in.
+func CheckIn(id, patient uuid.UUID, day int, date time.Time, at time.Duration, loc *time.Location) (Standalone, error) {
+	switch {
+	case id == uuid.Nil || patient == uuid.Nil:
+		return Standalone{}, fmt.Errorf("%w: a check-in reminder needs the check-in and the patient", ErrInvalidReminder)
+	case day < 1 || date.IsZero() || at < 0 || at >= 24*time.Hour:
+		return Standalone{}, fmt.Errorf("%w: a check-in reminder needs its day, its date and a time of day", ErrInvalidReminder)
+	}
+	y, m, d := date.Date()
+	due := time.Date(y, m, d, int(at/time.Hour), int(at%time.Hour/time.Minute), 0, 0, loc)
+	return Standalone{Kind: KindCheckIn, Subject: id, PatientID: patient, DueAt: due.UTC(), Details: Details{Day: day}}, nil
+}
+
+// ParseTimeOfDay reads "09:00" as the time past midnight, or "off" as -1.
+func ParseTimeOfDay(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		return -1, nil
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("time of day %q: want HH:MM, such as 09:00, or off", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
 }

@@ -132,3 +132,45 @@ func TestDecideWithoutAVisit(t *testing.T) {
 	require.True(t, time.Date(2027, 3, 2, 8, 0, 0, 0, time.UTC).Equal(p.Decide(night, night, time.Time{}, time.UTC).DeferUntil))
 	require.Equal(t, reminder.ReasonStale, p.Decide(noon.Add(13*time.Hour), noon, time.Time{}, time.UTC).Skip)
 }
+
+// A check-in's reminder is due at the time of day on its date in the
+// clinic's zone, and its text carries the link when there is one.
+func TestCheckInReminder(t *testing.T) {
+	t.Parallel()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	id, patient := uuid.New(), uuid.New()
+	date := time.Date(2027, 3, 28, 0, 0, 0, 0, time.UTC) // the day Berlin springs forward
+	r, err := reminder.CheckIn(id, patient, 3, date, reminder.DefaultCheckInAt, berlin)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2027, 3, 28, 7, 0, 0, 0, time.UTC), r.DueAt, "09:00 CEST")
+	require.Equal(t, reminder.KindCheckIn, r.Kind)
+	require.Equal(t, id, r.Subject)
+	require.Equal(t, 3, r.Details.Day)
+
+	for _, bad := range []struct {
+		id, patient uuid.UUID
+		day         int
+		at          time.Duration
+	}{{uuid.Nil, patient, 1, 0}, {id, uuid.Nil, 1, 0}, {id, patient, 0, 0}, {id, patient, 1, 24 * time.Hour}, {id, patient, 1, -time.Minute}} {
+		_, err := reminder.CheckIn(bad.id, bad.patient, bad.day, date, bad.at, berlin)
+		require.ErrorIs(t, err, reminder.ErrInvalidReminder)
+	}
+
+	_, body, lang := reminder.RenderStandalone(reminder.KindCheckIn, "en-GB", reminder.Details{Day: 3, Link: "https://clinic.test/c/abc"})
+	require.Equal(t, reminder.LangEN, lang)
+	require.Contains(t, body, "Day 3")
+	require.Contains(t, body, "Answer here: https://clinic.test/c/abc")
+	_, body, _ = reminder.RenderStandalone(reminder.KindCheckIn, "zh-CN", reminder.Details{Day: 7})
+	require.Contains(t, body, "第 7 天")
+	require.Contains(t, body, "护士会与您联系", "no link: the nurse calls")
+
+	at, err := reminder.ParseTimeOfDay("08:30")
+	require.NoError(t, err)
+	require.Equal(t, 8*time.Hour+30*time.Minute, at)
+	off, err := reminder.ParseTimeOfDay("off")
+	require.NoError(t, err)
+	require.Negative(t, off)
+	_, err = reminder.ParseTimeOfDay("25:00")
+	require.Error(t, err)
+}

@@ -83,6 +83,8 @@ const (
 	ReasonCancelled    = "visit_cancelled"
 	ReasonCourseOnHold = "course_on_hold"
 	ReasonCourseCancel = "course_cancelled"
+	// ReasonAnswered: the check-in was answered before its reminder went out.
+	ReasonAnswered = "check_in_answered"
 )
 
 // Decision is what to do with a due reminder: send it, skip it (Skip is the

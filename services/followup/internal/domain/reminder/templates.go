@@ -56,7 +56,8 @@ func Render(kind, preferred string, start time.Time, clinic *time.Location) (sub
 
 // RenderStandalone renders a reminder of no visit in the language chosen
 // for preferred: a payment names the invoice's number and the amount due, a
-// long-term follow-up its months; nothing else about the patient. It
+// long-term follow-up its months, a check-in its day and link; nothing else
+// about the patient. It
 // returns the subject, the body and the language used.
 func RenderStandalone(kind, preferred string, d Details) (subject, body, lang string) {
 	lang = Language(preferred)
@@ -67,8 +68,27 @@ func RenderStandalone(kind, preferred string, d Details) (subject, body, lang st
 	case kind == KindPayment:
 		return "Your invoice is overdue", fmt.Sprintf("Invoice %s is overdue: %s is due. Please pay at your earliest convenience or contact the clinic.",
 			d.InvoiceNumber, d.AmountDue.Format(lang)), lang
+	case kind == KindCheckIn:
+		return renderCheckIn(lang, d)
 	case lang == LangZH:
 		return "疗程后随访", fmt.Sprintf("您的疗程结束已 %d 个月，请联系诊所预约随访。", d.Months), lang
 	}
 	return "Your follow-up visit", fmt.Sprintf("It is %d months since your course ended. Please contact the clinic to book your follow-up visit.", d.Months), lang
+}
+
+func renderCheckIn(lang string, d Details) (subject, body, language string) {
+	if lang == LangZH {
+		ask := "护士会与您联系，您也可以致电诊所。"
+		if d.Link != "" {
+			ask = "请在此回答：" + d.Link
+		}
+		return "输注后随访问卷", fmt.Sprintf("输注后第 %d 天：请告诉我们您的体温以及是否有发冷、发热、乏力、头痛、皮疹、呼吸急促或注射部位发红。%s如有呼吸困难，请立即致电诊所。",
+			d.Day, ask), lang
+	}
+	ask := "A nurse will call you, or you can call the clinic."
+	if d.Link != "" {
+		ask = "Answer here: " + d.Link
+	}
+	return "Your check-in after the infusion", fmt.Sprintf("Day %d after your infusion: please tell us your temperature and whether you have chills, fever, fatigue, headache, a rash, shortness of breath or redness where the infusion went in. %s If you are short of breath, call the clinic now.",
+		d.Day, ask), lang
 }
