@@ -56,6 +56,14 @@ func (s *Statements) Get(ctx context.Context, tx *sqlx.Tx, dest any, query strin
 	return tx.GetContext(ctx, dest, query, args...)
 }
 
+// Select runs query in tx and scans its rows into dest, a slice.
+func (s *Statements) Select(ctx context.Context, tx *sqlx.Tx, dest any, query string, args ...any) error {
+	if st := s.in(ctx, tx, query); st != nil {
+		return st.SelectContext(ctx, dest, args...)
+	}
+	return tx.SelectContext(ctx, dest, query, args...)
+}
+
 // Exec runs query in tx.
 func (s *Statements) Exec(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
 	if st := s.in(ctx, tx, query); st != nil {

@@ -324,8 +324,10 @@ func TestPatientAnswersCheckInThroughTheLink(t *testing.T) {
 
 	// Day 3's dropped reminder: its job was cancelled with it, so it never
 	// runs, whatever the clock says.
-	require.Equal(t, 1, c.s.Count(t, `SELECT count(*) FROM river_job j JOIN reminders r ON r.job_id = j.id
-		WHERE r.reason = 'check_in_answered' AND j.state = 'cancelled'`))
+	// (River's cleaner deletes a cancelled job a day later: the test's
+	// clock has moved that far.)
+	require.Equal(t, 1, c.s.Count(t, `SELECT count(*) FROM reminders r LEFT JOIN river_job j ON r.job_id = j.id
+		WHERE r.reason = 'check_in_answered' AND (j.state = 'cancelled' OR j.id IS NULL)`))
 	c.clock.Set(time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC))
 	require.Len(t, reminders("sent"), 1)
 }

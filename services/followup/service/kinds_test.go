@@ -187,3 +187,51 @@ func TestANewInstanceResumesASendACrashLeft(t *testing.T) {
 	require.Equal(t, "running", state, "River has not rescued the job: the sweep did it")
 	require.Less(t, clk.Now().Sub(crashedAt), time.Hour, "the test's clock moved a minute, not River's hour")
 }
+
+// An invoice paid or voided owes nothing: its payment reminder, held by
+// quiet hours, is dropped when billing says it is paid; and one whose
+// settlement arrives before the overdue event (two consumers, no order
+// between them) is never scheduled at all.
+func TestPaidOrVoidedInvoiceDropsItsPaymentReminder(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2027, 5, 3, 14, 0, 0, 0, time.UTC)) // 22:00 in Shanghai: quiet hours
+	s := testharness.StartService(t, service.Service, func(o *platform.Options) { o.Clock = clk })
+	patient := registered(t, s, clk)
+	overdue := func(invoice string) *billingv1.InvoiceOverdue {
+		return &billingv1.InvoiceOverdue{InvoiceId: invoice, Version: 3, OccurredAt: timestamppb.New(clk.Now()), PatientId: patient,
+			Number: "INV-2027-000042", AmountDue: &billingv1.Money{Value: 123400, Currency: "CNY"}, DueDate: "2027-05-01"}
+	}
+	payments := func() []map[string]any { return ofKind(reminders(t, s, "patient_id="+patient), reminder.KindPayment) }
+
+	held := uuid.NewString()
+	s.Publish(t, "billing", held, overdue(held))
+	testharness.Eventually(t, 20*time.Second, func() bool { return len(payments()) == 1 }, "the payment reminder scheduled")
+	s.Publish(t, "billing", held, &billingv1.InvoicePaid{InvoiceId: held, Version: 4, OccurredAt: timestamppb.New(clk.Now()),
+		PatientId: patient, Number: "INV-2027-000042"})
+	testharness.Eventually(t, 20*time.Second, func() bool {
+		p := payments()
+		return len(p) == 1 && p[0]["status"] == "cancelled" && p[0]["reason"] == "invoice_paid"
+	}, "paid: its reminder dropped")
+
+	early := uuid.NewString()
+	s.Publish(t, "billing", early, &billingv1.InvoiceVoided{InvoiceId: early, Version: 4, OccurredAt: timestamppb.New(clk.Now()),
+		PatientId: patient, Number: "INV-2027-000043"})
+	s.WaitConsumed(t, "BILLING", "followup_invoice_voided")
+	s.Publish(t, "billing", early, overdue(early))
+	s.WaitConsumed(t, "BILLING", "followup_invoice_overdue")
+	p := payments()
+	require.Len(t, p, 2)
+	for _, r := range p {
+		require.Equal(t, "cancelled", r["status"])
+	}
+	require.ElementsMatch(t, []any{"invoice_paid", "invoice_voided"}, []any{p[0]["reason"], p[1]["reason"]})
+	// The morning comes: the job quiet hours held runs, finds its reminder
+	// cancelled and sends nothing.
+	clk.Set(time.Date(2027, 5, 4, 0, 1, 0, 0, time.UTC))
+	testharness.Eventually(t, 20*time.Second, func() bool {
+		return s.Count(t, `SELECT count(*) FROM river_job WHERE kind = 'followup.reminder' AND state NOT IN ('cancelled', 'completed')`) == 0
+	}, "every payment reminder's job ended")
+	for _, r := range payments() {
+		require.Equal(t, "cancelled", r["status"], "none went out")
+	}
+}

@@ -54,9 +54,12 @@ type Config struct {
 	// SendTimeout bounds one send (FOLLOWUP_SEND_TIMEOUT, default 30s).
 	SendTimeout time.Duration
 	// Workers is how many durable jobs (sends, check-in deadlines,
-	// alerts) run at once (FOLLOWUP_JOB_WORKERS, default 100). A send
-	// waits on its channel most of the time, so the platform's default of
-	// 10 held 100,000 reminders due at once to about 100 a second.
+	// alerts) run at once (FOLLOWUP_JOB_WORKERS, default 400). A send
+	// waits most of the time (for its claim's batch, its channel, its
+	// record's batch), so the workers in flight bound the rate: with 100,000
+	// reminders due at once, 10 workers sent about 100 a second, 100 about
+	// 1,000 and 400 about 2,300 (docs/benchmarks.md). A worker is a
+	// goroutine: the database sees the batches, not the workers.
 	Workers int
 	// JobTimeout cancels a job (a send, a check-in deadline, an alert) that
 	// runs longer (FOLLOWUP_JOB_TIMEOUT, default twice SendTimeout plus 30 s:
@@ -124,7 +127,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.SendTimeout, err = time.ParseDuration(get("FOLLOWUP_SEND_TIMEOUT", "30s")); err != nil || c.SendTimeout <= 0 {
 		return c, fmt.Errorf("FOLLOWUP_SEND_TIMEOUT: want a positive duration such as 30s")
 	}
-	if c.Workers, err = strconv.Atoi(get("FOLLOWUP_JOB_WORKERS", "100")); err != nil || c.Workers < 1 || c.Workers > 10000 {
+	if c.Workers, err = strconv.Atoi(get("FOLLOWUP_JOB_WORKERS", "400")); err != nil || c.Workers < 1 || c.Workers > 10000 {
 		return c, fmt.Errorf("FOLLOWUP_JOB_WORKERS: want a whole number from 1 to 10000")
 	}
 	if c.JobTimeout, err = time.ParseDuration(get("FOLLOWUP_JOB_TIMEOUT", (2*c.SendTimeout + 30*time.Second).String())); err != nil ||
@@ -239,7 +242,8 @@ func New(deps Deps) platform.Service {
 			messaging.SubjectOf(&schedulingv1.CourseResumed{}),
 			messaging.SubjectOf(&schedulingv1.CourseCancelled{}),
 			messaging.SubjectOf(&schedulingv1.CourseCompleted{}),
-			messaging.SubjectOf(&billingv1.InvoiceOverdue{}),
+			messaging.SubjectOf(&billingv1.InvoiceOverdue{}), messaging.SubjectOf(&billingv1.InvoicePaid{}),
+			messaging.SubjectOf(&billingv1.InvoiceVoided{}),
 		},
 		Config: LoadConfig,
 		Build: func(ctx context.Context, rt *platform.Runtime, cfg Config) error {

@@ -254,6 +254,11 @@ func (r reminderDrops) ScheduleStandalone(ctx context.Context, rs []reminder.Sta
 	return standaloneTx(r.reminders()).ScheduleStandalone(ctx, rs)
 }
 
+// CloseStandalone ends the key's reminder that has not gone out.
+func (r reminderDrops) CloseStandalone(ctx context.Context, key reminder.Standalone, reason string) error {
+	return standaloneTx(r.reminders()).CloseStandalone(ctx, key, reason)
+}
+
 // DropForSubject cancels the scheduled reminders of kind about subject
 // that are not being sent, and their jobs.
 func (r reminderDrops) DropForSubject(ctx context.Context, subject uuid.UUID, kind, reason string) error {

@@ -33,10 +33,11 @@ const (
 		ON CONFLICT (patient_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,
 			preferred_language = EXCLUDED.preferred_language, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
 		WHERE patient_contacts.version < EXCLUDED.version`
-	selectContact = `SELECT c.patient_id, c.phone, c.email, c.preferred_language, c.version, c.updated_at,
+	selectContacts = `SELECT c.patient_id, c.phone, c.email, c.preferred_language, c.version, c.updated_at,
 			EXISTS (SELECT 1 FROM channel_consents k WHERE k.patient_id = c.patient_id AND k.channel = 'sms' AND k.active) AS sms_consent,
 			EXISTS (SELECT 1 FROM channel_consents k WHERE k.patient_id = c.patient_id AND k.channel = 'email' AND k.active) AS email_consent
-		FROM patient_contacts c WHERE c.patient_id = $1`
+		FROM patient_contacts c`
+	selectContact = selectContacts + ` WHERE c.patient_id = $1`
 	// upsertChannelConsent keeps each consent's newest version.
 	upsertChannelConsent = `INSERT INTO channel_consents (consent_id, patient_id, channel, active, version, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6)

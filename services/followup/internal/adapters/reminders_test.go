@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -269,7 +270,10 @@ func TestRestartAtEveryStepOfASend(t *testing.T) {
 				require.NoError(t, err)
 				require.True(t, crashed)
 
-				// The restart: a fresh sender (no hook) works the job again.
+				// The restart: a fresh sender (no hook) works the job again,
+				// when River has rescued it (minutes later, more than a send
+				// can take).
+				b.clock.Advance(5 * time.Minute)
 				_, err, crashed = deliver(b.sender(nil), r)
 				require.NoError(t, err)
 				require.False(t, crashed)
@@ -486,4 +490,98 @@ func TestNoConsentIsSkipped(t *testing.T) {
 	require.NoError(t, b.db.Get(&reason, `SELECT reason FROM reminders WHERE reminder_id = $1`, r.ID))
 	require.Equal(t, reminder.ReasonNoConsent, reason)
 	require.Zero(t, b.ch.count(key(r.ID)))
+}
+
+// TestManyRemindersClaimedAndRecordedTogether: reminders that come due
+// together are claimed and recorded in shared transactions (the sender's
+// batches). Delivered all at once, each by two workers (a rescued job and
+// its original), with a cancelled visit, a patient without consent and a
+// channel that fails for some among them, each reminder ends as it would
+// alone: sent once, cancelled, skipped, or failed and retried.
+func TestManyRemindersClaimedAndRecordedTogether(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	failing := map[string]bool{}
+	b.ch.onSend = func(m app.Message) error {
+		if failing[m.IdempotencyKey] {
+			return errors.New("gateway timeout")
+		}
+		return nil
+	}
+	const n = 60
+	var due []rem
+	var cancelled, noConsent uuid.UUID
+	for i := range n {
+		p := b.patient()
+		if i == 1 {
+			p = uuid.New() // no contact, no consent
+		}
+		v := b.visit(p, "draw", r0.Add(30*time.Hour))
+		b.book(v)
+		r := b.one(v.AppointmentID, "visit_24h", v.Start)
+		due = append(due, r)
+		switch i {
+		case 0:
+			cancelled = r.ID
+			gone := v
+			gone.Version = 2
+			b.tx(func(rs app.Repositories) error { return b.h.VisitCancelled(context.Background(), rs, gone) })
+		case 1:
+			noConsent = r.ID
+		case 2, 3:
+			failing[key(r.ID)] = true
+		}
+	}
+	b.clock.Set(r0.Add(6*time.Hour + time.Minute))
+
+	s := b.sender(nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for _, r := range due {
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := s.Deliver(context.Background(), r.ID, r.JobVersion)
+				if err == nil && res.Retry != nil && !failing[key(r.ID)] {
+					err = res.Retry
+				}
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	sent := 0
+	for _, r := range due {
+		switch r.ID {
+		case cancelled:
+			require.Equal(t, "cancelled", b.status(r.ID))
+			require.Zero(t, b.ch.count(key(r.ID)))
+		case noConsent:
+			require.Equal(t, "skipped", b.status(r.ID))
+		default:
+			if failing[key(r.ID)] {
+				require.Equal(t, "scheduled", b.status(r.ID), "failed, to be retried")
+				var attempts []string
+				require.NoError(t, b.db.Select(&attempts, `SELECT status FROM reminder_attempts WHERE reminder_id = $1`, r.ID))
+				// Once, or twice when the second worker claimed it after the
+				// first recorded its failure (a retry, as River's would be).
+				require.NotEmpty(t, attempts)
+				for _, a := range attempts {
+					require.Equal(t, "failed", a)
+				}
+				continue
+			}
+			require.Equal(t, "sent", b.status(r.ID))
+			require.Equal(t, 1, b.ch.count(key(r.ID)), "sent once, though two workers ran it")
+			sent++
+		}
+	}
+	require.Equal(t, n-4, sent)
+	require.Equal(t, sent, b.events("clinicops.followup.v1.ReminderSent"))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,12 +68,17 @@ type Sender struct {
 	Hook func(step Step, reminderID uuid.UUID)
 
 	stmts *pgdb.Statements // set by Prepare; nil runs the statements unprepared
+
+	once    sync.Once
+	claims  *batcher[claimReq, claimResult]
+	records *batcher[recordReq, recordResult]
 }
 
 // Prepare prepares the statements every send runs; call it at start,
 // before the sender works.
 func (s *Sender) Prepare(ctx context.Context) error {
-	stmts, err := pgdb.Prepare(ctx, s.DB, selectReminderVisit, lockVisit, lockReminder, selectLastAttempt, insertAttempt,
+	stmts, err := pgdb.Prepare(ctx, s.DB, batchLockVisits, batchLockReminders, batchLastAttempts, batchCourseStatus,
+		batchContacts, batchInsertAttempts, batchSetChannel, batchFinishSent, batchCloseSent, lockReminder, insertAttempt,
 		finishAttempt, setReminderChannel, closeReminder, countAttempts, selectContactForUse)
 	if err != nil {
 		return fmt.Errorf("followup sender: %w", err)
@@ -141,11 +147,7 @@ type attemptRow struct {
 const (
 	reminderColumns = `reminder_id, appointment_id, patient_id, kind, occurrence_start, due_at, status, reason, channel,
 		job_id, job_version, version, sent_at, updated_at, subject_id, step, details`
-	selectReminderVisit = `SELECT appointment_id FROM reminders WHERE reminder_id = $1`
-	lockVisit           = `SELECT ` + visitColumns + ` FROM visits WHERE appointment_id = $1 FOR UPDATE`
-	lockReminder        = `SELECT ` + reminderColumns + ` FROM reminders WHERE reminder_id = $1 FOR UPDATE`
-	selectLastAttempt   = `SELECT reminder_id, attempt, channel, route, status, error, visit_version, started_at, finished_at
-		FROM reminder_attempts WHERE reminder_id = $1 ORDER BY attempt DESC LIMIT 1`
+	lockReminder  = `SELECT ` + reminderColumns + ` FROM reminders WHERE reminder_id = $1 FOR UPDATE`
 	insertAttempt = `INSERT INTO reminder_attempts (reminder_id, attempt, channel, route, status, visit_version, started_at)
 		VALUES ($1, $2, $3, $4, 'sending', $5, $6)`
 	finishAttempt = `UPDATE reminder_attempts SET status = $3, error = $4, finished_at = $5
@@ -159,28 +161,6 @@ const (
 	countAttempts       = `SELECT count(*) FROM reminder_attempts WHERE reminder_id = $1`
 	selectContactForUse = selectContact
 )
-
-// lockVisitOf locks the visit of the reminder, the first lock of a claim;
-// nil for a reminder of no visit (a payment, a long-term follow-up), which
-// only its own row guards. gone: the reminder does not exist.
-func (s *Sender) lockVisitOf(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (visit *reminder.Visit, gone bool, err error) {
-	var appointment uuid.NullUUID
-	if err := s.stmts.Get(ctx, tx, &appointment, selectReminderVisit, id); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, true, nil
-		}
-		return nil, false, err
-	}
-	if !appointment.Valid {
-		return nil, false, nil
-	}
-	var vr visitRow
-	if err := s.stmts.Get(ctx, tx, &vr, lockVisit, appointment.UUID); err != nil {
-		return nil, false, fmt.Errorf("lock visit: %w", err)
-	}
-	v := toDomainVisit(vr)
-	return &v, false, nil
-}
 
 // claim is what the claim step hands the send step.
 type claim struct {
@@ -202,14 +182,17 @@ func (s *Sender) Deliver(ctx context.Context, id uuid.UUID, version int64) (Resu
 // resumes a reminder whose last attempt is 'sending' since before then.
 func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, stuckBefore time.Time) (Result, error) {
 	s.hook(BeforeClaim, id)
-	var c claim
-	if err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
-		var err error
-		c, err = s.claim(ctx, tx, id, version, stuckBefore)
-		return err
-	}); err != nil {
+	s.once.Do(s.batchers)
+	// A claim is not given up halfway because this job's context ends: the
+	// batch holds other workers' reminders too.
+	claimed, err := s.claims.do(context.WithoutCancel(ctx), claimReq{id: id, version: version, stuckBefore: stuckBefore})
+	if err == nil {
+		err = claimed.err
+	}
+	if err != nil {
 		return Result{}, fmt.Errorf("claim reminder %s: %w", id, err)
 	}
+	c := claimed.claim
 	if c.done || !c.deferUntil.IsZero() {
 		return Result{DeferUntil: c.deferUntil}, nil
 	}
@@ -220,12 +203,11 @@ func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, stuck
 	s.hook(Answered, id)
 	// The message may have left: record what the channel said even if the
 	// worker is being stopped.
-	var res Result
-	err := pgdb.InTx(context.WithoutCancel(ctx), s.DB, nil, func(tx *sqlx.Tx) error {
-		var err error
-		res, err = s.record(context.WithoutCancel(ctx), tx, c, sendErr)
-		return err
-	})
+	recorded, err := s.records.do(context.WithoutCancel(ctx), recordReq{c: c, sendErr: sendErr})
+	if err == nil {
+		err = recorded.err
+	}
+	res := recorded.res
 	if err != nil {
 		return Result{}, fmt.Errorf("record reminder %s attempt %d: %w", id, c.attempt, err)
 	}
@@ -239,34 +221,45 @@ func (s *Sender) hook(step Step, id uuid.UUID) {
 	}
 }
 
-func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version int64, stuckBefore time.Time) (claim, error) {
-	visit, gone, err := s.lockVisitOf(ctx, tx, id)
-	if err != nil {
-		return claim{}, err
+// claim decides one reminder of a claim batch, from what the batch read
+// and locked (set); a new attempt is added to set's writes, which the batch
+// then writes for all its reminders at once.
+func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, set *claimSet, req claimReq) (claim, error) {
+	id := req.id
+	r, ok := set.reminders[id]
+	if !ok {
+		return claim{done: true}, nil // gone
 	}
-	if gone {
-		return claim{done: true}, nil
+	if set.taken[id] {
+		return claim{done: true}, nil // twice in one batch (a rescued job and its original): one sends
 	}
-	c := claim{}
-	if err := s.stmts.Get(ctx, tx, &c.reminder, lockReminder, id); err != nil {
-		return claim{}, fmt.Errorf("lock reminder: %w", err)
+	set.taken[id] = true
+	var visit *reminder.Visit
+	if r.AppointmentID.Valid {
+		v, ok := set.visits[r.AppointmentID.UUID]
+		if !ok {
+			return claim{}, fmt.Errorf("reminder %s: its visit %s is not stored", id, r.AppointmentID.UUID)
+		}
+		visit = &v
 	}
-	r := c.reminder
-	if r.JobVersion != version || r.Status != string(reminder.Scheduled) {
+	c := claim{reminder: r}
+	if r.JobVersion != req.version || r.Status != string(reminder.Scheduled) {
 		return claim{done: true}, nil // dropped, or a job of an older schedule
 	}
-	last, err := s.lastAttempt(ctx, tx, id)
-	if err != nil {
-		return claim{}, err
-	}
+	last := set.last(id)
+	stuckBefore := req.stuckBefore
 	if !stuckBefore.IsZero() && (last == nil || last.Status != "sending" || !last.StartedAt.Before(stuckBefore)) {
 		return claim{done: true}, nil // not stuck (any more): its job works it
 	}
-	invalid, err := s.invalid(ctx, tx, r, visit)
-	if err != nil {
-		return claim{}, err
-	}
+	invalid := set.invalid(r, visit)
 	if last != nil && last.Status == "sending" {
+		if stuckBefore.IsZero() && s.Now().Sub(last.StartedAt) < s.SendTimeout {
+			// Younger than a send can take: another worker is sending it
+			// now (River ran the job twice). Look again once that send must
+			// have settled; if its process died instead, this job, or the
+			// sweep, resumes it then.
+			return claim{deferUntil: last.StartedAt.Add(s.SendTimeout)}, nil
+		}
 		return s.recover(ctx, tx, c, visit, *last, invalid)
 	}
 	now := s.Now()
@@ -280,14 +273,7 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 	if !d.DeferUntil.IsZero() {
 		return claim{deferUntil: d.DeferUntil}, nil
 	}
-	var cr contactRow
-	found := true
-	if err := s.stmts.Get(ctx, tx, &cr, selectContactForUse, r.PatientID); err != nil {
-		if !errors.Is(err, sql.ErrNoRows) {
-			return claim{}, fmt.Errorf("contact: %w", err)
-		}
-		found = false
-	}
+	cr, found := set.contacts[r.PatientID]
 	who := toDomainContact(cr)
 	route, ch, reason := s.pick(who, found)
 	if reason != "" {
@@ -299,40 +285,12 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, version i
 		c.attempt = last.Attempt + 1
 	}
 	c.route, c.ch = route, ch
+	var err error
 	if c.msg, err = s.message(r, visit, who, route); err != nil {
 		return claim{}, err
 	}
-	if err := s.startAttempt(ctx, tx, c, visitVersion(visit), now); err != nil {
-		return claim{}, err
-	}
+	set.start(c, visitVersion(visit))
 	return c, nil
-}
-
-// invalid says why a reminder no longer applies to its visit ("" when it
-// does, and always for a reminder of no visit: nothing about a visit can
-// drop it).
-func (s *Sender) invalid(ctx context.Context, tx *sqlx.Tx, r reminderRow, v *reminder.Visit) (string, error) {
-	switch {
-	case v == nil:
-		return "", nil
-	case v.Status != reminder.VisitBooked:
-		return reminder.ReasonCancelled, nil
-	case !v.Start.Equal(r.OccurrenceStart.Time):
-		return reminder.ReasonMoved, nil
-	case v.CourseID == uuid.Nil:
-		return "", nil
-	}
-	status, err := visitsTx{tx: tx}.CourseStatus(ctx, v.CourseID)
-	if err != nil {
-		return "", err
-	}
-	switch status {
-	case reminder.CourseOnHold:
-		return reminder.ReasonCourseOnHold, nil
-	case reminder.CourseCancelled:
-		return reminder.ReasonCourseCancel, nil
-	}
-	return "", nil
 }
 
 // recover handles a reminder whose last attempt was left 'sending' by a
@@ -524,18 +482,6 @@ func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status r
 		}
 	}
 	return nil
-}
-
-func (s *Sender) lastAttempt(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (*attemptRow, error) {
-	var a attemptRow
-	err := s.stmts.Get(ctx, tx, &a, selectLastAttempt, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("last attempt: %w", err)
-	}
-	return &a, nil
 }
 
 // errText keeps a channel's error short; channels keep personal data out

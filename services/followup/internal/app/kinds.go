@@ -16,6 +16,11 @@ type StandaloneWriter interface {
 	// one of the same key (subject, kind, step) exists: a repeated event
 	// changes nothing.
 	ScheduleStandalone(ctx context.Context, rs []reminder.Standalone) error
+	// CloseStandalone ends the reminder of key's (subject, kind, step)
+	// that has not gone out: cancelled with its job, with reason. When there
+	// is none yet, the key is stored cancelled, so the event that would
+	// schedule it, arriving late, schedules nothing.
+	CloseStandalone(ctx context.Context, key reminder.Standalone, reason string) error
 }
 
 // Standalone turns billing's overdue invoices and scheduling's completed
@@ -36,6 +41,13 @@ func (h Standalone) InvoiceOverdue(ctx context.Context, w StandaloneWriter, invo
 		return err
 	}
 	return w.ScheduleStandalone(ctx, []reminder.Standalone{r})
+}
+
+// InvoiceSettled drops the invoice's payment reminder once billing says
+// it is paid or voided (reason): nothing is owed any more, even when the
+// settlement's event arrives before the overdue one.
+func (h Standalone) InvoiceSettled(ctx context.Context, w StandaloneWriter, invoice, patient uuid.UUID, reason string, at time.Time) error {
+	return w.CloseStandalone(ctx, reminder.Standalone{Kind: reminder.KindPayment, Subject: invoice, PatientID: patient, DueAt: at}, reason)
 }
 
 // CourseCompleted schedules the course's long-term follow-up reminders. A

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/billing/v1"
 	schedulingv1 "github.com/clinicops/clinicops/pkg/events/clinicops/scheduling/v1"
@@ -28,6 +29,12 @@ func StandaloneEvents(p *messaging.Processor, w StandaloneWriters, h app.Standal
 		messaging.Handle(p, "invoice_overdue", func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*billingv1.InvoiceOverdue]) error {
 			return OnInvoiceOverdue(h)(ctx, w(tx), ev)
 		}),
+		messaging.Handle(p, "invoice_paid", func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*billingv1.InvoicePaid]) error {
+			return onInvoiceSettled(ctx, h, w(tx), ev.Body.GetInvoiceId(), ev.Body.GetPatientId(), reminder.ReasonInvoicePaid, ev.Body.GetOccurredAt())
+		}),
+		messaging.Handle(p, "invoice_voided", func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*billingv1.InvoiceVoided]) error {
+			return onInvoiceSettled(ctx, h, w(tx), ev.Body.GetInvoiceId(), ev.Body.GetPatientId(), reminder.ReasonInvoiceVoided, ev.Body.GetOccurredAt())
+		}),
 		messaging.Handle(p, "course_completed", func(ctx context.Context, tx *sqlx.Tx, ev messaging.Event[*schedulingv1.CourseCompleted]) error {
 			return OnCourseCompleted(h)(ctx, w(tx), ev)
 		}),
@@ -46,6 +53,17 @@ func OnInvoiceOverdue(h app.Standalone) func(context.Context, app.StandaloneWrit
 		due := reminder.Money{Minor: b.GetAmountDue().GetValue(), Currency: b.GetAmountDue().GetCurrency()}
 		return permanentIfInvalidReminder(h.InvoiceOverdue(ctx, w, invoice, patient, b.GetNumber(), due, b.GetOccurredAt().AsTime()))
 	}
+}
+
+// onInvoiceSettled drops the payment reminder of an invoice paid or voided.
+func onInvoiceSettled(ctx context.Context, h app.Standalone, w app.StandaloneWriter, invoiceID, patientID, reason string,
+	at *timestamppb.Timestamp) error {
+	invoice, err1 := uuid.Parse(invoiceID)
+	patient, err2 := uuid.Parse(patientID)
+	if err1 != nil || err2 != nil || at == nil {
+		return messaging.Permanent(errors.New("invoice_id or patient_id is not a UUID, or occurred_at missing"))
+	}
+	return h.InvoiceSettled(ctx, w, invoice, patient, reason, at.AsTime())
 }
 
 // OnCourseCompleted schedules the course's long-term follow-up.

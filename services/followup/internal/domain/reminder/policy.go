@@ -85,6 +85,9 @@ const (
 	ReasonCourseCancel = "course_cancelled"
 	// ReasonAnswered: the check-in was answered before its reminder went out.
 	ReasonAnswered = "check_in_answered"
+	// ReasonInvoicePaid, ReasonInvoiceVoided: the overdue invoice was settled.
+	ReasonInvoicePaid   = "invoice_paid"
+	ReasonInvoiceVoided = "invoice_voided"
 )
 
 // Decision is what to do with a due reminder: send it, skip it (Skip is the
