@@ -39,7 +39,11 @@ import (
 // A reminder whose last attempt is still 'sending' when it is claimed again
 // was being sent by a process that died: through an idempotent channel it
 // is sent again with the same idempotency key; otherwise it is marked
-// unknown and never resent.
+// unknown and never resent. (One younger than a send can take is being
+// sent by another worker right now: its claim waits.)
+//
+// The claim and the record each run in batches (sender_batch.go): the
+// reminders that reach a step together share its transaction.
 type Sender struct {
 	DB     *sqlx.DB
 	Outbox *messaging.Outbox
