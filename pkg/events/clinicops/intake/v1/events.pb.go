@@ -100,8 +100,12 @@ type PatientRegistered struct {
 	//
 	// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 	ContactEmailConsent bool `protobuf:"varint,12,opt,name=contact_email_consent,json=contactEmailConsent,proto3" json:"contact_email_consent,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The IANA time zone the patient lives in (e.g. "Asia/Shanghai",
+	// "Europe/Berlin"): reminders respect quiet hours there. Empty: the
+	// clinic's zone.
+	TimeZone      string `protobuf:"bytes,13,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PatientRegistered) Reset() {
@@ -220,6 +224,13 @@ func (x *PatientRegistered) GetContactEmailConsent() bool {
 	return false
 }
 
+func (x *PatientRegistered) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
 // PatientUpdated is published when a patient's demographics or contact details
 // change. It carries the full current state of those fields (not a diff), so
 // a consumer replaces what it stored for the patient.
@@ -256,8 +267,12 @@ type PatientUpdated struct {
 	//
 	// Deprecated: Marked as deprecated in clinicops/intake/v1/events.proto.
 	ContactEmailConsent bool `protobuf:"varint,12,opt,name=contact_email_consent,json=contactEmailConsent,proto3" json:"contact_email_consent,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The IANA time zone the patient lives in (e.g. "Asia/Shanghai",
+	// "Europe/Berlin"): reminders respect quiet hours there. Empty: the
+	// clinic's zone.
+	TimeZone      string `protobuf:"bytes,13,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PatientUpdated) Reset() {
@@ -374,6 +389,13 @@ func (x *PatientUpdated) GetContactEmailConsent() bool {
 		return x.ContactEmailConsent
 	}
 	return false
+}
+
+func (x *PatientUpdated) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
 }
 
 // ConsentRecorded is published when a signed consent is recorded for a patient.
@@ -946,7 +968,7 @@ var File_clinicops_intake_v1_events_proto protoreflect.FileDescriptor
 
 const file_clinicops_intake_v1_events_proto_rawDesc = "" +
 	"\n" +
-	" clinicops/intake/v1/events.proto\x12\x13clinicops.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x03\n" +
+	" clinicops/intake/v1/events.proto\x12\x13clinicops.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x03\n" +
 	"\x11PatientRegistered\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x18\n" +
@@ -965,7 +987,8 @@ const file_clinicops_intake_v1_events_proto_rawDesc = "" +
 	"\x12preferred_language\x18\n" +
 	" \x01(\tR\x11preferredLanguage\x122\n" +
 	"\x13contact_sms_consent\x18\v \x01(\bB\x02\x18\x01R\x11contactSmsConsent\x126\n" +
-	"\x15contact_email_consent\x18\f \x01(\bB\x02\x18\x01R\x13contactEmailConsent\"\xbe\x03\n" +
+	"\x15contact_email_consent\x18\f \x01(\bB\x02\x18\x01R\x13contactEmailConsent\x12\x1b\n" +
+	"\ttime_zone\x18\r \x01(\tR\btimeZone\"\xdb\x03\n" +
 	"\x0ePatientUpdated\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x18\n" +
@@ -984,7 +1007,8 @@ const file_clinicops_intake_v1_events_proto_rawDesc = "" +
 	"\x12preferred_language\x18\n" +
 	" \x01(\tR\x11preferredLanguage\x122\n" +
 	"\x13contact_sms_consent\x18\v \x01(\bB\x02\x18\x01R\x11contactSmsConsent\x126\n" +
-	"\x15contact_email_consent\x18\f \x01(\bB\x02\x18\x01R\x13contactEmailConsent\"\xec\x02\n" +
+	"\x15contact_email_consent\x18\f \x01(\bB\x02\x18\x01R\x13contactEmailConsent\x12\x1b\n" +
+	"\ttime_zone\x18\r \x01(\tR\btimeZone\"\xec\x02\n" +
 	"\x0fConsentRecorded\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x18\n" +
