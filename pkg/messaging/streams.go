@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,9 +59,24 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 		sc.Replicas = cfg.Replicas
 		sc.Duplicates = cfg.Duplicates
 		sc.MaxAge = cfg.MaxAge
+		// A stream already as configured is left alone: an update rewrites
+		// the server's file store config while other services create their
+		// consumers on it, a data race inside nats-server v2.15
+		// (fileStore.UpdateConfig against fileStore.ConsumerStore) that the
+		// race detector caught when four services started at once.
+		if st, err := js.Stream(ctx, sc.Name); err == nil && sameStream(st.CachedInfo().Config, sc) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// sameStream reports whether have already has what EnsureStreams sets.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Retention == want.Retention && have.Replicas == want.Replicas &&
+		have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge
 }

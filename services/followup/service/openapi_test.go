@@ -34,7 +34,7 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 	// One patient reachable by SMS, one with no channel (an empty list).
 	sms, none, consent := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	s.Publish(t, "intake", sms, &intakev1.PatientRegistered{PatientId: sms, Version: 1, OccurredAt: timestamppb.Now(),
-		Phone: "+8613912345678", Email: "a@example.cn", PreferredLanguage: "en-GB"})
+		Phone: "+8613912345678", Email: "a@example.cn", PreferredLanguage: "en-GB", TimeZone: "Europe/London"})
 	s.Publish(t, "intake", none, &intakev1.PatientRegistered{PatientId: none, Version: 1, OccurredAt: timestamppb.Now()})
 	s.Publish(t, "intake", consent, &intakev1.ConsentRecorded{PatientId: sms, ConsentId: consent, Version: 1,
 		Kind: "contact_sms", OccurredAt: timestamppb.Now()})
@@ -54,9 +54,11 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		got := c.Do(t, testharness.Call{Role: httpx.RoleClinician, Method: get, Path: path, Status: 200}).JSON(t)
 		require.Equal(t, sms, got["patient_id"])
 		require.Equal(t, "en-GB", got["preferred_language"])
+		require.Equal(t, "Europe/London", got["time_zone"], "the zone intake recorded")
 		require.Equal(t, []any{"sms"}, got["channels"])
 		bare := c.Do(t, testharness.Call{Role: httpx.RoleNurse, Method: get, Path: "/v1/patients/" + none + "/contact", Status: 200}).JSON(t)
 		require.Equal(t, "zh-CN", bare["preferred_language"], "the default language")
+		require.Nil(t, bare["time_zone"], "the clinic's")
 		require.Equal(t, []any{}, bare["channels"])
 		c.Do(t, testharness.Call{Role: httpx.RoleAdmin, Method: get, Path: "/v1/patients/not-a-uuid/contact", Request: testharness.RequestInvalid, Status: 400})
 		c.Do(t, testharness.Call{Role: httpx.RoleNurse, Method: get, Path: "/v1/patients/" + uuid.NewString() + "/contact", Status: 404})

@@ -1043,6 +1043,9 @@ type Contact struct {
 	// PreferredLanguage A BCP 47 language tag, e.g. zh-CN (the default when intake has none).
 	PreferredLanguage string `json:"preferred_language"`
 
+	// TimeZone The IANA zone the patient lives in, as intake recorded it; reminders keep quiet hours there. Null for the clinic's.
+	TimeZone nullable.Nullable[string] `json:"time_zone"`
+
 	// UpdatedAt When intake made that version (the event's time).
 	UpdatedAt time.Time `json:"updated_at"`
 

@@ -20,6 +20,7 @@ type contactRow struct {
 	Phone             sql.NullString `db:"phone"`
 	Email             sql.NullString `db:"email"`
 	PreferredLanguage string         `db:"preferred_language"`
+	TimeZone          string         `db:"time_zone"`
 	SMSConsent        bool           `db:"sms_consent"`
 	EmailConsent      bool           `db:"email_consent"`
 	Version           int64          `db:"version"`
@@ -28,12 +29,12 @@ type contactRow struct {
 
 const (
 	// upsertContact keeps the newest version: a stale or repeated event changes nothing.
-	upsertContact = `INSERT INTO patient_contacts (patient_id, phone, email, preferred_language, version, updated_at)
-		VALUES (:patient_id, :phone, :email, :preferred_language, :version, :updated_at)
+	upsertContact = `INSERT INTO patient_contacts (patient_id, phone, email, preferred_language, time_zone, version, updated_at)
+		VALUES (:patient_id, :phone, :email, :preferred_language, :time_zone, :version, :updated_at)
 		ON CONFLICT (patient_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,
-			preferred_language = EXCLUDED.preferred_language, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+			preferred_language = EXCLUDED.preferred_language, time_zone = EXCLUDED.time_zone, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
 		WHERE patient_contacts.version < EXCLUDED.version`
-	selectContacts = `SELECT c.patient_id, c.phone, c.email, c.preferred_language, c.version, c.updated_at,
+	selectContacts = `SELECT c.patient_id, c.phone, c.email, c.preferred_language, c.time_zone, c.version, c.updated_at,
 			EXISTS (SELECT 1 FROM channel_consents k WHERE k.patient_id = c.patient_id AND k.channel = 'sms' AND k.active) AS sms_consent,
 			EXISTS (SELECT 1 FROM channel_consents k WHERE k.patient_id = c.patient_id AND k.channel = 'email' AND k.active) AS email_consent
 		FROM patient_contacts c`
@@ -47,13 +48,13 @@ const (
 
 func toDBContact(c contact.Contact) contactRow {
 	return contactRow{PatientID: c.PatientID, Phone: sql.NullString{String: c.Phone, Valid: c.Phone != ""},
-		Email: sql.NullString{String: c.Email, Valid: c.Email != ""}, PreferredLanguage: c.PreferredLanguage,
+		Email: sql.NullString{String: c.Email, Valid: c.Email != ""}, PreferredLanguage: c.PreferredLanguage, TimeZone: c.TimeZone,
 		SMSConsent: c.SMSConsent, EmailConsent: c.EmailConsent, Version: c.Version, UpdatedAt: c.UpdatedAt}
 }
 
 func toDomainContact(r contactRow) contact.Contact {
 	return contact.Contact{PatientID: r.PatientID, Phone: r.Phone.String, Email: r.Email.String,
-		PreferredLanguage: r.PreferredLanguage, SMSConsent: r.SMSConsent, EmailConsent: r.EmailConsent,
+		PreferredLanguage: r.PreferredLanguage, TimeZone: r.TimeZone, SMSConsent: r.SMSConsent, EmailConsent: r.EmailConsent,
 		Version: r.Version, UpdatedAt: r.UpdatedAt.UTC()}
 }
 

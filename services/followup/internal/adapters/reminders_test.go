@@ -585,3 +585,39 @@ func TestManyRemindersClaimedAndRecordedTogether(t *testing.T) {
 	require.Equal(t, n-4, sent)
 	require.Equal(t, sent, b.events("clinicops.followup.v1.ReminderSent"))
 }
+
+// Quiet hours are kept where the patient lives: a reminder due at 09:00
+// in the clinic's Shanghai is 02:00 in Berlin, so a patient whose zone
+// intake recorded as Europe/Berlin gets it at 08:00 Berlin time; a patient
+// with no zone of their own gets it at once.
+func TestQuietHoursWhereThePatientLives(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	b.loc = shanghai
+	abroad, home := b.patient(), b.patient()
+	_, err = b.db.Exec(`UPDATE patient_contacts SET time_zone = 'Europe/Berlin' WHERE patient_id = $1`, abroad)
+	require.NoError(t, err)
+	start := time.Date(2027, 1, 12, 9, 0, 0, 0, shanghai).Add(24 * time.Hour)
+	b.clock.Set(start.Add(-30 * time.Hour))
+	var due []rem
+	for _, p := range []uuid.UUID{abroad, home} {
+		v := b.visit(p, "draw", start)
+		b.book(v)
+		due = append(due, b.one(v.AppointmentID, "visit_24h", start))
+	}
+	b.clock.Set(start.Add(-24 * time.Hour)) // 09:00 in Shanghai, 02:00 in Berlin
+
+	s := b.sender(nil)
+	s.Policy.Quiet, err = reminder.ParseQuietHours(reminder.DefaultQuietHours)
+	require.NoError(t, err)
+	res, err, _ := deliver(s, due[0])
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2027, 1, 12, 7, 0, 0, 0, time.UTC), res.DeferUntil.UTC(), "08:00 CET")
+	require.Equal(t, "scheduled", b.status(due[0].ID))
+	res, err, _ = deliver(s, due[1])
+	require.NoError(t, err)
+	require.True(t, res.DeferUntil.IsZero(), "09:00 where the patient is: no quiet hours")
+	require.Equal(t, "sent", b.status(due[1].ID))
+}

@@ -56,8 +56,8 @@ type Sender struct {
 	Preference []string
 	Policy     reminder.Policy
 	Now        func() time.Time
-	// Location is the clinic's zone: the visit's time in the text, and the
-	// patient's zone for quiet hours (contacts carry no zone of their own).
+	// Location is the clinic's zone: the visit's time in the text, and
+	// quiet hours for a patient whose own zone intake did not record.
 	Location *time.Location
 	// MaxAttempts: after this many failed attempts the reminder is failed.
 	MaxAttempts int
@@ -73,6 +73,7 @@ type Sender struct {
 
 	stmts *pgdb.Statements // set by Prepare; nil runs the statements unprepared
 
+	zones   sync.Map // IANA name -> *time.Location
 	once    sync.Once
 	claims  *batcher[claimReq, claimResult]
 	records *batcher[recordReq, recordResult]
@@ -219,6 +220,24 @@ func (s *Sender) deliver(ctx context.Context, id uuid.UUID, version int64, stuck
 	return res, nil
 }
 
+// zone is the patient's zone for quiet hours: name's, loaded once per
+// process, or the clinic's when name is empty (or, against intake's
+// validation, unknown here).
+func (s *Sender) zone(name string) *time.Location {
+	if name == "" {
+		return s.Location
+	}
+	if loc, ok := s.zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return s.Location
+	}
+	s.zones.Store(name, loc)
+	return loc
+}
+
 func (s *Sender) hook(step Step, id uuid.UUID) {
 	if s.Hook != nil {
 		s.Hook(step, id)
@@ -270,15 +289,16 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, set *claimSet, req clai
 	if invalid != "" {
 		return claim{done: true}, s.close(ctx, tx, r, reminder.Cancelled, invalid, nil, 0, now)
 	}
-	d := s.Policy.Decide(now, r.DueAt, visitStart(visit), s.Location)
+	cr, found := set.contacts[r.PatientID]
+	who := toDomainContact(cr)
+	// Quiet hours where the patient is.
+	d := s.Policy.Decide(now, r.DueAt, visitStart(visit), s.zone(who.TimeZone))
 	if d.Skip != "" {
 		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, d.Skip, nil, 0, now)
 	}
 	if !d.DeferUntil.IsZero() {
 		return claim{deferUntil: d.DeferUntil}, nil
 	}
-	cr, found := set.contacts[r.PatientID]
-	who := toDomainContact(cr)
 	route, ch, reason := s.pick(who, found)
 	if reason != "" {
 		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, reason, nil, 0, now)

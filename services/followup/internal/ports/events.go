@@ -49,23 +49,26 @@ func Events(p *messaging.Processor, repos Repositories) error {
 // OnPatientRegistered keeps the new patient's contact details and language.
 func OnPatientRegistered(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientRegistered]) error {
 	b := ev.Body
-	return recordContact(ctx, repos, b.GetPatientId(), b.GetPhone(), b.GetEmail(), b.GetPreferredLanguage(), b.GetVersion(), b.GetOccurredAt())
+	return recordContact(ctx, repos, b.GetPatientId(), contact.Contact{Phone: b.GetPhone(), Email: b.GetEmail(),
+		PreferredLanguage: b.GetPreferredLanguage(), TimeZone: b.GetTimeZone(), Version: b.GetVersion()}, b.GetOccurredAt())
 }
 
 // OnPatientUpdated keeps changed contact details (a stale version changes nothing).
 func OnPatientUpdated(ctx context.Context, repos app.Repositories, ev messaging.Event[*intakev1.PatientUpdated]) error {
 	b := ev.Body
-	return recordContact(ctx, repos, b.GetPatientId(), b.GetPhone(), b.GetEmail(), b.GetPreferredLanguage(), b.GetVersion(), b.GetOccurredAt())
+	return recordContact(ctx, repos, b.GetPatientId(), contact.Contact{Phone: b.GetPhone(), Email: b.GetEmail(),
+		PreferredLanguage: b.GetPreferredLanguage(), TimeZone: b.GetTimeZone(), Version: b.GetVersion()}, b.GetOccurredAt())
 }
 
-func recordContact(ctx context.Context, repos app.Repositories, patientID, phone, email, lang string, version int64, at *timestamppb.Timestamp) error {
+// recordContact keeps c (its details as the event carries them) for the
+// patient of patientID.
+func recordContact(ctx context.Context, repos app.Repositories, patientID string, c contact.Contact, at *timestamppb.Timestamp) error {
 	id, err := uuid.Parse(patientID)
 	if err != nil {
 		return messaging.Permanent(errors.New("patient_id is not a UUID"))
 	}
-	err = app.RecordContact{}.Handle(ctx, repos, contact.Contact{
-		PatientID: id, Phone: phone, Email: email, PreferredLanguage: lang, Version: version, UpdatedAt: at.AsTime(),
-	})
+	c.PatientID, c.UpdatedAt = id, at.AsTime()
+	err = app.RecordContact{}.Handle(ctx, repos, c)
 	var invalid *contact.InvalidError
 	if errors.As(err, &invalid) {
 		return messaging.Permanent(err)

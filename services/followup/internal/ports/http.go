@@ -27,6 +27,7 @@ func (h HTTP) Routes(rt *httpx.Router) {
 type contactResponse struct {
 	PatientID         string            `json:"patient_id"`
 	PreferredLanguage string            `json:"preferred_language"`
+	TimeZone          *string           `json:"time_zone"`
 	Channels          []contact.Channel `json:"channels"`
 	Version           int64             `json:"version"`
 	UpdatedAt         time.Time         `json:"updated_at"`
@@ -48,6 +49,10 @@ func (h HTTP) getContact(w http.ResponseWriter, r *http.Request) error {
 	if channels == nil {
 		channels = []contact.Channel{}
 	}
+	var zone *string
+	if c.TimeZone != "" {
+		zone = &c.TimeZone
+	}
 	return httpx.WriteJSON(w, http.StatusOK, contactResponse{PatientID: c.PatientID.String(),
-		PreferredLanguage: c.PreferredLanguage, Channels: channels, Version: c.Version, UpdatedAt: c.UpdatedAt})
+		PreferredLanguage: c.PreferredLanguage, TimeZone: zone, Channels: channels, Version: c.Version, UpdatedAt: c.UpdatedAt})
 }

@@ -26,8 +26,11 @@ type Contact struct {
 	Phone             string
 	Email             string
 	PreferredLanguage string
-	SMSConsent        bool
-	EmailConsent      bool
+	// TimeZone is the IANA zone the patient lives in, as intake recorded
+	// it; "" for the clinic's. Quiet hours are kept there.
+	TimeZone     string
+	SMSConsent   bool
+	EmailConsent bool
 	// Version is intake's aggregate version; an older one never overwrites a newer.
 	Version   int64
 	UpdatedAt time.Time
@@ -45,6 +48,14 @@ func New(c Contact) (Contact, error) {
 	}
 	if c.PreferredLanguage == "" {
 		c.PreferredLanguage = "zh-CN"
+	}
+	if c.TimeZone != "" {
+		// Intake validates the zone; one this machine does not know (an
+		// older time zone database) falls back to the clinic's rather than
+		// losing the patient's contact details.
+		if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "Local" {
+			c.TimeZone = ""
+		}
 	}
 	return c, nil
 }

@@ -40,3 +40,16 @@ func TestNewRejectsMissingIdentity(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "zh-CN", c.PreferredLanguage)
 }
+
+func TestTimeZoneKeptOrTheClinics(t *testing.T) {
+	t.Parallel()
+	for zone, want := range map[string]string{"Europe/Berlin": "Europe/Berlin", "": "", "Mars/Olympus_Mons": "", "Local": "", "../etc/passwd": ""} {
+		c, err := contact.New(contact.Contact{PatientID: uuid.New(), Version: 1, TimeZone: zone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.TimeZone != want {
+			t.Errorf("zone %q kept as %q, want %q", zone, c.TimeZone, want)
+		}
+	}
+}
