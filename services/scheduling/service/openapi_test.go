@@ -151,6 +151,18 @@ func TestOpenAPIDocumentAgreesWithTheHandlers(t *testing.T) {
 		call(fd, post, "/v1/courses/"+courseB+"/plan", nil, 200)
 		call(fd, post, "/v1/courses/"+courseA+"/plan", nil, 409)
 		call(nurse, get, "/v1/courses/"+uuid.NewString(), nil, 404)
+		timeline := call(clin, get, "/v1/courses/"+courseA+"/timeline", nil, 200).JSON(t)["items"].([]any)
+		require.NotEmpty(t, timeline)
+		var events []string
+		for _, it := range timeline {
+			events = append(events, it.(map[string]any)["event"].(string))
+		}
+		require.Equal(t, "planned", events[len(events)-1], "the plan, after its chain's bookings: %v", events)
+		require.Contains(t, events, "booked")
+		call(lab, get, "/v1/courses/"+uuid.NewString()+"/timeline", nil, 404)
+		bad(fd, get, "/v1/courses/nope/timeline", nil, 400)
+		call(bill, get, "/v1/courses/"+courseA+"/timeline", nil, 403)
+		c.Do(t, testharness.Call{Method: get, Path: "/v1/courses/" + courseA + "/timeline", Request: testharness.RequestInvalid, Status: 401})
 
 		day := call(nurse, get, "/v1/appointments?date=2026-12-01", nil, 200).JSON(t)
 		require.NotEmpty(t, day["items"])

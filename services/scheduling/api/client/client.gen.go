@@ -180,6 +180,72 @@ func (e CourseStatus) Valid() bool {
 	}
 }
 
+// Defines values for CourseTimelineItemsEvent.
+const (
+	CourseTimelineItemsEventAppointmentCancelled CourseTimelineItemsEvent = "appointment_cancelled"
+	CourseTimelineItemsEventAppointmentCompleted CourseTimelineItemsEvent = "appointment_completed"
+	CourseTimelineItemsEventBooked               CourseTimelineItemsEvent = "booked"
+	CourseTimelineItemsEventCancelled            CourseTimelineItemsEvent = "cancelled"
+	CourseTimelineItemsEventCheckedIn            CourseTimelineItemsEvent = "checked_in"
+	CourseTimelineItemsEventCompleted            CourseTimelineItemsEvent = "completed"
+	CourseTimelineItemsEventCultureStarted       CourseTimelineItemsEvent = "culture_started"
+	CourseTimelineItemsEventFailed               CourseTimelineItemsEvent = "failed"
+	CourseTimelineItemsEventFunded               CourseTimelineItemsEvent = "funded"
+	CourseTimelineItemsEventInfusionBlocked      CourseTimelineItemsEvent = "infusion_blocked"
+	CourseTimelineItemsEventMissed               CourseTimelineItemsEvent = "missed"
+	CourseTimelineItemsEventOnHold               CourseTimelineItemsEvent = "on_hold"
+	CourseTimelineItemsEventPlanned              CourseTimelineItemsEvent = "planned"
+	CourseTimelineItemsEventReleased             CourseTimelineItemsEvent = "released"
+	CourseTimelineItemsEventReplanned            CourseTimelineItemsEvent = "replanned"
+	CourseTimelineItemsEventRescheduled          CourseTimelineItemsEvent = "rescheduled"
+	CourseTimelineItemsEventResumed              CourseTimelineItemsEvent = "resumed"
+	CourseTimelineItemsEventUnplanned            CourseTimelineItemsEvent = "unplanned"
+)
+
+// Valid indicates whether the value is a known member of the CourseTimelineItemsEvent enum.
+func (e CourseTimelineItemsEvent) Valid() bool {
+	switch e {
+	case CourseTimelineItemsEventAppointmentCancelled:
+		return true
+	case CourseTimelineItemsEventAppointmentCompleted:
+		return true
+	case CourseTimelineItemsEventBooked:
+		return true
+	case CourseTimelineItemsEventCancelled:
+		return true
+	case CourseTimelineItemsEventCheckedIn:
+		return true
+	case CourseTimelineItemsEventCompleted:
+		return true
+	case CourseTimelineItemsEventCultureStarted:
+		return true
+	case CourseTimelineItemsEventFailed:
+		return true
+	case CourseTimelineItemsEventFunded:
+		return true
+	case CourseTimelineItemsEventInfusionBlocked:
+		return true
+	case CourseTimelineItemsEventMissed:
+		return true
+	case CourseTimelineItemsEventOnHold:
+		return true
+	case CourseTimelineItemsEventPlanned:
+		return true
+	case CourseTimelineItemsEventReleased:
+		return true
+	case CourseTimelineItemsEventReplanned:
+		return true
+	case CourseTimelineItemsEventRescheduled:
+		return true
+	case CourseTimelineItemsEventResumed:
+		return true
+	case CourseTimelineItemsEventUnplanned:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CycleStatus.
 const (
 	CycleStatusBooked    CycleStatus = "booked"
@@ -702,6 +768,30 @@ type Course struct {
 
 // CourseStatus defines model for Course.Status.
 type CourseStatus string
+
+// CourseTimeline defines model for CourseTimeline.
+type CourseTimeline struct {
+	CourseId openapi_types.UUID `json:"course_id"`
+	Items    []struct {
+		AppointmentId nullable.Nullable[openapi_types.UUID] `json:"appointment_id"`
+		At            time.Time                             `json:"at"`
+		Cycle         nullable.Nullable[int]                `json:"cycle"`
+		Event         CourseTimelineItemsEvent              `json:"event"`
+
+		// Kind The appointment's kind.
+		Kind nullable.Nullable[string] `json:"kind"`
+
+		// ProductId The product's DIN with its check character.
+		ProductId nullable.Nullable[string] `json:"product_id"`
+		Reason    nullable.Nullable[string] `json:"reason"`
+
+		// StartsAt The appointment's start.
+		StartsAt nullable.Nullable[time.Time] `json:"starts_at"`
+	} `json:"items"`
+}
+
+// CourseTimelineItemsEvent defines model for CourseTimeline.Items.Event.
+type CourseTimelineItemsEvent string
 
 // Cycle defines model for Cycle.
 type Cycle struct {
@@ -1437,6 +1527,15 @@ type ResumeCourseParams struct {
 	XCorrelationID *XCorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// GetCourseTimelineParams defines parameters for GetCourseTimeline.
+type GetCourseTimelineParams struct {
+	// XRequestID The caller's request id; echoed and logged.
+	XRequestID *XRequestID `json:"X-Request-ID,omitempty"`
+
+	// XCorrelationID The caller's correlation id; echoed.
+	XCorrelationID *XCorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
 // RegisterLotParams defines parameters for RegisterLot.
 type RegisterLotParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
@@ -2026,6 +2125,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/courses/{id}/resume (the `ResumeCourse` operationId).
 	ResumeCourse(ctx context.Context, id CourseID, params *ResumeCourseParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCourseTimeline A course's story, as scheduling saw it
+	//
+	// Every event about the course from scheduling's own view, oldest first,
+	// each written in the transaction of its change: `planned`,
+	// `replanned`, `unplanned`, `funded` (billing's deposit arrived),
+	// `booked`, `rescheduled`, `appointment_cancelled` (with `suspended:`
+	// before the reason when a hold suspended it), `checked_in`,
+	// `appointment_completed`, `missed`, `infusion_blocked`,
+	// `culture_started`, `released`, `failed`, `on_hold`, `resumed`,
+	// `completed`, `cancelled`. Ids, kinds and reasons only: nothing about
+	// the patient. Billing and follow-up keep their own parts of the story
+	// (`clinicops course <id>` prints all of it).
+	//
+	// Roles: `front_desk`, `nurse`, `lab`, `clinician`, `admin`.
+	//
+	// Corresponds with GET /v1/courses/{id}/timeline (the `GetCourseTimeline` operationId).
+	GetCourseTimeline(ctx context.Context, id CourseID, params *GetCourseTimelineParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegisterLotWithBody Register a donor lot
 	//
@@ -2863,6 +2980,34 @@ func (c *Client) PlanCourse(ctx context.Context, id CourseID, params *PlanCourse
 // Corresponds with POST /v1/courses/{id}/resume (the `ResumeCourse` operationId).
 func (c *Client) ResumeCourse(ctx context.Context, id CourseID, params *ResumeCourseParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewResumeCourseRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCourseTimeline A course's story, as scheduling saw it
+//
+// Every event about the course from scheduling's own view, oldest first,
+// each written in the transaction of its change: `planned`,
+// `replanned`, `unplanned`, `funded` (billing's deposit arrived),
+// `booked`, `rescheduled`, `appointment_cancelled` (with `suspended:`
+// before the reason when a hold suspended it), `checked_in`,
+// `appointment_completed`, `missed`, `infusion_blocked`,
+// `culture_started`, `released`, `failed`, `on_hold`, `resumed`,
+// `completed`, `cancelled`. Ids, kinds and reasons only: nothing about
+// the patient. Billing and follow-up keep their own parts of the story
+// (`clinicops course <id>` prints all of it).
+//
+// Roles: `front_desk`, `nurse`, `lab`, `clinician`, `admin`.
+//
+// Corresponds with GET /v1/courses/{id}/timeline (the `GetCourseTimeline` operationId).
+func (c *Client) GetCourseTimeline(ctx context.Context, id CourseID, params *GetCourseTimelineParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCourseTimelineRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4585,6 +4730,66 @@ func NewResumeCourseRequest(server string, id CourseID, params *ResumeCoursePara
 	return req, nil
 }
 
+// NewGetCourseTimelineRequest constructs an http.Request for the GetCourseTimeline method
+func NewGetCourseTimelineRequest(server string, id CourseID, params *GetCourseTimelineParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/courses/%s/timeline", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XRequestID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-ID", *params.XRequestID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-ID", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewRegisterLotRequest calls the generic RegisterLot builder with application/json body
 func NewRegisterLotRequest(server string, params *RegisterLotParams, body RegisterLotJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5835,6 +6040,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/courses/{id}/resume (the `ResumeCourse` operationId).
 	ResumeCourseWithResponse(ctx context.Context, id CourseID, params *ResumeCourseParams, reqEditors ...RequestEditorFn) (*ResumeCourseResponse, error)
+
+	// GetCourseTimelineWithResponse A course's story, as scheduling saw it
+	//
+	// Every event about the course from scheduling's own view, oldest first,
+	// each written in the transaction of its change: `planned`,
+	// `replanned`, `unplanned`, `funded` (billing's deposit arrived),
+	// `booked`, `rescheduled`, `appointment_cancelled` (with `suspended:`
+	// before the reason when a hold suspended it), `checked_in`,
+	// `appointment_completed`, `missed`, `infusion_blocked`,
+	// `culture_started`, `released`, `failed`, `on_hold`, `resumed`,
+	// `completed`, `cancelled`. Ids, kinds and reasons only: nothing about
+	// the patient. Billing and follow-up keep their own parts of the story
+	// (`clinicops course <id>` prints all of it).
+	//
+	// Roles: `front_desk`, `nurse`, `lab`, `clinician`, `admin`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/courses/{id}/timeline (the `GetCourseTimeline` operationId).
+	GetCourseTimelineWithResponse(ctx context.Context, id CourseID, params *GetCourseTimelineParams, reqEditors ...RequestEditorFn) (*GetCourseTimelineResponse, error)
 
 	// RegisterLotWithBodyWithResponse Register a donor lot
 	//
@@ -8564,6 +8789,121 @@ func (r ResumeCourseResponse) ContentType() string {
 	return ""
 }
 
+// GetCourseTimelineResponse200Headers the declared response headers of an HTTP 200 response for GetCourseTimeline
+type GetCourseTimelineResponse200Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// GetCourseTimelineResponse400Headers the declared response headers of an HTTP 400 response for GetCourseTimeline
+type GetCourseTimelineResponse400Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// GetCourseTimelineResponse401Headers the declared response headers of an HTTP 401 response for GetCourseTimeline
+type GetCourseTimelineResponse401Headers struct {
+	WWWAuthenticate     string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// GetCourseTimelineResponse403Headers the declared response headers of an HTTP 403 response for GetCourseTimeline
+type GetCourseTimelineResponse403Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+// GetCourseTimelineResponse404Headers the declared response headers of an HTTP 404 response for GetCourseTimeline
+type GetCourseTimelineResponse404Headers struct {
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
+type GetCourseTimelineResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CourseTimeline
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetCourseTimelineResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetCourseTimelineResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetCourseTimelineResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetCourseTimelineResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetCourseTimelineResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCourseTimelineResponse) GetJSON200() *CourseTimeline {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetCourseTimelineResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetCourseTimelineResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetCourseTimelineResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetCourseTimelineResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCourseTimelineResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCourseTimelineResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCourseTimelineResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCourseTimelineResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RegisterLotResponse201Headers the declared response headers of an HTTP 201 response for RegisterLot
 type RegisterLotResponse201Headers struct {
 	IdempotentReplayed  *string
@@ -10820,6 +11160,32 @@ func (c *ClientWithResponses) ResumeCourseWithResponse(ctx context.Context, id C
 		return nil, err
 	}
 	return ParseResumeCourseResponse(rsp)
+}
+
+// GetCourseTimelineWithResponse A course's story, as scheduling saw it
+//
+// Every event about the course from scheduling's own view, oldest first,
+// each written in the transaction of its change: `planned`,
+// `replanned`, `unplanned`, `funded` (billing's deposit arrived),
+// `booked`, `rescheduled`, `appointment_cancelled` (with `suspended:`
+// before the reason when a hold suspended it), `checked_in`,
+// `appointment_completed`, `missed`, `infusion_blocked`,
+// `culture_started`, `released`, `failed`, `on_hold`, `resumed`,
+// `completed`, `cancelled`. Ids, kinds and reasons only: nothing about
+// the patient. Billing and follow-up keep their own parts of the story
+// (`clinicops course <id>` prints all of it).
+//
+// Roles: `front_desk`, `nurse`, `lab`, `clinician`, `admin`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/courses/{id}/timeline (the `GetCourseTimeline` operationId).
+func (c *ClientWithResponses) GetCourseTimelineWithResponse(ctx context.Context, id CourseID, params *GetCourseTimelineParams, reqEditors ...RequestEditorFn) (*GetCourseTimelineResponse, error) {
+	rsp, err := c.GetCourseTimeline(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCourseTimelineResponse(rsp)
 }
 
 // RegisterLotWithBodyWithResponse Register a donor lot
@@ -15311,6 +15677,190 @@ func ParseResumeCourseResponse(rsp *http.Response) (*ResumeCourseResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers409 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetCourseTimelineResponse parses an HTTP response from a GetCourseTimelineWithResponse call
+func ParseGetCourseTimelineResponse(rsp *http.Response) (*GetCourseTimelineResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCourseTimelineResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CourseTimeline
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetCourseTimelineResponse200Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetCourseTimelineResponse400Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetCourseTimelineResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetCourseTimelineResponse403Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetCourseTimelineResponse404Headers
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
 	}
 
 	return response, nil

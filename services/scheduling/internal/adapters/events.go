@@ -26,6 +26,11 @@ func writeEvents[E any](ctx context.Context, tx *sqlx.Tx, outbox *messaging.Outb
 		if err != nil {
 			return err
 		}
+		if entry, ok := timelineOf(ev, msg); ok {
+			if err := addToTimeline(ctx, tx, entry); err != nil {
+				return err
+			}
+		}
 		if msg == nil {
 			continue
 		}
@@ -118,6 +123,8 @@ func toProto(ev any) (aggregateID string, msg proto.Message, err error) {
 		c := e.Course
 		return c.ID.String(), &schedulingv1.CourseCompleted{CourseId: c.ID.String(), Version: c.Version, OccurredAt: ts(c.At),
 			PatientId: c.PatientID.String(), Program: c.Program, Infusions: int32(e.Infusions)}, nil //nolint:gosec // few
+	case course.FundedEvent:
+		return "", nil, nil
 	case course.CancelledEvent:
 		c := e.Course
 		return c.ID.String(), &schedulingv1.CourseCancelled{CourseId: c.ID.String(), Version: c.Version, OccurredAt: ts(c.At),

@@ -16,6 +16,9 @@ import (
 type Queries interface {
 	// Course returns the course's plan or course.ErrNotFound.
 	Course(ctx context.Context, id uuid.UUID) (CoursePlan, error)
+	// Timeline returns the course's story from scheduling's view, oldest
+	// first (empty for a course scheduling has not seen change).
+	Timeline(ctx context.Context, courseID uuid.UUID) ([]TimelineEntry, error)
 	// Appointments lists appointments in start order, a page at a time.
 	Appointments(ctx context.Context, f AppointmentFilter) ([]AppointmentView, *AppointmentCursor, error)
 	// Product returns the product with that DIN or product.ErrNotFound.
@@ -190,4 +193,19 @@ type ResourceView struct {
 	Name      string
 	Active    bool
 	UpdatedAt time.Time
+}
+
+// TimelineEntry is one event of a course as scheduling saw it: planned,
+// funded, an appointment booked, moved, cancelled, checked in or
+// completed, the culture started, the product released or failed, a hold,
+// a resume, the end. Fields that do not apply are zero.
+type TimelineEntry struct {
+	At            time.Time
+	Event         string
+	AppointmentID uuid.UUID
+	Kind          string
+	Cycle         int
+	StartsAt      time.Time
+	ProductID     string
+	Reason        string
 }

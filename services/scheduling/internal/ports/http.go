@@ -60,6 +60,7 @@ func (h HTTP) Routes(rt *httpx.Router) {
 	rt.Handle("GET /v1/patients/{id}", h.getPatient, readers...)
 
 	rt.Handle("GET /v1/courses/{id}", h.getCourse, readers...)
+	rt.Handle("GET /v1/courses/{id}/timeline", h.getTimeline, readers...)
 	rt.Handle("POST /v1/courses/{id}/plan", h.planCourse, frontDesk...)
 	rt.Handle("POST /v1/courses/{id}/hold", h.holdCourse, clinician...)
 	rt.Handle("POST /v1/courses/{id}/resume", h.resumeCourse, clinician...)

@@ -403,6 +403,7 @@ func (c *Course) Fund(now time.Time) error {
 	}
 	c.fundedAt = now
 	c.change(now)
+	c.record(FundedEvent{Course: c.snapshot()})
 	return nil
 }
 

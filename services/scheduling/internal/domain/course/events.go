@@ -70,6 +70,14 @@ type CancelledEvent struct {
 	InfusionsGiven int
 }
 
+// FundedEvent: billing's deposit arrived; the culture may start. It stays
+// inside scheduling (billing announced the payment): the course's timeline
+// records it.
+type FundedEvent struct {
+	Course Snapshot
+}
+
+func (FundedEvent) courseEvent()    {}
 func (PlannedEvent) courseEvent()   {}
 func (UnplannedEvent) courseEvent() {}
 func (HeldEvent) courseEvent()      {}
