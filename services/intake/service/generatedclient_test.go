@@ -36,10 +36,10 @@ func TestGeneratedClientDrivesIntake(t *testing.T) {
 		client.WithRequestEditorFn(as(httpx.RoleFrontDesk)))
 	require.NoError(t, err)
 
-	phone, email := "+8613500000077", openapi_types.Email("mei@example.cn")
+	phone, email, zone := "+8613500000077", openapi_types.Email("mei@example.cn"), "Europe/Berlin"
 	key := "generated-client-1"
 	reg, err := c.RegisterPatientWithResponse(ctx, &client.RegisterPatientParams{IdempotencyKey: &key}, client.PatientCreate{
-		FamilyName: "林", GivenName: "美", Sex: client.SexFemale, Phone: &phone, Email: &email,
+		FamilyName: "林", GivenName: "美", Sex: client.SexFemale, Phone: &phone, Email: &email, TimeZone: &zone,
 		BirthDate: openapi_types.Date{Time: time.Date(1991, 4, 5, 0, 0, 0, 0, time.UTC)},
 		Address:   &client.Address{Line1: "福田区深南大道 1 号", Country: "CN"},
 	})
@@ -54,9 +54,11 @@ func TestGeneratedClientDrivesIntake(t *testing.T) {
 	require.Equal(t, http.StatusOK, got.StatusCode(), string(got.Body))
 	require.Equal(t, `"1"`, got.Headers200.ETag)
 	require.Equal(t, "mei@example.cn", string(*got.JSON200.Email))
+	require.Equal(t, "Europe/Berlin", *got.JSON200.TimeZone)
 
 	// null clears a field, an absent member leaves it, a value sets it.
-	patch := client.PatientPatch{Email: nullable.NewNullNullable[string](), Address: nullable.NewNullNullable[client.Address]()}
+	patch := client.PatientPatch{Email: nullable.NewNullNullable[string](), Address: nullable.NewNullNullable[client.Address](),
+		TimeZone: nullable.NewNullNullable[string]()}
 	lang := "en"
 	patch.PreferredLanguage = &lang
 	upd, err := c.UpdatePatientWithResponse(ctx, p.Id, &client.UpdatePatientParams{IfMatch: got.Headers200.ETag}, patch)
@@ -64,6 +66,7 @@ func TestGeneratedClientDrivesIntake(t *testing.T) {
 	require.Equal(t, http.StatusOK, upd.StatusCode(), string(upd.Body))
 	require.Nil(t, upd.JSON200.Email, "null cleared the e-mail")
 	require.Nil(t, upd.JSON200.Address, "null cleared the address")
+	require.Nil(t, upd.JSON200.TimeZone, "null cleared the time zone: the clinic's")
 	require.Equal(t, phone, *upd.JSON200.Phone, "an absent member stays")
 	require.Equal(t, "en", upd.JSON200.PreferredLanguage)
 	require.Equal(t, `"2"`, upd.Headers200.ETag)

@@ -87,7 +87,7 @@ func intakeJourney(t *testing.T, c *testharness.OpenAPIContract) {
 	nid := sampleID(t, "110101", "19900228", "123")
 	nana := map[string]any{
 		"family_name": "欧阳", "given_name": "娜娜", "birth_date": "1990-02-28", "sex": "female",
-		"phone": "+8613700000001", "email": "nana@example.cn", "preferred_language": "zh-CN",
+		"phone": "+8613700000001", "email": "nana@example.cn", "preferred_language": "zh-CN", "time_zone": "Asia/Shanghai",
 		"national_id":       map[string]any{"type": "cn_resident", "value": nid},
 		"address":           map[string]any{"line1": "朝阳区建国路 88 号", "city": "北京", "postal_code": "100022", "country": "CN"},
 		"emergency_contact": map[string]any{"name": "欧阳明", "relationship": "父亲", "phone": "+8613700000009"},
@@ -154,6 +154,8 @@ func intakeJourney(t *testing.T, c *testharness.OpenAPIContract) {
 		{"bad phone", fd, with("phone", "0137"), nil, 422},
 		{"bad email", fd, with("email", "lei@"), nil, 422},
 		{"bad language", fd, with("preferred_language", "zh_CN"), nil, 422},
+		{"time zone not a zone name", fd, with("time_zone", "+08:00"), nil, 422},
+		{"time zone path", fd, with("time_zone", "../zoneinfo/UTC"), nil, 422},
 		{"bad national id type", fd, with("national_id", map[string]any{"type": "ssn", "value": "1"}), nil, 422},
 		{"address without country", fd, with("address", map[string]any{"line1": "x"}), nil, 422},
 		{"emergency contact without phone", fd, with("emergency_contact", map[string]any{"name": "x"}), nil, 422},
@@ -166,6 +168,8 @@ func intakeJourney(t *testing.T, c *testharness.OpenAPIContract) {
 	}
 	// Rules the document cannot state: it accepts these and the handler refuses them.
 	c.Do(t, testharness.Call{Role: fd, Method: post, Path: "/v1/patients", Body: with("birth_date", "2999-01-01"), Request: testharness.RequestValid, Status: 422})
+	c.Do(t, testharness.Call{Role: fd, Method: post, Path: "/v1/patients", Body: with("time_zone", "Asia/Atlantis"), Request: testharness.RequestValid, Status: 422})
+	c.Do(t, testharness.Call{Role: fd, Method: post, Path: "/v1/patients", Body: with("time_zone", "Local"), Request: testharness.RequestValid, Status: 422})
 	c.Do(t, testharness.Call{Role: fd, Method: post, Path: "/v1/patients", Body: with("national_id",
 		map[string]any{"type": "cn_resident", "value": "110101197001011230"}), Request: testharness.RequestValid, Status: 422}) // check digit
 	c.Do(t, testharness.Call{Role: fd, Method: post, Path: "/v1/patients", Body: with("national_id",
@@ -185,14 +189,16 @@ func intakeJourney(t *testing.T, c *testharness.OpenAPIContract) {
 
 	aPath := "/v1/patients/" + aID
 	patched := c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"1"`},
-		Body:    map[string]any{"email": nil, "preferred_language": "en", "address": map[string]any{"line1": "1 Queen's Road", "country": "hk"}},
+		Body: map[string]any{"email": nil, "preferred_language": "en", "time_zone": "Asia/Hong_Kong",
+			"address": map[string]any{"line1": "1 Queen's Road", "country": "hk"}},
 		Request: testharness.RequestValid, Status: 200})
 	require.Equal(t, `"2"`, patched.Header.Get("ETag"))
 	pj := patched.JSON(t)
 	require.NotContains(t, pj, "email")
+	require.Equal(t, "Asia/Hong_Kong", pj["time_zone"])
 	require.Equal(t, "HK", pj["address"].(map[string]any)["country"])
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `W/"2"`},
-		Body: map[string]any{"phone": "", "emergency_contact": nil}, Request: testharness.RequestValid, Status: 200})
+		Body: map[string]any{"phone": "", "emergency_contact": nil, "time_zone": nil}, Request: testharness.RequestValid, Status: 200})
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"1"`},
 		Body: map[string]any{"given_name": "娜"}, Request: testharness.RequestValid, Status: 412})
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", "yesterday"},
@@ -200,6 +206,10 @@ func intakeJourney(t *testing.T, c *testharness.OpenAPIContract) {
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Body: map[string]any{"given_name": "娜"}, Request: testharness.RequestInvalid, Status: 428})
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"3"`},
 		Body: map[string]any{"sex": "f"}, Request: testharness.RequestInvalid, Status: 422})
+	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"3"`},
+		Body: map[string]any{"time_zone": "/etc/localtime"}, Request: testharness.RequestInvalid, Status: 422})
+	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"3"`},
+		Body: map[string]any{"time_zone": "Europe/Atlantis"}, Request: testharness.RequestValid, Status: 422})
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"3"`},
 		Body: map[string]any{"nickname": "娜娜"}, Request: testharness.RequestInvalid, Status: 400})
 	c.Do(t, testharness.Call{Role: fd, Method: patch, Path: aPath, Header: []string{"If-Match", `"3"`, "Content-Type", "text/plain"},

@@ -660,7 +660,14 @@ type Patient struct {
 	// PreferredLanguage A BCP 47 language tag, e.g. zh-CN.
 	PreferredLanguage LanguageTag `json:"preferred_language"`
 	Sex               Sex         `json:"sex"`
-	UpdatedAt         time.Time   `json:"updated_at"`
+
+	// TimeZone The IANA time zone the patient lives in, e.g. Asia/Shanghai or
+	// Europe/Berlin; absent means the clinic's zone. Published on
+	// PatientRegistered and PatientUpdated for follow-up's reminder quiet
+	// hours. Beyond this pattern the service refuses (422) names its zone
+	// database does not know, and Local.
+	TimeZone  *TimeZone `json:"time_zone,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// Version Grows with every change; the ETag.
 	Version int64 `json:"version"`
@@ -708,6 +715,13 @@ type PatientCreate struct {
 	Phone             *Phone       `json:"phone,omitempty"`
 	PreferredLanguage *LanguageTag `json:"preferred_language,omitempty"`
 	Sex               Sex          `json:"sex"`
+
+	// TimeZone The IANA time zone the patient lives in, e.g. Asia/Shanghai or
+	// Europe/Berlin; absent means the clinic's zone. Published on
+	// PatientRegistered and PatientUpdated for follow-up's reminder quiet
+	// hours. Beyond this pattern the service refuses (422) names its zone
+	// database does not know, and Local.
+	TimeZone *TimeZone `json:"time_zone,omitempty"`
 }
 
 // PatientPage defines model for PatientPage.
@@ -747,6 +761,11 @@ type PatientPatch struct {
 	// PreferredLanguage A BCP 47 language tag, e.g. zh-CN.
 	PreferredLanguage *LanguageTag `json:"preferred_language,omitempty"`
 	Sex               *Sex         `json:"sex,omitempty"`
+
+	// TimeZone An IANA time zone (see TimeZone); null or "" clears it, and the
+	// clinic's zone applies. A nullable string like phone, so generated
+	// clients can send null.
+	TimeZone nullable.Nullable[string] `json:"time_zone,omitempty"`
 }
 
 // PayloadTooLargeProblem defines model for PayloadTooLargeProblem.
@@ -911,6 +930,13 @@ type Sex string
 
 // SignedBy defines model for SignedBy.
 type SignedBy string
+
+// TimeZone The IANA time zone the patient lives in, e.g. Asia/Shanghai or
+// Europe/Berlin; absent means the clinic's zone. Published on
+// PatientRegistered and PatientUpdated for follow-up's reminder quiet
+// hours. Beyond this pattern the service refuses (422) names its zone
+// database does not know, and Local.
+type TimeZone = string
 
 // UnauthorizedProblem defines model for UnauthorizedProblem.
 type UnauthorizedProblem struct {

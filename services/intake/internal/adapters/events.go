@@ -46,6 +46,7 @@ func toProto(ev any) (aggregateID string, msg proto.Message, err error) {
 			PatientId: e.PatientID.String(), Version: e.Version, OccurredAt: timestamppb.New(e.At),
 			FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
 			Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,
+			TimeZone: d.TimeZone,
 		}, nil
 	case patient.Updated:
 		d := e.Details
@@ -53,6 +54,7 @@ func toProto(ev any) (aggregateID string, msg proto.Message, err error) {
 			PatientId: e.PatientID.String(), Version: e.Version, OccurredAt: timestamppb.New(e.At),
 			FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
 			Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,
+			TimeZone: d.TimeZone,
 		}, nil
 	case consent.Recorded:
 		in := e.Input

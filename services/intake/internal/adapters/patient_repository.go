@@ -43,6 +43,7 @@ type patientRow struct {
 	Phone             sql.NullString `db:"phone"`
 	Email             sql.NullString `db:"email"`
 	PreferredLanguage string         `db:"preferred_language"`
+	TimeZone          sql.NullString `db:"time_zone"`
 	NationalIDType    sql.NullString `db:"national_id_type"`
 	NationalIDValue   sql.NullString `db:"national_id_value"`
 	Address           []byte         `db:"address"`
@@ -69,14 +70,14 @@ type emergencyJSON struct {
 }
 
 const (
-	patientColumns = `id, family_name, given_name, birth_date, sex, phone, email, preferred_language,
+	patientColumns = `id, family_name, given_name, birth_date, sex, phone, email, preferred_language, time_zone,
 		national_id_type, national_id_value, address, emergency_contact, name_key, version, created_at, updated_at`
-	insertPatient = `INSERT INTO patients (id, family_name, given_name, birth_date, sex, phone, email, preferred_language,
+	insertPatient = `INSERT INTO patients (id, family_name, given_name, birth_date, sex, phone, email, preferred_language, time_zone,
 		national_id_type, national_id_value, address, emergency_contact, version, created_at, updated_at)
-		VALUES (:id, :family_name, :given_name, :birth_date, :sex, :phone, :email, :preferred_language,
+		VALUES (:id, :family_name, :given_name, :birth_date, :sex, :phone, :email, :preferred_language, :time_zone,
 		:national_id_type, :national_id_value, :address, :emergency_contact, :version, :created_at, :updated_at)`
 	updatePatient = `UPDATE patients SET family_name = :family_name, given_name = :given_name, birth_date = :birth_date,
-		sex = :sex, phone = :phone, email = :email, preferred_language = :preferred_language,
+		sex = :sex, phone = :phone, email = :email, preferred_language = :preferred_language, time_zone = :time_zone,
 		national_id_type = :national_id_type, national_id_value = :national_id_value, address = :address,
 		emergency_contact = :emergency_contact, version = :version, updated_at = :updated_at WHERE id = :id`
 	selectPatient          = `SELECT ` + patientColumns + ` FROM patients WHERE id = $1`
@@ -93,7 +94,7 @@ func toDBPatient(p *patient.Patient) (patientRow, error) {
 	row := patientRow{
 		ID: p.ID(), FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate, Sex: string(d.Sex),
 		Phone: nullString(d.Phone), Email: nullString(d.Email), PreferredLanguage: d.PreferredLanguage,
-		Version: p.Version(), CreatedAt: p.CreatedAt(), UpdatedAt: p.UpdatedAt(),
+		TimeZone: nullString(d.TimeZone), Version: p.Version(), CreatedAt: p.CreatedAt(), UpdatedAt: p.UpdatedAt(),
 	}
 	if d.NationalID != nil {
 		row.NationalIDType, row.NationalIDValue = nullString(string(d.NationalID.Type)), nullString(d.NationalID.Value)
@@ -118,6 +119,7 @@ func toDomainPatient(r patientRow) (*patient.Patient, error) {
 	d := patient.Details{
 		FamilyName: r.FamilyName, GivenName: r.GivenName, BirthDate: r.BirthDate.UTC(), Sex: patient.Sex(r.Sex),
 		Phone: r.Phone.String, Email: r.Email.String, PreferredLanguage: r.PreferredLanguage,
+		TimeZone: r.TimeZone.String,
 	}
 	if r.NationalIDValue.Valid {
 		d.NationalID = &patient.NationalID{Type: patient.NationalIDType(r.NationalIDType.String), Value: r.NationalIDValue.String}

@@ -24,6 +24,7 @@ func TestPatientAddGet(t *testing.T) {
 	ctx := context.Background()
 	d := details("王", "小明", "+8613800138000")
 	d.Email = "xm@example.cn"
+	d.TimeZone = "Europe/Berlin"
 	d.NationalID = &patient.NationalID{Type: patient.NationalIDPassport, Value: "E12345678"}
 	d.Address = &patient.Address{Line1: "朝阳区建国路 88 号", City: "北京", Country: "CN"}
 	d.EmergencyContact = &patient.EmergencyContact{Name: "李华", Relationship: "spouse", Phone: "+8613900139000"}
@@ -43,6 +44,7 @@ func TestPatientAddGet(t *testing.T) {
 	require.EqualValues(t, 1, reg.GetVersion())
 	require.Equal(t, "王", reg.GetFamilyName())
 	require.Equal(t, "1980-05-17", reg.GetBirthDate())
+	require.Equal(t, "Europe/Berlin", reg.GetTimeZone())
 	require.Equal(t, now, reg.GetOccurredAt().AsTime())
 	require.NotContains(t, string(rows[0].Payload), "E12345678", "the national id stays in intake")
 	require.NotContains(t, string(rows[0].Payload), "李华", "the emergency contact stays in intake")
@@ -98,7 +100,10 @@ func TestPatientAddDuplicate(t *testing.T) {
 func TestPatientUpdate(t *testing.T) {
 	t.Parallel()
 	later := now.Add(time.Hour)
-	moved := func(d patient.Details) patient.Details { d.Phone = "+8613800138999"; return d }
+	moved := func(d patient.Details) patient.Details {
+		d.Phone, d.TimeZone = "+8613800138999", "Asia/Tokyo"
+		return d
+	}
 	tests := []struct {
 		name    string
 		fn      func(p *patient.Patient) error
@@ -136,11 +141,13 @@ func TestPatientUpdate(t *testing.T) {
 			require.Len(t, rows, tc.events)
 			if tc.version == 2 {
 				require.Equal(t, "+8613800138999", stored.Details().Phone)
+				require.Equal(t, "Asia/Tokyo", stored.Details().TimeZone)
 				require.Equal(t, later, stored.UpdatedAt())
 				var upd intakev1.PatientUpdated
 				requireEvent(t, rows[1], p.ID(), &upd)
 				require.EqualValues(t, 2, upd.GetVersion())
 				require.Equal(t, "+8613800138999", upd.GetPhone())
+				require.Equal(t, "Asia/Tokyo", upd.GetTimeZone())
 				require.Equal(t, later, upd.GetOccurredAt().AsTime())
 			} else {
 				require.Equal(t, now, stored.UpdatedAt(), "nothing written")

@@ -27,6 +27,7 @@ func FuzzPatientRequest(f *testing.F) {
 		`{"family_name":"王","given_name":"小明","birth_date":"1980-05-17","sex":"male","phone":"+8613800138000"}`,
 		`{"family_name":"诸葛","given_name":"孔明","birth_date":"1949-12-31","sex":"male","national_id":{"type":"cn_resident","value":"11010519491231002X"}}`,
 		`{"family_name":"A","given_name":"B","birth_date":"2000-02-29","sex":"other","address":{"line1":"1 Road","country":"CN"},"emergency_contact":{"name":"C","phone":"+85291234567"}}`,
+		`{"family_name":"A","given_name":"B","birth_date":"2000-02-29","sex":"other","time_zone":"Europe/Berlin"}`,
 		`{"birth_date":"2023-02-30"}`, `{}`, `null`, `[]`,
 	} {
 		f.Add([]byte(seed))
@@ -50,7 +51,7 @@ func FuzzPatientRequest(f *testing.F) {
 
 // FuzzPatientPatch does the same for PATCH bodies applied to a patient.
 func FuzzPatientPatch(f *testing.F) {
-	for _, seed := range []string{`{"phone":null}`, `{"address":{"line1":"x","country":"cn"}}`, `{"national_id":null,"sex":"female"}`, `{"birth_date":"x"}`} {
+	for _, seed := range []string{`{"phone":null}`, `{"address":{"line1":"x","country":"cn"}}`, `{"national_id":null,"sex":"female"}`, `{"birth_date":"x"}`, `{"time_zone":"Local"}`, `{"time_zone":null}`} {
 		f.Add([]byte(seed))
 	}
 	now := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)

@@ -39,6 +39,7 @@ type patientRequest struct {
 	Phone             string                `json:"phone,omitempty"`
 	Email             string                `json:"email,omitempty"`
 	PreferredLanguage string                `json:"preferred_language,omitempty"`
+	TimeZone          string                `json:"time_zone,omitempty"`
 	NationalID        *nationalIDJSON       `json:"national_id,omitempty"`
 	Address           *addressJSON          `json:"address,omitempty"`
 	EmergencyContact  *emergencyContactJSON `json:"emergency_contact,omitempty"`
@@ -49,7 +50,7 @@ type patientRequest struct {
 func (r patientRequest) toDetails() (patient.Details, error) {
 	var l validation.List
 	d := patient.Details{FamilyName: r.FamilyName, GivenName: r.GivenName, Sex: patient.Sex(r.Sex),
-		Phone: r.Phone, Email: r.Email, PreferredLanguage: r.PreferredLanguage}
+		Phone: r.Phone, Email: r.Email, PreferredLanguage: r.PreferredLanguage, TimeZone: r.TimeZone}
 	switch bd, err := patient.ParseDate(r.BirthDate); {
 	case r.BirthDate == "":
 		l.Add("birth_date", "is required")
@@ -80,6 +81,7 @@ type patientPatch struct {
 	Phone             httpx.Optional[string]               `json:"phone"`
 	Email             httpx.Optional[string]               `json:"email"`
 	PreferredLanguage httpx.Optional[string]               `json:"preferred_language"`
+	TimeZone          httpx.Optional[string]               `json:"time_zone"`
 	NationalID        httpx.Optional[nationalIDJSON]       `json:"national_id"`
 	Address           httpx.Optional[addressJSON]          `json:"address"`
 	EmergencyContact  httpx.Optional[emergencyContactJSON] `json:"emergency_contact"`
@@ -116,6 +118,9 @@ func (p patientPatch) apply(d patient.Details) (patient.Details, error) {
 	if p.Email.Set {
 		d.Email = p.Email.Value
 	}
+	if p.TimeZone.Set {
+		d.TimeZone = p.TimeZone.Value // null or "": the clinic's zone
+	}
 	if p.NationalID.Set {
 		d.NationalID = nil
 		if v := p.NationalID.Value; !p.NationalID.Null {
@@ -146,6 +151,7 @@ type patientResponse struct {
 	Phone             string                `json:"phone,omitempty"`
 	Email             string                `json:"email,omitempty"`
 	PreferredLanguage string                `json:"preferred_language"`
+	TimeZone          string                `json:"time_zone,omitempty"`
 	NationalID        *nationalIDJSON       `json:"national_id,omitempty"`
 	Address           *addressJSON          `json:"address,omitempty"`
 	EmergencyContact  *emergencyContactJSON `json:"emergency_contact,omitempty"`
@@ -158,7 +164,7 @@ func toPatientResponse(p *patient.Patient) patientResponse {
 	d := p.Details()
 	out := patientResponse{
 		ID: p.ID().String(), FamilyName: d.FamilyName, GivenName: d.GivenName, BirthDate: d.BirthDate.Format(time.DateOnly),
-		Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage,
+		Sex: string(d.Sex), Phone: d.Phone, Email: d.Email, PreferredLanguage: d.PreferredLanguage, TimeZone: d.TimeZone,
 		Version: p.Version(), CreatedAt: p.CreatedAt(), UpdatedAt: p.UpdatedAt(),
 	}
 	if n := d.NationalID; n != nil {

@@ -25,6 +25,7 @@ func TestEvents(t *testing.T) {
 	}
 	moved := valid()
 	moved.Phone = "+8613800138999"
+	moved.TimeZone = "Europe/Berlin"
 	movedNormalised := moved
 	sloppy := valid()
 	sloppy.FamilyName = "  王 "    // the same name once trimmed

@@ -71,6 +71,7 @@ type Details struct {
 	Phone             string // E.164, optional
 	Email             string // optional
 	PreferredLanguage string // BCP 47; zh-CN when empty
+	TimeZone          string // IANA, where the patient lives; the clinic's zone when empty
 	NationalID        *NationalID
 	Address           *Address
 	EmergencyContact  *EmergencyContact
@@ -184,6 +185,29 @@ func ValidPhone(s string) bool { return e164.MatchString(s) }
 
 const phoneMessage = "must be E.164, e.g. +8613800138000"
 
+// ianaZone is the shape of an IANA time zone name (Europe/Berlin,
+// America/Argentina/Buenos_Aires, Etc/GMT+8). It keeps out what
+// time.LoadLocation would read as a path (./Europe/Berlin, Europe//Berlin)
+// and what it resolves without the database ("" and "Local"), so a stored
+// zone means the same to every consumer that loads it.
+var ianaZone = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`)
+
+const (
+	maxTimeZone     = 64 // the longest IANA name has 32 characters
+	timeZoneMessage = "must be an IANA time zone, e.g. Asia/Shanghai"
+)
+
+// ValidTimeZone reports whether s names a zone of the IANA database that
+// time.LoadLocation loads. "Local" is refused: it is this machine's zone,
+// not the patient's.
+func ValidTimeZone(s string) bool {
+	if s == "Local" || len(s) > maxTimeZone || !ianaZone.MatchString(s) {
+		return false
+	}
+	_, err := time.LoadLocation(s)
+	return err == nil
+}
+
 // validate normalises d (trimming, upper-casing ids and country codes) and
 // checks every rule, listing all rejected fields at once.
 func validate(d Details, now time.Time) (Details, error) {
@@ -219,6 +243,10 @@ func validate(d Details, now time.Time) (Details, error) {
 		d.PreferredLanguage = "zh-CN"
 	} else if !bcp47.MatchString(d.PreferredLanguage) {
 		l.Add("preferred_language", "must be a BCP 47 tag, e.g. zh-CN")
+	}
+	d.TimeZone = strings.TrimSpace(d.TimeZone)
+	if d.TimeZone != "" && !ValidTimeZone(d.TimeZone) {
+		l.Add("time_zone", timeZoneMessage)
 	}
 	if d.NationalID != nil {
 		n, err := ParseNationalID(string(d.NationalID.Type), d.NationalID.Value, d.BirthDate)

@@ -78,6 +78,8 @@ func TestNewPatient(t *testing.T) {
 		{"email with display name", func(d *patient.Details) { d.Email = "Wang <xm@example.cn>" }, "email"},
 		{"long email", func(d *patient.Details) { d.Email = strings.Repeat("a", 250) + "@x.cn" }, "email"},
 		{"bad language", func(d *patient.Details) { d.PreferredLanguage = "chinese!" }, "preferred_language"},
+		{"time zone", func(d *patient.Details) { d.TimeZone = "Europe/Berlin" }, ""},
+		{"bad time zone", func(d *patient.Details) { d.TimeZone = "Mars/Olympus_Mons" }, "time_zone"},
 		{"bad national id type", func(d *patient.Details) {
 			d.NationalID = &patient.NationalID{Type: "ssn", Value: "123456789"}
 		}, "national_id.type"},
@@ -173,6 +175,51 @@ func TestDefaultLanguage(t *testing.T) {
 	require.Equal(t, "zh-CN", p.Details().PreferredLanguage)
 }
 
+func TestTimeZone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"empty: the clinic's zone", "", "", true},
+		{"blank: the clinic's zone", "  ", "", true},
+		{"region/city", "Asia/Shanghai", "Asia/Shanghai", true},
+		{"trimmed", " Europe/Berlin ", "Europe/Berlin", true},
+		{"three parts", "America/Argentina/Buenos_Aires", "America/Argentina/Buenos_Aires", true},
+		{"offset zone", "Etc/GMT+8", "Etc/GMT+8", true},
+		{"UTC", "UTC", "UTC", true},
+		{"Local is the server's zone", "Local", "", false},
+		{"unknown zone", "Europe/Atlantis", "", false},
+		{"wrong case", "europe/berlin", "", false},
+		{"abbreviation", "CEST", "", false},
+		{"offset", "+08:00", "", false},
+		{"absolute path", "/etc/localtime", "", false},
+		{"relative path", "../zoneinfo/Europe/Berlin", "", false},
+		{"dot segment", "./Europe/Berlin", "", false},
+		{"empty segment", "Europe//Berlin", "", false},
+		{"trailing slash", "Europe/Berlin/", "", false},
+		{"directory", "Europe", "", false},
+		{"not a zone file", "zone1970.tab", "", false},
+		{"too long", "Europe/" + strings.Repeat("B", 64), "", false},
+		{"control char", "Europe/Berlin\x00", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := valid()
+			d.TimeZone = tc.in
+			p, err := patient.NewPatient(uuid.New(), d, time.Now())
+			if !tc.ok {
+				validationtest.RequireFields(t, err, "time_zone")
+				require.False(t, patient.ValidTimeZone(tc.in))
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, p.Details().TimeZone)
+		})
+	}
+}
+
 func TestMessagesDoNotLeakInput(t *testing.T) {
 	t.Parallel()
 	secret := "+86SECRET13800"
@@ -183,9 +230,10 @@ func TestMessagesDoNotLeakInput(t *testing.T) {
 	d.NationalID.Value = wrongCheck(d.NationalID.Value)
 	d.Address.Country = "ZZ"
 	d.EmergencyContact.Phone = secret
+	d.TimeZone = "Secret/Hideout"
 	_, err := patient.NewPatient(uuid.New(), d, time.Now())
-	ve := validationtest.RequireValidation(t, err, "family_name", "phone", "email", "national_id.value", "address.country", "emergency_contact.phone")
-	for _, v := range []string{"秘秘", secret, "secret-mail", d.NationalID.Value, "ZZ"} {
+	ve := validationtest.RequireValidation(t, err, "family_name", "phone", "email", "time_zone", "national_id.value", "address.country", "emergency_contact.phone")
+	for _, v := range []string{"秘秘", secret, "secret-mail", d.NationalID.Value, "ZZ", "Hideout"} {
 		require.NotContains(t, ve.Error(), v)
 	}
 }
@@ -209,6 +257,9 @@ func TestUpdate(t *testing.T) {
 		}},
 		{"invalid", 1, func(d *patient.Details) { d.Email = "nope" }, func(t *testing.T, err error) {
 			validationtest.RequireFields(t, err, "email")
+		}},
+		{"invalid time zone", 1, func(d *patient.Details) { d.Phone, d.TimeZone = "+8613911112222", "Local" }, func(t *testing.T, err error) {
+			validationtest.RequireFields(t, err, "time_zone")
 		}},
 	}
 	for _, tc := range tests {
