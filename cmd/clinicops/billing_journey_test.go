@@ -37,8 +37,16 @@ const journeyProgram = "nk-autologous"
 //	CLINICOPS_JOURNEY_DEV=$PWD/.data/dev-tokens.env go test -parallel 1 -run TestBillingJourney ./cmd/clinicops/
 func startJourney(t *testing.T) *journey.Driver {
 	t.Helper()
+	d, _ := startMonitoredJourney(t)
+	return d
+}
+
+// startMonitoredJourney is startJourney with the NATS monitoring endpoint
+// the invariants read.
+func startMonitoredJourney(t *testing.T) (*journey.Driver, string) {
+	t.Helper()
 	if tokens := os.Getenv("CLINICOPS_JOURNEY_DEV"); tokens != "" {
-		return againstDev(t, tokens)
+		return againstDev(t, tokens), "http://127.0.0.1:8222"
 	}
 	dev := clock.NewDev()
 	svcs := testharness.StartServices(t, services, func(o *platform.Options) { o.Clock = dev })
@@ -50,7 +58,7 @@ func startJourney(t *testing.T) *journey.Driver {
 	return &journey.Driver{HTTP: &http.Client{Timeout: 10 * time.Second},
 		Intake: urls["intake"], Scheduling: urls["scheduling"], Billing: urls["billing"], Followup: urls["followup"],
 		Tokens: svcs[0].Tokens, Clock: journey.InProcess{Dev: dev}, Timeout: 20 * time.Second,
-		OnWait: func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}
+		OnWait: func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}, svcs[0].NATS.MonitorURL()
 }
 
 // againstDev drives the system `make run` runs, with its dev tokens.

@@ -212,26 +212,40 @@ func printBanner(out io.Writer, rts []*platform.Runtime, natsURL string, f devFl
 // loadOrCreateDevTokens keeps one token per role in path
 // (CLINICOPS_TOKEN_<ROLE>=...), creating missing ones, so tokens stay the
 // same across runs.
+// readDevTokens reads the token file `clinicops dev` writes, one token per
+// role (os.ErrNotExist when there is none).
+func readDevTokens(path string) (map[httpx.Role]string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = fh.Close() }()
+	tokens := map[httpx.Role]string{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok || !strings.HasPrefix(k, "CLINICOPS_TOKEN_") || v == "" {
+			continue
+		}
+		role, err := httpx.ParseRole(strings.ToLower(strings.TrimPrefix(k, "CLINICOPS_TOKEN_")))
+		if err == nil {
+			tokens[role] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return tokens, nil
+}
+
 func loadOrCreateDevTokens(path string) (map[httpx.Role][]string, error) {
 	tokens := map[httpx.Role][]string{}
-	if fh, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-			if !ok || !strings.HasPrefix(k, "CLINICOPS_TOKEN_") || v == "" {
-				continue
-			}
-			role, err := httpx.ParseRole(strings.ToLower(strings.TrimPrefix(k, "CLINICOPS_TOKEN_")))
-			if err == nil {
-				tokens[role] = []string{v}
-			}
-		}
-		_ = fh.Close()
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	read, err := readDevTokens(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	for r, t := range read {
+		tokens[r] = []string{t}
 	}
 	var b strings.Builder
 	b.WriteString("# clinicops dev tokens, one per role: source this file to use them.\n")

@@ -20,6 +20,9 @@ commands:
   dlq replay   republish dead letters to their original subjects
   billing-export
                append billing's postings to a CSV journal (-out, -durable, -nats, -once)
+  demo         walk one patient through the four services against make run
+               (-path happy, culture-failed, cancelled or consent-withdrawn)
+  course <id>  print a course's whole story, from each service's API
 
 Run "clinicops <command> -h" for its flags.
 `
@@ -39,6 +42,10 @@ func main() {
 		err = runDLQ(ctx, os.Args[2:], os.Stdout)
 	case "billing-export":
 		err = runBillingExport(ctx, os.Args[2:], os.Stdout)
+	case "demo":
+		err = runDemo(ctx, os.Args[2:], os.Stdout)
+	case "course":
+		err = runCourse(ctx, os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -154,12 +154,17 @@ type NATS struct {
 	JS     jetstream.JetStream
 }
 
+// MonitorURL is the server's monitoring endpoint (/varz, /jsz).
+func (n *NATS) MonitorURL() string { return "http://" + n.Server.Server().MonitorAddr().String() }
+
 // StartNATS starts a JetStream server with a temporary store on a random
 // port, creates the DLQ and the streams of the given services, and returns a
 // connection to it. All is shut down at the end of the test.
 func StartNATS(t testing.TB, services ...string) *NATS {
 	t.Helper()
-	srv, err := devstack.StartNATS(devstack.NATSOptions{Logger: Logger()})
+	// Monitoring on a free port: end-to-end checks read /jsz (consumers
+	// caught up, the DLQ empty) as an operator would.
+	srv, err := devstack.StartNATS(devstack.NATSOptions{Logger: Logger(), HTTPPort: -1})
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	nc := Connect(t, srv.ClientURL())

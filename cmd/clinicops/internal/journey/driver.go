@@ -182,11 +182,7 @@ func (d *Driver) call(ctx context.Context, role httpx.Role, method, url string, 
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	hc := d.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := d.client().Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
@@ -207,4 +203,11 @@ func (d *Driver) call(ctx context.Context, role httpx.Role, method, url string, 
 		return fmt.Errorf("%s %s: decode answer: %w", method, url, err)
 	}
 	return nil
+}
+
+func (d *Driver) client() *http.Client {
+	if d.HTTP == nil {
+		return http.DefaultClient
+	}
+	return d.HTTP
 }

@@ -104,6 +104,10 @@ type Reminder struct {
 	Status        string    `json:"status"`
 	// Reason says why a reminder was skipped or cancelled.
 	Reason *string `json:"reason"`
+	// VisitStart is the visit's start the reminder is for (nil for a
+	// reminder of no visit); SentAt when it went out.
+	VisitStart *time.Time `json:"visit_start"`
+	SentAt     *time.Time `json:"sent_at"`
 }
 
 // ConsentToSMS records the patient's consent to be reached by SMS (front
