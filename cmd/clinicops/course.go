@@ -6,12 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,16 +33,10 @@ func runCourse(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a course id (a UUID)", fs.Arg(0))
 	}
-	tokens, err := readDevTokens(filepath.Join(*dataDir, "dev-tokens.env"))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no dev tokens in %s: start the system first (make run)", *dataDir)
-	}
+	d, err := devDriver(*dataDir, *host, *basePort)
 	if err != nil {
 		return err
 	}
-	url := func(port int) string { return "http://" + net.JoinHostPort(*host, strconv.Itoa(port)) }
-	d := &journey.Driver{HTTP: &http.Client{Timeout: 10 * time.Second}, Intake: url(*basePort), Scheduling: url(*basePort + 1),
-		Billing: url(*basePort + 2), Followup: url(*basePort + 3), Tokens: tokens}
 	return printCourse(ctx, d, id.String(), out)
 }
 

@@ -46,22 +46,32 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tokens, err := readDevTokens(filepath.Join(f.dataDir, "dev-tokens.env"))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no dev tokens in %s: start the system first (make run, in another terminal)", f.dataDir)
-	}
+	d, err := devDriver(f.dataDir, f.host, f.basePort)
 	if err != nil {
 		return err
 	}
 	url := func(port int) string { return "http://" + net.JoinHostPort(f.host, strconv.Itoa(port)) }
-	hc := &http.Client{Timeout: 10 * time.Second}
-	d := &journey.Driver{HTTP: hc, Intake: url(f.basePort), Scheduling: url(f.basePort + 1), Billing: url(f.basePort + 2),
-		Followup: url(f.basePort + 3), Tokens: tokens, Timeout: 30 * time.Second,
-		Clock: journey.DevEndpoint{URL: url(f.devPort) + "/dev/clock", AdminToken: tokens[httpx.RoleAdmin], HTTP: hc},
-		OnWait: func(w journey.Wait) {
-			printf(out, "               %-78s %8s\n", "↳ "+w.What, w.Took.Round(time.Millisecond))
-		}}
+	d.Timeout = 30 * time.Second
+	d.Clock = journey.DevEndpoint{URL: url(f.devPort) + "/dev/clock", AdminToken: d.Tokens[httpx.RoleAdmin], HTTP: d.HTTP}
+	d.OnWait = func(w journey.Wait) {
+		printf(out, "               %-78s %8s\n", "↳ "+w.What, w.Took.Round(time.Millisecond))
+	}
 	return demo(ctx, d, f.path, url(f.natsMonitorPort), out)
+}
+
+// devDriver drives the services of a running `clinicops dev` with its dev
+// tokens (no clock: the caller sets one if it moves time).
+func devDriver(dataDir, host string, basePort int) (*journey.Driver, error) {
+	tokens, err := readDevTokens(filepath.Join(dataDir, "dev-tokens.env"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no dev tokens in %s: start the system first (make run, in another terminal)", dataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	url := func(port int) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) }
+	return &journey.Driver{HTTP: &http.Client{Timeout: 10 * time.Second}, Intake: url(basePort), Scheduling: url(basePort + 1),
+		Billing: url(basePort + 2), Followup: url(basePort + 3), Tokens: tokens}, nil
 }
 
 // demo walks the path and checks the invariants; it is what the end-to-end

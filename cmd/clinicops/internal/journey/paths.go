@@ -294,12 +294,7 @@ func (w *walker) cancelled(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	w.out.Ended = "cancelled"
-	if _, err := w.d.WaitCourse(ctx, "scheduling cancels the course", p.CourseID, func(c Course) bool { return c.Status == "cancelled" }); err != nil {
-		return err
-	}
-	_, err := w.d.WaitCreditNotes(ctx, "billing settles the cancellation under the policy", p.CourseID, "course_cancelled")
-	return err
+	return w.awaitCancellation(ctx)
 }
 
 // consentWithdrawn: after the first infusion the patient withdraws the
@@ -315,11 +310,18 @@ func (w *walker) consentWithdrawn(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	return w.awaitCancellation(ctx)
+}
+
+// awaitCancellation waits for scheduling to cancel the course and billing
+// to settle it.
+func (w *walker) awaitCancellation(ctx context.Context) error {
 	w.out.Ended = "cancelled"
-	if _, err := w.d.WaitCourse(ctx, "scheduling cancels the course", p.CourseID, func(c Course) bool { return c.Status == "cancelled" }); err != nil {
+	courseID := w.out.Patient.CourseID
+	if _, err := w.d.WaitCourse(ctx, "scheduling cancels the course", courseID, func(c Course) bool { return c.Status == "cancelled" }); err != nil {
 		return err
 	}
-	_, err := w.d.WaitCreditNotes(ctx, "billing settles the cancellation under the policy", p.CourseID, "course_cancelled")
+	_, err := w.d.WaitCreditNotes(ctx, "billing settles the cancellation under the policy", courseID, "course_cancelled")
 	return err
 }
 

@@ -102,21 +102,9 @@ func (h CheckInLinks) answer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req checkInRequest
-	if err := httpx.DecodeJSON(r, &req, maxClinicalBody); err != nil {
-		return err
-	}
-	answers, err := checkin.NewAnswers(req.TemperatureCelsius, req.Symptoms, req.Note, checkin.ByPatient)
-	if err != nil {
-		return clinicalProblem(err)
-	}
 	var c checkin.CheckIn
-	if err := h.UoW.Do(r.Context(), func(repos app.ClinicalRepositories) error {
-		var err error
-		c, err = h.App.RecordCheckIn(r.Context(), repos, id, answers)
+	if err := recordAnswers(r, h.UoW, h.App, id, checkin.ByPatient, &c); err != nil {
 		return err
-	}); err != nil {
-		return clinicalProblem(err)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, toLinkedView(c, expires))
 }

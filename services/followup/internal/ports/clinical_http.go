@@ -152,24 +152,35 @@ func (h ClinicalHTTP) recordCheckIn(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return httpx.BadRequest("the check-in id is not a UUID", httpx.FieldError{Field: "id", Message: "must be a UUID"})
 	}
+	var c checkin.CheckIn
+	keyed(r, http.StatusOK, func() any { return toCheckInView(c) })
+	if err := recordAnswers(r, h.UoW, h.App, id, checkin.ByNurse, &c); err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusOK, toCheckInView(c))
+}
+
+// recordAnswers reads a check-in's answers from the request and records
+// them as by (the nurse, or the patient through a link) into *c, set inside
+// the transaction (a keyed request's answer is stored there).
+func recordAnswers(r *http.Request, uow app.ClinicalUnitOfWork, clinical *app.Clinical, id uuid.UUID, by checkin.Recorder,
+	c *checkin.CheckIn) error {
 	var req checkInRequest
 	if err := httpx.DecodeJSON(r, &req, maxClinicalBody); err != nil {
 		return err
 	}
-	answers, err := checkin.NewAnswers(req.TemperatureCelsius, req.Symptoms, req.Note, checkin.ByNurse)
+	answers, err := checkin.NewAnswers(req.TemperatureCelsius, req.Symptoms, req.Note, by)
 	if err != nil {
 		return clinicalProblem(err)
 	}
-	var c checkin.CheckIn
-	keyed(r, http.StatusOK, func() any { return toCheckInView(c) })
-	if err := h.UoW.Do(r.Context(), func(repos app.ClinicalRepositories) error {
+	if err := uow.Do(r.Context(), func(repos app.ClinicalRepositories) error {
 		var err error
-		c, err = h.App.RecordCheckIn(r.Context(), repos, id, answers)
+		*c, err = clinical.RecordCheckIn(r.Context(), repos, id, answers)
 		return err
 	}); err != nil {
 		return clinicalProblem(err)
 	}
-	return httpx.WriteJSON(w, http.StatusOK, toCheckInView(c))
+	return nil
 }
 
 type escalationView struct {
