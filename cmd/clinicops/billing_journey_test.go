@@ -48,8 +48,22 @@ func startMonitoredJourney(t *testing.T) (*journey.Driver, string) {
 	if tokens := os.Getenv("CLINICOPS_JOURNEY_DEV"); tokens != "" {
 		return againstDev(t, tokens), "http://127.0.0.1:8222"
 	}
+	d, svcs := startJourneyStack(t)
+	return d, svcs[0].NATS.MonitorURL()
+}
+
+// startJourneyStack runs the four services in-process on one dev clock,
+// with opts applied to each, seeded, and returns a driver and the services
+// (for tests that break them).
+func startJourneyStack(t *testing.T, opts ...func(*platform.Options)) (*journey.Driver, []*testharness.Service) {
+	t.Helper()
 	dev := clock.NewDev()
-	svcs := testharness.StartServices(t, services, func(o *platform.Options) { o.Clock = dev })
+	svcs := testharness.StartServices(t, services, func(o *platform.Options) {
+		o.Clock = dev
+		for _, opt := range opts {
+			opt(o)
+		}
+	})
 	urls := map[string]string{}
 	for i, s := range svcs {
 		require.NoError(t, services[i].Seed(context.Background(), s.Runtime))
@@ -58,7 +72,7 @@ func startMonitoredJourney(t *testing.T) (*journey.Driver, string) {
 	return &journey.Driver{HTTP: &http.Client{Timeout: 10 * time.Second},
 		Intake: urls["intake"], Scheduling: urls["scheduling"], Billing: urls["billing"], Followup: urls["followup"],
 		Tokens: svcs[0].Tokens, Clock: journey.InProcess{Dev: dev}, Timeout: 20 * time.Second,
-		OnWait: func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}, svcs[0].NATS.MonitorURL()
+		OnWait: func(w journey.Wait) { t.Logf("waited %s for: %s", w.Took.Round(time.Millisecond), w.What) }}, svcs
 }
 
 // againstDev drives the system `make run` runs, with its dev tokens.

@@ -98,39 +98,9 @@ func waitReady(t *testing.T, addrs map[string]string, logPath string) {
 //     are caught up; checked again once they have been idle a while.
 func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 	t.Parallel()
-	testharness.Cluster(t) // makes sure the PostgreSQL server is installed
-	work, err := os.MkdirTemp("", "clinicops-kill9-")
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(work, 0o755)) // the postgres OS user must reach the data dir
-	t.Cleanup(func() {
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(work, "dev.log")); err == nil {
-				t.Logf("clinicops dev log (tail):\n%s", tail(string(b), 60))
-			}
-		}
-		_ = devstack.KillCluster(filepath.Join(work, "data", "postgres"))
-		_ = os.RemoveAll(work)
-	})
-	began := time.Now()
-	bin := filepath.Join(work, "clinicops")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	base := freeRun(t, 4)
-	pgPort, natsPort := freePort(t), freePort(t)
-	args := []string{"-data-dir", filepath.Join(work, "data"), "-base-port", strconv.Itoa(base),
-		"-nats-port", strconv.Itoa(natsPort), "-nats-monitor-port", strconv.Itoa(freePort(t)), "-dev-port", strconv.Itoa(freePort(t)),
-		"-pg-port", strconv.Itoa(pgPort), "-log-level", "warn"}
-	addrs := map[string]string{}
-	for i, s := range services {
-		addrs[s.Name] = "127.0.0.1:" + strconv.Itoa(base+i)
-	}
-	pgData := filepath.Join(work, "data", "postgres")
-	pgLog := filepath.Join(pgData, "log", "postgres.log")
-	logPath := filepath.Join(work, "dev.log")
-	first := startDev(t, bin, args, logPath)
-	waitReady(t, addrs, logPath)
+	k := startKillable(t)
+	began, work, args, addrs, pgPort, natsPort := k.began, k.work, k.args, k.addrs, k.pgPort, k.natsPort
+	bin, pgData, pgLog, logPath, first := k.bin, k.pgData, k.pgLog, k.logPath, k.proc
 	c := client{http: &http.Client{Timeout: 5 * time.Second}, addrs: addrs, token: readTokens(t, filepath.Join(work, "data", "dev-tokens.env"))}
 	dbs := openServiceDBs(t, pgPort)
 	postmaster, err := devstack.PostmasterPID(pgData)
@@ -279,6 +249,81 @@ func TestKill9DuringBurstLosesNoAcknowledgedRegistration(t *testing.T) {
 	testharness.Eventually(t, 45*time.Second, func() bool { return time.Now().After(idleUntil) && caughtUp() },
 		"a consumer did not settle after the restart: %v", lastLag)
 	require.Equal(t, afterKill, check(), "a consumer handled something again while idle")
+}
+
+// killable is `clinicops dev` as a child process on its own data directory
+// and free ports, built from this package, so a test can kill -9 it (and
+// its PostgreSQL) and start it again on the same data.
+type killable struct {
+	began                    time.Time
+	work, bin                string
+	args                     []string
+	addrs                    map[string]string
+	pgPort, natsPort         int
+	devPort, natsMonitorPort int
+	pgData, pgLog, logPath   string
+	proc                     *devProcess
+}
+
+func startKillable(t *testing.T) *killable {
+	t.Helper()
+	testharness.Cluster(t) // makes sure the PostgreSQL server is installed
+	work, err := os.MkdirTemp("", "clinicops-kill9-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(work, 0o755)) // the postgres OS user must reach the data dir
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(work, "dev.log")); err == nil {
+				t.Logf("clinicops dev log (tail):\n%s", tail(string(b), 60))
+			}
+		}
+		_ = devstack.KillCluster(filepath.Join(work, "data", "postgres"))
+		_ = os.RemoveAll(work)
+	})
+	k := &killable{began: time.Now(), work: work, bin: filepath.Join(work, "clinicops")}
+	build := exec.Command("go", "build", "-o", k.bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	base := freeRun(t, 4)
+	k.pgPort, k.natsPort, k.devPort, k.natsMonitorPort = freePort(t), freePort(t), freePort(t), freePort(t)
+	k.args = []string{"-data-dir", filepath.Join(work, "data"), "-base-port", strconv.Itoa(base),
+		"-nats-port", strconv.Itoa(k.natsPort), "-nats-monitor-port", strconv.Itoa(k.natsMonitorPort), "-dev-port", strconv.Itoa(k.devPort),
+		"-pg-port", strconv.Itoa(k.pgPort), "-log-level", "warn"}
+	k.addrs = map[string]string{}
+	for i, s := range services {
+		k.addrs[s.Name] = "127.0.0.1:" + strconv.Itoa(base+i)
+	}
+	k.pgData = filepath.Join(work, "data", "postgres")
+	k.pgLog = filepath.Join(k.pgData, "log", "postgres.log")
+	k.logPath = filepath.Join(work, "dev.log")
+	k.proc = startDev(t, k.bin, k.args, k.logPath)
+	waitReady(t, k.addrs, k.logPath)
+	return k
+}
+
+// crash kills the postmaster and `clinicops dev` with SIGKILL, as a power
+// cut would, then starts it again on the same data and ports and checks
+// PostgreSQL's log shows crash recovery. It returns when every service is
+// ready.
+func (k *killable) crash(t *testing.T) {
+	t.Helper()
+	postmaster, err := devstack.PostmasterPID(k.pgData)
+	require.NoError(t, err)
+	require.NotZero(t, postmaster, "no postmaster serves %s", k.pgData)
+	// Postmaster first: once clinicops dev is dead its parent-death signal
+	// (SIGINT) would make the postmaster shut down cleanly.
+	require.NoError(t, syscall.Kill(postmaster, syscall.SIGKILL))
+	require.NoError(t, k.proc.cmd.Process.Kill())
+	require.NoError(t, devstack.KillCluster(k.pgData)) // the backends the postmaster left
+	_ = k.proc.cmd.Wait()
+	offset := fileSize(t, k.pgLog)
+	k.proc = startDev(t, k.bin, k.args, k.logPath)
+	waitReady(t, k.addrs, k.logPath)
+	recovery := readFrom(t, k.pgLog, offset)
+	require.Contains(t, recovery, "database system was not properly shut down; automatic recovery in progress",
+		"postgres did not crash: its restart log ends:\n%s", tail(recovery, 20))
+	require.Contains(t, recovery, "redo starts at", "crash recovery replayed no WAL")
 }
 
 // readModelTables are the consumers' tables of patients, with the durable

@@ -32,8 +32,14 @@ func transient(err error) bool {
 			"57": // operator intervention: shutdown, starting up
 			return true
 		}
-		switch pqErr.Code {
-		case "40001", "40P01": // serialization failure, deadlock
+		switch {
+		case pqErr.Code == "40001", pqErr.Code == "40P01": // serialization failure, deadlock
+			return true
+		case pqErr.Code == "55000" && pqErr.Routine == "CheckMyDatabase":
+			// "database ... is not currently accepting connections": taken
+			// offline (ALTER DATABASE ... ALLOW_CONNECTIONS false) for a
+			// while; found by the journey with billing's database restarted
+			// under it, which dead-lettered every event of the outage.
 			return true
 		}
 	}

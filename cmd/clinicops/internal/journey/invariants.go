@@ -74,17 +74,20 @@ func (d *Driver) billedOnce(ctx context.Context, out Outcome) error {
 	for _, n := range notes {
 		want -= n.FromRevenue.Value
 	}
-	return d.WaitFor(ctx, "billing's revenue settles", func(ctx context.Context) (bool, error) {
+	var seen Money
+	err = d.WaitFor(ctx, "billing's revenue settles", func(ctx context.Context) (bool, error) {
 		a, err := d.Account(ctx, out.Patient.ID)
 		if err != nil {
 			return false, err
 		}
-		if a.Balance.Revenue.Value != want {
-			return false, fmt.Errorf("revenue %s, want %d (lab fee x %d cultures + the shares of cycles %v)",
-				a.Balance.Revenue, want, len(out.Cultures), out.InfusedCycles)
-		}
-		return true, nil
+		seen = a.Balance.Revenue
+		return seen.Value == want, nil
 	})
+	if err != nil {
+		return fmt.Errorf("revenue %s, want %d minor units (lab fee x %d cultures + the shares of cycles %v - credit notes): %w",
+			seen, want, len(out.Cultures), out.InfusedCycles, err)
+	}
+	return nil
 }
 
 // CycleShare is billing's rule for what an infusion earns: the course price
