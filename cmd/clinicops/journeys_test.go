@@ -185,3 +185,29 @@ func outage(t *testing.T, db *sqlx.DB, d time.Duration) <-chan struct{} {
 	})
 	return over
 }
+
+// Many journeys at once: 50 patients enrolled together and walked through
+// every cycle of their courses on one clock, as a clinic's days go (the
+// clock moves to the next appointment anyone has; whoever's turn it is acts
+// concurrently). The seeded clinic cultures 8 at a time, so the plans
+// spread over months: the planning horizon is widened for the crowd. Every
+// invariant holds for every patient.
+func TestManyJourneysAtOnce(t *testing.T) {
+	t.Parallel()
+	const patients = 50
+	wider := func(o *platform.Options) { testharness.WithEnv(map[string]string{"SCHEDULING_HORIZON": "8760h"})(o) }
+	d, svcs := startJourneyStack(t, wider)
+	d.Timeout, d.OnWait = 60*time.Second, nil
+	began := time.Now()
+	outs, err := d.WalkMany(context.Background(), patients)
+	require.NoError(t, err)
+	t.Logf("%d patients through %d cycles each in %s", patients, outs[0].Cycles, time.Since(began).Round(time.Millisecond))
+	for _, out := range outs {
+		require.Equal(t, "completed", out.Ended)
+		for _, c := range d.Invariants(context.Background(), out, "") {
+			require.NoError(t, c.Err, "patient %s: %s", out.Patient.ID, c.Name)
+		}
+	}
+	caught := d.Invariants(context.Background(), outs[0], svcs[0].NATS.MonitorURL())
+	require.NoError(t, caught[len(caught)-1].Err, caught[len(caught)-1].Name)
+}

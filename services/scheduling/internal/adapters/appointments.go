@@ -260,8 +260,23 @@ func (r appointments) collision(ctx context.Context, a *appointment.Appointment,
 }
 
 // Occupancy is what is booked in [from, to).
+// plannerLock is the advisory lock key planners take turns on
+// ("scheduling.planner").
+const plannerLock int64 = 0x7363686564706c6e
+
 func (r appointments) Occupancy(ctx context.Context, patientID uuid.UUID, from, to time.Time) (plan.Occupancy, error) {
 	occ := plan.Occupancy{Resources: map[uuid.UUID][]plan.Interval{}}
+	// Planners take turns: one reads what is booked and books its chain
+	// while the others wait at this lock (until its transaction ends), so
+	// each reads the previous one's bookings. Without it, concurrent
+	// planners (50 patients' infusions completed at once, each booking its
+	// next cycle) all chose the same free slots, and after the retries the
+	// exclusion constraint failed a nurse's infusion with a 409. The
+	// constraint still guarantees no double booking; the lock only saves
+	// the planners from colliding.
+	if _, err := r.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, plannerLock); err != nil {
+		return occ, fmt.Errorf("wait for the planner's turn: %w", err)
+	}
 	rows, err := r.tx.QueryContext(ctx, selectBlockedByRange, from, to)
 	if err != nil {
 		return occ, fmt.Errorf("occupancy: %w", err)
