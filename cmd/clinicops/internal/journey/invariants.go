@@ -199,8 +199,9 @@ func (d *Driver) stateAgrees(ctx context.Context, out Outcome) error {
 	return errors.Join(errs...)
 }
 
-// sidePathEnded: a cancellation is settled by credit notes and cancels
-// every appointment ahead, with the infusion's safety check-ins kept; a failed
+// sidePathEnded: a cancellation is settled by credit notes (nothing left
+// owed or deferred: each unit kept, refunded or credited) and cancels every
+// appointment ahead, with the infusion's safety check-ins kept; a failed
 // culture is credited and its cycle booked again.
 func (d *Driver) sidePathEnded(ctx context.Context, out Outcome) error {
 	notes, err := d.CreditNotes(ctx, out.Patient.CourseID)
@@ -217,6 +218,16 @@ func (d *Driver) sidePathEnded(ctx context.Context, out Outcome) error {
 	if out.Ended == "cancelled" {
 		if !has("course_cancelled") {
 			errs = append(errs, errors.New("billing settled no cancellation"))
+		}
+		// Settled: every unit of the course's price is earned (kept under
+		// the policy), refunded or credited; nothing is owed or deferred.
+		var seen Balance
+		if err := d.WaitFor(ctx, "billing settles every unit of the cancelled course", func(ctx context.Context) (bool, error) {
+			a, err := d.Account(ctx, out.Patient.ID)
+			seen = a.Balance
+			return err == nil && a.Balance.Owed.Value == 0 && a.Balance.Deferred.Value == 0, err
+		}); err != nil {
+			errs = append(errs, fmt.Errorf("after the cancellation %s is owed and %s deferred: %w", seen.Owed, seen.Deferred, err))
 		}
 		appts, err := d.Appointments(ctx, out.Patient.CourseID)
 		if err != nil {

@@ -97,7 +97,7 @@ func (w *walker) do(ctx context.Context, service, what string, fn func(context.C
 
 func (w *walker) enrol(ctx context.Context, given string) error {
 	p := &w.out.Patient
-	if err := w.do(ctx, "intake", "front desk registers the patient, records the treatment, data and SMS consents, screens and requests a course",
+	if err := w.do(ctx, "intake", "front desk registers, records consents, screens and requests a course",
 		func(ctx context.Context) error {
 			var err error
 			if *p, err = w.d.Register(ctx, NewPatient{FamilyName: "演示", GivenName: given, BirthDate: "1968-09-14", Sex: "female"}); err != nil {
