@@ -192,8 +192,10 @@ func outage(t *testing.T, db *sqlx.DB, d time.Duration) <-chan struct{} {
 // concurrently). The seeded clinic cultures 8 at a time, so the plans
 // spread over months: the planning horizon is widened for the crowd. Every
 // invariant holds for every patient.
+//
+// Not parallel with the other tests: 50 journeys take the machine's two
+// cores, and the crash tests need some left to land their kills mid-flight.
 func TestManyJourneysAtOnce(t *testing.T) {
-	t.Parallel()
 	const patients = 50
 	wider := func(o *platform.Options) { testharness.WithEnv(map[string]string{"SCHEDULING_HORIZON": "8760h"})(o) }
 	d, svcs := startJourneyStack(t, wider)
