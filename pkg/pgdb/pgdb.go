@@ -41,11 +41,10 @@ func Open(ctx context.Context, dsn string, cfg PoolConfig) (*sqlx.DB, error) {
 	if cfg.ConnMaxIdleTime <= 0 {
 		cfg.ConnMaxIdleTime = 5 * time.Minute
 	}
-	connector, err := pq.NewConnector(dsn)
+	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db := sqlx.NewDb(sql.OpenDB(checkedConnector{pq: connector}), "postgres")
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxIdleConns)
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
