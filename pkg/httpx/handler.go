@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // HandlerFunc is an HTTP handler that returns an error instead of writing one.
@@ -38,6 +40,16 @@ func writeError(rw *responseRecorder, r *http.Request, err error) {
 	}
 	if isProblem {
 		WriteProblem(rw, r, p)
+		return
+	}
+	if pgdb.Unavailable(err) && ctx.Err() == nil {
+		// The database is down, restarting or offline: an outage the
+		// client may wait out, not a bug. Nothing was changed (a
+		// transaction that could not reach the database did not commit).
+		log.WarnContext(ctx, "database unavailable",
+			slog.String("request_id", RequestIDFrom(ctx)),
+			slog.String("error", err.Error()))
+		WriteProblem(rw, r, DatabaseUnavailable())
 		return
 	}
 	level := slog.LevelError

@@ -298,6 +298,16 @@ func Unavailable(detail string) *Problem {
 	return newProblem(http.StatusServiceUnavailable, TypeUnavailable, "Service unavailable", detail, nil)
 }
 
+// DatabaseUnavailable (503) answers a request the service could not serve
+// because its database is down, restarting or offline. Retry-After asks the
+// client to try again in a second or two; nothing was changed.
+func DatabaseUnavailable() *Problem {
+	p := newProblem(http.StatusServiceUnavailable, TypeUnavailable, "Service unavailable",
+		"the service's database is not reachable at the moment; nothing was changed, try again shortly", nil)
+	p.header = http.Header{"Retry-After": {"2"}}
+	return p
+}
+
 // Internal (500) is the answer to a bug. Its detail is deliberately generic:
 // error texts can carry SQL values or personal data, so they go to the log
 // (keyed by request id) and never to the client.

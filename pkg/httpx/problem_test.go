@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
@@ -131,6 +134,22 @@ func TestHandlerFuncErrors(t *testing.T) {
 			wantType:   httpx.TypeNotFound,
 		},
 		{
+			name: "database shutting down is a 503, not a bug",
+			handler: func(http.ResponseWriter, *http.Request) error {
+				return fmt.Errorf("begin tx: %w", &pq.Error{Code: "57P01", Message: "terminating connection due to administrator command"})
+			},
+			wantStatus: http.StatusServiceUnavailable,
+			wantType:   httpx.TypeUnavailable,
+		},
+		{
+			name: "database unreachable is a 503",
+			handler: func(http.ResponseWriter, *http.Request) error {
+				return fmt.Errorf("begin tx: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+			},
+			wantStatus: http.StatusServiceUnavailable,
+			wantType:   httpx.TypeUnavailable,
+		},
+		{
 			name: "other error is a generic 500",
 			handler: func(http.ResponseWriter, *http.Request) error {
 				return errors.New("insert failed: " + secret)
@@ -148,6 +167,11 @@ func TestHandlerFuncErrors(t *testing.T) {
 			rec := do(t, b.router, http.MethodPost, "/v1/things", "", bearer(httpx.RoleAdmin))
 			p := requireProblem(t, rec, tt.wantStatus)
 			require.Equal(t, tt.wantType, p.Type)
+			if tt.wantStatus == http.StatusServiceUnavailable {
+				require.Equal(t, "2", rec.Header().Get("Retry-After"), "a 503 says when to try again")
+			} else {
+				require.Empty(t, rec.Header().Get("Retry-After"))
+			}
 			require.NotContains(t, rec.Body.String(), secret, "error text never reaches the client")
 
 			var errLine map[string]any
