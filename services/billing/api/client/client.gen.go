@@ -315,6 +315,51 @@ func (e NotFoundProblemType) Valid() bool {
 	}
 }
 
+// Defines values for OutageProblemStatus.
+const (
+	OutageProblemStatusN503 OutageProblemStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the OutageProblemStatus enum.
+func (e OutageProblemStatus) Valid() bool {
+	switch e {
+	case OutageProblemStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutageProblemTitle.
+const (
+	OutageProblemTitleServiceUnavailable OutageProblemTitle = "Service unavailable"
+)
+
+// Valid indicates whether the value is a known member of the OutageProblemTitle enum.
+func (e OutageProblemTitle) Valid() bool {
+	switch e {
+	case OutageProblemTitleServiceUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutageProblemType.
+const (
+	OutageProblemTypeHttpsclinicopsDevproblemsunavailable OutageProblemType = "https://clinicops.dev/problems/unavailable"
+)
+
+// Valid indicates whether the value is a known member of the OutageProblemType enum.
+func (e OutageProblemType) Valid() bool {
+	switch e {
+	case OutageProblemTypeHttpsclinicopsDevproblemsunavailable:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PayloadTooLargeProblemStatus.
 const (
 	N413 PayloadTooLargeProblemStatus = 413
@@ -551,13 +596,13 @@ func (e UnauthorizedProblemType) Valid() bool {
 
 // Defines values for UnavailableProblemStatus.
 const (
-	N503 UnavailableProblemStatus = 503
+	UnavailableProblemStatusN503 UnavailableProblemStatus = 503
 )
 
 // Valid indicates whether the value is a known member of the UnavailableProblemStatus enum.
 func (e UnavailableProblemStatus) Valid() bool {
 	switch e {
-	case N503:
+	case UnavailableProblemStatusN503:
 		return true
 	default:
 		return false
@@ -566,13 +611,13 @@ func (e UnavailableProblemStatus) Valid() bool {
 
 // Defines values for UnavailableProblemTitle.
 const (
-	ServiceUnavailable UnavailableProblemTitle = "Service unavailable"
+	UnavailableProblemTitleServiceUnavailable UnavailableProblemTitle = "Service unavailable"
 )
 
 // Valid indicates whether the value is a known member of the UnavailableProblemTitle enum.
 func (e UnavailableProblemTitle) Valid() bool {
 	switch e {
-	case ServiceUnavailable:
+	case UnavailableProblemTitleServiceUnavailable:
 		return true
 	default:
 		return false
@@ -581,13 +626,13 @@ func (e UnavailableProblemTitle) Valid() bool {
 
 // Defines values for UnavailableProblemType.
 const (
-	HttpsclinicopsDevproblemsunavailable UnavailableProblemType = "https://clinicops.dev/problems/unavailable"
+	UnavailableProblemTypeHttpsclinicopsDevproblemsunavailable UnavailableProblemType = "https://clinicops.dev/problems/unavailable"
 )
 
 // Valid indicates whether the value is a known member of the UnavailableProblemType enum.
 func (e UnavailableProblemType) Valid() bool {
 	switch e {
-	case HttpsclinicopsDevproblemsunavailable:
+	case UnavailableProblemTypeHttpsclinicopsDevproblemsunavailable:
 		return true
 	default:
 		return false
@@ -1071,6 +1116,27 @@ type NotFoundProblemTitle string
 // NotFoundProblemType defines model for NotFoundProblem.Type.
 type NotFoundProblemType string
 
+// OutageProblem defines model for OutageProblem.
+type OutageProblem struct {
+	Detail *string       `json:"detail,omitempty"`
+	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Instance The request id (X-Request-ID); quote it when reporting.
+	Instance string              `json:"instance"`
+	Status   OutageProblemStatus `json:"status"`
+	Title    OutageProblemTitle  `json:"title"`
+	Type     OutageProblemType   `json:"type"`
+}
+
+// OutageProblemStatus defines model for OutageProblem.Status.
+type OutageProblemStatus int
+
+// OutageProblemTitle defines model for OutageProblem.Title.
+type OutageProblemTitle string
+
+// OutageProblemType defines model for OutageProblem.Type.
+type OutageProblemType string
+
 // PayloadTooLargeProblem defines model for PayloadTooLargeProblem.
 type PayloadTooLargeProblem struct {
 	Detail *string       `json:"detail,omitempty"`
@@ -1425,6 +1491,9 @@ type BadRequest = BadRequestProblem
 
 // Conflict defines model for Conflict.
 type Conflict = ConflictProblem
+
+// DatabaseUnavailable defines model for DatabaseUnavailable.
+type DatabaseUnavailable = OutageProblem
 
 // Forbidden defines model for Forbidden.
 type Forbidden = ForbiddenProblem
@@ -1898,7 +1967,9 @@ type ClientInterface interface {
 	// Billing issues credit notes on its own too: when a course is
 	// cancelled (reason `course_cancelled`, under the program's
 	// cancellation policy) and when a cell product fails
-	// (`product_failed:<DIN>`).
+	// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+	// or refund from the desk that uses one is a 422 (it would keep the
+	// settlement from being made).
 	//
 	// Roles: `billing`, `admin`.
 	//
@@ -1926,7 +1997,9 @@ type ClientInterface interface {
 	// Billing issues credit notes on its own too: when a course is
 	// cancelled (reason `course_cancelled`, under the program's
 	// cancellation policy) and when a cell product fails
-	// (`product_failed:<DIN>`).
+	// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+	// or refund from the desk that uses one is a 422 (it would keep the
+	// settlement from being made).
 	//
 	// Roles: `billing`, `admin`.
 	//
@@ -2152,8 +2225,11 @@ type ClientInterface interface {
 	//
 	// Gives back money paid on an invoice: never above what was paid and
 	// not yet refunded (409), never twice for the same reason on an
-	// invoice (409), decided under the invoice's lock so two refunds
-	// racing for the last of it cannot both pass. Up to the approval
+	// invoice (409), never above what the course holds not yet earned
+	// (409: money kept under the cancellation policy, or recognised as
+	// the course was given, is given back with a credit note), decided
+	// under the invoice's lock so two refunds racing for the last of it
+	// cannot both pass. Up to the approval
 	// limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 	// (`RefundIssued`); above it, it waits as `pending_approval` for an
 	// admin, moving no money.
@@ -2169,8 +2245,11 @@ type ClientInterface interface {
 	//
 	// Gives back money paid on an invoice: never above what was paid and
 	// not yet refunded (409), never twice for the same reason on an
-	// invoice (409), decided under the invoice's lock so two refunds
-	// racing for the last of it cannot both pass. Up to the approval
+	// invoice (409), never above what the course holds not yet earned
+	// (409: money kept under the cancellation policy, or recognised as
+	// the course was given, is given back with a credit note), decided
+	// under the invoice's lock so two refunds racing for the last of it
+	// cannot both pass. Up to the approval
 	// limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 	// (`RefundIssued`); above it, it waits as `pending_approval` for an
 	// admin, moving no money.
@@ -2406,7 +2485,9 @@ func (c *Client) ListCreditNotes(ctx context.Context, params *ListCreditNotesPar
 // Billing issues credit notes on its own too: when a course is
 // cancelled (reason `course_cancelled`, under the program's
 // cancellation policy) and when a cell product fails
-// (`product_failed:<DIN>`).
+// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+// or refund from the desk that uses one is a 422 (it would keep the
+// settlement from being made).
 //
 // Roles: `billing`, `admin`.
 //
@@ -2444,7 +2525,9 @@ func (c *Client) IssueCreditNoteWithBody(ctx context.Context, params *IssueCredi
 // Billing issues credit notes on its own too: when a course is
 // cancelled (reason `course_cancelled`, under the program's
 // cancellation policy) and when a cell product fails
-// (`product_failed:<DIN>`).
+// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+// or refund from the desk that uses one is a 422 (it would keep the
+// settlement from being made).
 //
 // Roles: `billing`, `admin`.
 //
@@ -2810,8 +2893,11 @@ func (c *Client) ClosePriceList(ctx context.Context, program string, protocolVer
 //
 // Gives back money paid on an invoice: never above what was paid and
 // not yet refunded (409), never twice for the same reason on an
-// invoice (409), decided under the invoice's lock so two refunds
-// racing for the last of it cannot both pass. Up to the approval
+// invoice (409), never above what the course holds not yet earned
+// (409: money kept under the cancellation policy, or recognised as
+// the course was given, is given back with a credit note), decided
+// under the invoice's lock so two refunds racing for the last of it
+// cannot both pass. Up to the approval
 // limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 // (`RefundIssued`); above it, it waits as `pending_approval` for an
 // admin, moving no money.
@@ -2837,8 +2923,11 @@ func (c *Client) RequestRefundWithBody(ctx context.Context, params *RequestRefun
 //
 // Gives back money paid on an invoice: never above what was paid and
 // not yet refunded (409), never twice for the same reason on an
-// invoice (409), decided under the invoice's lock so two refunds
-// racing for the last of it cannot both pass. Up to the approval
+// invoice (409), never above what the course holds not yet earned
+// (409: money kept under the cancellation policy, or recognised as
+// the course was given, is given back with a credit note), decided
+// under the invoice's lock so two refunds racing for the last of it
+// cannot both pass. Up to the approval
 // limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 // (`RefundIssued`); above it, it waits as `pending_approval` for an
 // admin, moving no money.
@@ -4490,7 +4579,9 @@ type ClientWithResponsesInterface interface {
 	// Billing issues credit notes on its own too: when a course is
 	// cancelled (reason `course_cancelled`, under the program's
 	// cancellation policy) and when a cell product fails
-	// (`product_failed:<DIN>`).
+	// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+	// or refund from the desk that uses one is a 422 (it would keep the
+	// settlement from being made).
 	//
 	// Roles: `billing`, `admin`.
 	//
@@ -4518,7 +4609,9 @@ type ClientWithResponsesInterface interface {
 	// Billing issues credit notes on its own too: when a course is
 	// cancelled (reason `course_cancelled`, under the program's
 	// cancellation policy) and when a cell product fails
-	// (`product_failed:<DIN>`).
+	// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+	// or refund from the desk that uses one is a 422 (it would keep the
+	// settlement from being made).
 	//
 	// Roles: `billing`, `admin`.
 	//
@@ -4754,8 +4847,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Gives back money paid on an invoice: never above what was paid and
 	// not yet refunded (409), never twice for the same reason on an
-	// invoice (409), decided under the invoice's lock so two refunds
-	// racing for the last of it cannot both pass. Up to the approval
+	// invoice (409), never above what the course holds not yet earned
+	// (409: money kept under the cancellation policy, or recognised as
+	// the course was given, is given back with a credit note), decided
+	// under the invoice's lock so two refunds racing for the last of it
+	// cannot both pass. Up to the approval
 	// limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 	// (`RefundIssued`); above it, it waits as `pending_approval` for an
 	// admin, moving no money.
@@ -4771,8 +4867,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Gives back money paid on an invoice: never above what was paid and
 	// not yet refunded (409), never twice for the same reason on an
-	// invoice (409), decided under the invoice's lock so two refunds
-	// racing for the last of it cannot both pass. Up to the approval
+	// invoice (409), never above what the course holds not yet earned
+	// (409: money kept under the cancellation policy, or recognised as
+	// the course was given, is given back with a credit note), decided
+	// under the invoice's lock so two refunds racing for the last of it
+	// cannot both pass. Up to the approval
 	// limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 	// (`RefundIssued`); above it, it waits as `pending_approval` for an
 	// admin, moving no money.
@@ -5001,6 +5100,14 @@ type GetAccountResponse404Headers struct {
 	XRequestID          string
 }
 
+// GetAccountResponse503Headers the declared response headers of an HTTP 503 response for GetAccount
+type GetAccountResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type GetAccountResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5014,6 +5121,8 @@ type GetAccountResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetAccountResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5024,6 +5133,8 @@ type GetAccountResponse struct {
 	Headers403 *GetAccountResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetAccountResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAccountResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5049,6 +5160,11 @@ func (r GetAccountResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetAccountResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetAccountResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5109,6 +5225,14 @@ type ListCancellationPoliciesResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListCancellationPoliciesResponse503Headers the declared response headers of an HTTP 503 response for ListCancellationPolicies
+type ListCancellationPoliciesResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListCancellationPoliciesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5122,6 +5246,8 @@ type ListCancellationPoliciesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListCancellationPoliciesResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5130,6 +5256,8 @@ type ListCancellationPoliciesResponse struct {
 	Headers401 *ListCancellationPoliciesResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListCancellationPoliciesResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCancellationPoliciesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5152,6 +5280,11 @@ func (r ListCancellationPoliciesResponse) GetApplicationproblemJSON401() *Unauth
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListCancellationPoliciesResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCancellationPoliciesResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5212,6 +5345,14 @@ type GetCancellationPolicyResponse404Headers struct {
 	XRequestID          string
 }
 
+// GetCancellationPolicyResponse503Headers the declared response headers of an HTTP 503 response for GetCancellationPolicy
+type GetCancellationPolicyResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type GetCancellationPolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5223,6 +5364,8 @@ type GetCancellationPolicyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFoundProblem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetCancellationPolicyResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5231,6 +5374,8 @@ type GetCancellationPolicyResponse struct {
 	Headers403 *GetCancellationPolicyResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetCancellationPolicyResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetCancellationPolicyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5251,6 +5396,11 @@ func (r GetCancellationPolicyResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetCancellationPolicyResponse) GetApplicationproblemJSON404() *NotFoundProblem {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetCancellationPolicyResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5339,6 +5489,14 @@ type PutCancellationPolicyResponse422Headers struct {
 	XRequestID          string
 }
 
+// PutCancellationPolicyResponse503Headers the declared response headers of an HTTP 503 response for PutCancellationPolicy
+type PutCancellationPolicyResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type PutCancellationPolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5358,6 +5516,8 @@ type PutCancellationPolicyResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *PutCancellationPolicyResponse200Headers
 	// Headers201 the parsed response headers for an HTTP 201 response
@@ -5374,6 +5534,8 @@ type PutCancellationPolicyResponse struct {
 	Headers415 *PutCancellationPolicyResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *PutCancellationPolicyResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutCancellationPolicyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5414,6 +5576,11 @@ func (r PutCancellationPolicyResponse) GetApplicationproblemJSON415() *Unsupport
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r PutCancellationPolicyResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutCancellationPolicyResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5474,6 +5641,14 @@ type ListCreditNotesResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListCreditNotesResponse503Headers the declared response headers of an HTTP 503 response for ListCreditNotes
+type ListCreditNotesResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListCreditNotesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5487,6 +5662,8 @@ type ListCreditNotesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListCreditNotesResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5495,6 +5672,8 @@ type ListCreditNotesResponse struct {
 	Headers401 *ListCreditNotesResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListCreditNotesResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCreditNotesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5517,6 +5696,11 @@ func (r ListCreditNotesResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListCreditNotesResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCreditNotesResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5606,6 +5790,14 @@ type IssueCreditNoteResponse422Headers struct {
 	XRequestID          string
 }
 
+// IssueCreditNoteResponse503Headers the declared response headers of an HTTP 503 response for IssueCreditNote
+type IssueCreditNoteResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type IssueCreditNoteResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5625,6 +5817,8 @@ type IssueCreditNoteResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *IssueCreditNoteResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5641,6 +5835,8 @@ type IssueCreditNoteResponse struct {
 	Headers415 *IssueCreditNoteResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *IssueCreditNoteResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *IssueCreditNoteResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5681,6 +5877,11 @@ func (r IssueCreditNoteResponse) GetApplicationproblemJSON415() *UnsupportedMedi
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r IssueCreditNoteResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r IssueCreditNoteResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5741,6 +5942,14 @@ type ListInvoicesResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListInvoicesResponse503Headers the declared response headers of an HTTP 503 response for ListInvoices
+type ListInvoicesResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListInvoicesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5754,6 +5963,8 @@ type ListInvoicesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListInvoicesResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5762,6 +5973,8 @@ type ListInvoicesResponse struct {
 	Headers401 *ListInvoicesResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListInvoicesResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListInvoicesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5784,6 +5997,11 @@ func (r ListInvoicesResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListInvoicesResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListInvoicesResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5851,6 +6069,14 @@ type GetInvoiceResponse404Headers struct {
 	XRequestID          string
 }
 
+// GetInvoiceResponse503Headers the declared response headers of an HTTP 503 response for GetInvoice
+type GetInvoiceResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type GetInvoiceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5864,6 +6090,8 @@ type GetInvoiceResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetInvoiceResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5874,6 +6102,8 @@ type GetInvoiceResponse struct {
 	Headers403 *GetInvoiceResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetInvoiceResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetInvoiceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5899,6 +6129,11 @@ func (r GetInvoiceResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetInvoiceResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetInvoiceResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5995,6 +6230,14 @@ type VoidInvoiceResponse422Headers struct {
 	XRequestID          string
 }
 
+// VoidInvoiceResponse503Headers the declared response headers of an HTTP 503 response for VoidInvoice
+type VoidInvoiceResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type VoidInvoiceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6016,6 +6259,8 @@ type VoidInvoiceResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *VoidInvoiceResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6034,6 +6279,8 @@ type VoidInvoiceResponse struct {
 	Headers415 *VoidInvoiceResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *VoidInvoiceResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VoidInvoiceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6079,6 +6326,11 @@ func (r VoidInvoiceResponse) GetApplicationproblemJSON415() *UnsupportedMediaTyp
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r VoidInvoiceResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6132,6 +6384,14 @@ type CheckLedgerResponse403Headers struct {
 	XRequestID          string
 }
 
+// CheckLedgerResponse503Headers the declared response headers of an HTTP 503 response for CheckLedger
+type CheckLedgerResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type CheckLedgerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6141,12 +6401,16 @@ type CheckLedgerResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *CheckLedgerResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CheckLedgerResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CheckLedgerResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CheckLedgerResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6162,6 +6426,11 @@ func (r CheckLedgerResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CheckLedgerResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CheckLedgerResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6251,6 +6520,14 @@ type RecordPaymentResponse422Headers struct {
 	XRequestID          string
 }
 
+// RecordPaymentResponse503Headers the declared response headers of an HTTP 503 response for RecordPayment
+type RecordPaymentResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type RecordPaymentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6270,6 +6547,8 @@ type RecordPaymentResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RecordPaymentResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6286,6 +6565,8 @@ type RecordPaymentResponse struct {
 	Headers415 *RecordPaymentResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *RecordPaymentResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecordPaymentResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6326,6 +6607,11 @@ func (r RecordPaymentResponse) GetApplicationproblemJSON415() *UnsupportedMediaT
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RecordPaymentResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RecordPaymentResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6386,6 +6672,14 @@ type ListPriceListsResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListPriceListsResponse503Headers the declared response headers of an HTTP 503 response for ListPriceLists
+type ListPriceListsResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListPriceListsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6399,6 +6693,8 @@ type ListPriceListsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListPriceListsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6407,6 +6703,8 @@ type ListPriceListsResponse struct {
 	Headers401 *ListPriceListsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListPriceListsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPriceListsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6429,6 +6727,11 @@ func (r ListPriceListsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListPriceListsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListPriceListsResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6518,6 +6821,14 @@ type AddPriceListResponse422Headers struct {
 	XRequestID          string
 }
 
+// AddPriceListResponse503Headers the declared response headers of an HTTP 503 response for AddPriceList
+type AddPriceListResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type AddPriceListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6537,6 +6848,8 @@ type AddPriceListResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *AddPriceListResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6553,6 +6866,8 @@ type AddPriceListResponse struct {
 	Headers415 *AddPriceListResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *AddPriceListResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddPriceListResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6593,6 +6908,11 @@ func (r AddPriceListResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r AddPriceListResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AddPriceListResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6660,6 +6980,14 @@ type GetPriceListResponse404Headers struct {
 	XRequestID          string
 }
 
+// GetPriceListResponse503Headers the declared response headers of an HTTP 503 response for GetPriceList
+type GetPriceListResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type GetPriceListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6673,6 +7001,8 @@ type GetPriceListResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFoundProblem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetPriceListResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6683,6 +7013,8 @@ type GetPriceListResponse struct {
 	Headers403 *GetPriceListResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetPriceListResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetPriceListResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6708,6 +7040,11 @@ func (r GetPriceListResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetPriceListResponse) GetApplicationproblemJSON404() *NotFoundProblem {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPriceListResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6803,6 +7140,14 @@ type ClosePriceListResponse422Headers struct {
 	XRequestID          string
 }
 
+// ClosePriceListResponse503Headers the declared response headers of an HTTP 503 response for ClosePriceList
+type ClosePriceListResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ClosePriceListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6824,6 +7169,8 @@ type ClosePriceListResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ClosePriceListResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -6842,6 +7189,8 @@ type ClosePriceListResponse struct {
 	Headers415 *ClosePriceListResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *ClosePriceListResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ClosePriceListResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6887,6 +7236,11 @@ func (r ClosePriceListResponse) GetApplicationproblemJSON415() *UnsupportedMedia
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ClosePriceListResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ClosePriceListResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6976,6 +7330,14 @@ type RequestRefundResponse422Headers struct {
 	XRequestID          string
 }
 
+// RequestRefundResponse503Headers the declared response headers of an HTTP 503 response for RequestRefund
+type RequestRefundResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type RequestRefundResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6995,6 +7357,8 @@ type RequestRefundResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RequestRefundResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -7011,6 +7375,8 @@ type RequestRefundResponse struct {
 	Headers415 *RequestRefundResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *RequestRefundResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RequestRefundResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7051,6 +7417,11 @@ func (r RequestRefundResponse) GetApplicationproblemJSON415() *UnsupportedMediaT
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RequestRefundResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RequestRefundResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7125,6 +7496,14 @@ type ApproveRefundResponse409Headers struct {
 	XRequestID          string
 }
 
+// ApproveRefundResponse503Headers the declared response headers of an HTTP 503 response for ApproveRefund
+type ApproveRefundResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ApproveRefundResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7140,6 +7519,8 @@ type ApproveRefundResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ApproveRefundResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -7152,6 +7533,8 @@ type ApproveRefundResponse struct {
 	Headers404 *ApproveRefundResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *ApproveRefundResponse409Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApproveRefundResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7182,6 +7565,11 @@ func (r ApproveRefundResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r ApproveRefundResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ApproveRefundResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7404,7 +7792,9 @@ func (c *ClientWithResponses) ListCreditNotesWithResponse(ctx context.Context, p
 // Billing issues credit notes on its own too: when a course is
 // cancelled (reason `course_cancelled`, under the program's
 // cancellation policy) and when a cell product fails
-// (`product_failed:<DIN>`).
+// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+// or refund from the desk that uses one is a 422 (it would keep the
+// settlement from being made).
 //
 // Roles: `billing`, `admin`.
 //
@@ -7438,7 +7828,9 @@ func (c *ClientWithResponses) IssueCreditNoteWithBodyWithResponse(ctx context.Co
 // Billing issues credit notes on its own too: when a course is
 // cancelled (reason `course_cancelled`, under the program's
 // cancellation policy) and when a cell product fails
-// (`product_failed:<DIN>`).
+// (`product_failed:<DIN>`). Those reasons are billing's own: a note
+// or refund from the desk that uses one is a 422 (it would keep the
+// settlement from being made).
 //
 // Roles: `billing`, `admin`.
 //
@@ -7758,8 +8150,11 @@ func (c *ClientWithResponses) ClosePriceListWithResponse(ctx context.Context, pr
 //
 // Gives back money paid on an invoice: never above what was paid and
 // not yet refunded (409), never twice for the same reason on an
-// invoice (409), decided under the invoice's lock so two refunds
-// racing for the last of it cannot both pass. Up to the approval
+// invoice (409), never above what the course holds not yet earned
+// (409: money kept under the cancellation policy, or recognised as
+// the course was given, is given back with a credit note), decided
+// under the invoice's lock so two refunds racing for the last of it
+// cannot both pass. Up to the approval
 // limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 // (`RefundIssued`); above it, it waits as `pending_approval` for an
 // admin, moving no money.
@@ -7781,8 +8176,11 @@ func (c *ClientWithResponses) RequestRefundWithBodyWithResponse(ctx context.Cont
 //
 // Gives back money paid on an invoice: never above what was paid and
 // not yet refunded (409), never twice for the same reason on an
-// invoice (409), decided under the invoice's lock so two refunds
-// racing for the last of it cannot both pass. Up to the approval
+// invoice (409), never above what the course holds not yet earned
+// (409: money kept under the cancellation policy, or recognised as
+// the course was given, is given back with a credit note), decided
+// under the invoice's lock so two refunds racing for the last of it
+// cannot both pass. Up to the approval
 // limit (`BILLING_REFUND_APPROVAL_ABOVE`) it is issued at once
 // (`RefundIssued`); above it, it waits as `pending_approval` for an
 // admin, moving no money.
@@ -8071,6 +8469,13 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -8201,6 +8606,37 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetAccountResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8249,6 +8685,13 @@ func ParseListCancellationPoliciesResponse(rsp *http.Response) (*ListCancellatio
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8356,6 +8799,37 @@ func ParseListCancellationPoliciesResponse(rsp *http.Response) (*ListCancellatio
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListCancellationPoliciesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8402,6 +8876,13 @@ func ParseGetCancellationPolicyResponse(rsp *http.Response) (*GetCancellationPol
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8509,6 +8990,37 @@ func ParseGetCancellationPolicyResponse(rsp *http.Response) (*GetCancellationPol
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetCancellationPolicyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8583,6 +9095,13 @@ func ParsePutCancellationPolicyResponse(rsp *http.Response) (*PutCancellationPol
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8786,6 +9305,37 @@ func ParsePutCancellationPolicyResponse(rsp *http.Response) (*PutCancellationPol
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutCancellationPolicyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8834,6 +9384,13 @@ func ParseListCreditNotesResponse(rsp *http.Response) (*ListCreditNotesResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8941,6 +9498,37 @@ func ParseListCreditNotesResponse(rsp *http.Response) (*ListCreditNotesResponse,
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListCreditNotesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9015,6 +9603,13 @@ func ParseIssueCreditNoteResponse(rsp *http.Response) (*IssueCreditNoteResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -9225,6 +9820,37 @@ func ParseIssueCreditNoteResponse(rsp *http.Response) (*IssueCreditNoteResponse,
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers IssueCreditNoteResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9273,6 +9899,13 @@ func ParseListInvoicesResponse(rsp *http.Response) (*ListInvoicesResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -9380,6 +10013,37 @@ func ParseListInvoicesResponse(rsp *http.Response) (*ListInvoicesResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListInvoicesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9433,6 +10097,13 @@ func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -9564,6 +10235,37 @@ func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetInvoiceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9645,6 +10347,13 @@ func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -9879,6 +10588,37 @@ func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers VoidInvoiceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9918,6 +10658,13 @@ func ParseCheckLedgerResponse(rsp *http.Response) (*CheckLedgerResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10001,6 +10748,37 @@ func ParseCheckLedgerResponse(rsp *http.Response) (*CheckLedgerResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers CheckLedgerResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10075,6 +10853,13 @@ func ParseRecordPaymentResponse(rsp *http.Response) (*RecordPaymentResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10285,6 +11070,37 @@ func ParseRecordPaymentResponse(rsp *http.Response) (*RecordPaymentResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RecordPaymentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10333,6 +11149,13 @@ func ParseListPriceListsResponse(rsp *http.Response) (*ListPriceListsResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10440,6 +11263,37 @@ func ParseListPriceListsResponse(rsp *http.Response) (*ListPriceListsResponse, e
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListPriceListsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10514,6 +11368,13 @@ func ParseAddPriceListResponse(rsp *http.Response) (*AddPriceListResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10724,6 +11585,37 @@ func ParseAddPriceListResponse(rsp *http.Response) (*AddPriceListResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddPriceListResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10777,6 +11669,13 @@ func ParseGetPriceListResponse(rsp *http.Response) (*GetPriceListResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10908,6 +11807,37 @@ func ParseGetPriceListResponse(rsp *http.Response) (*GetPriceListResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetPriceListResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10989,6 +11919,13 @@ func ParseClosePriceListResponse(rsp *http.Response) (*ClosePriceListResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11216,6 +12153,37 @@ func ParseClosePriceListResponse(rsp *http.Response) (*ClosePriceListResponse, e
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers ClosePriceListResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11290,6 +12258,13 @@ func ParseRequestRefundResponse(rsp *http.Response) (*RequestRefundResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11500,6 +12475,37 @@ func ParseRequestRefundResponse(rsp *http.Response) (*RequestRefundResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RequestRefundResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11560,6 +12566,13 @@ func ParseApproveRefundResponse(rsp *http.Response) (*ApproveRefundResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11715,6 +12728,37 @@ func ParseApproveRefundResponse(rsp *http.Response) (*ApproveRefundResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApproveRefundResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

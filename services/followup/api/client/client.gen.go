@@ -456,6 +456,51 @@ func (e NotFoundProblemType) Valid() bool {
 	}
 }
 
+// Defines values for OutageProblemStatus.
+const (
+	OutageProblemStatusN503 OutageProblemStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the OutageProblemStatus enum.
+func (e OutageProblemStatus) Valid() bool {
+	switch e {
+	case OutageProblemStatusN503:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutageProblemTitle.
+const (
+	OutageProblemTitleServiceUnavailable OutageProblemTitle = "Service unavailable"
+)
+
+// Valid indicates whether the value is a known member of the OutageProblemTitle enum.
+func (e OutageProblemTitle) Valid() bool {
+	switch e {
+	case OutageProblemTitleServiceUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutageProblemType.
+const (
+	OutageProblemTypeHttpsclinicopsDevproblemsunavailable OutageProblemType = "https://clinicops.dev/problems/unavailable"
+)
+
+// Valid indicates whether the value is a known member of the OutageProblemType enum.
+func (e OutageProblemType) Valid() bool {
+	switch e {
+	case OutageProblemTypeHttpsclinicopsDevproblemsunavailable:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OutcomeBand.
 const (
 	OutcomeBandHigh        OutcomeBand = "high"
@@ -707,13 +752,13 @@ func (e UnauthorizedProblemType) Valid() bool {
 
 // Defines values for UnavailableProblemStatus.
 const (
-	N503 UnavailableProblemStatus = 503
+	UnavailableProblemStatusN503 UnavailableProblemStatus = 503
 )
 
 // Valid indicates whether the value is a known member of the UnavailableProblemStatus enum.
 func (e UnavailableProblemStatus) Valid() bool {
 	switch e {
-	case N503:
+	case UnavailableProblemStatusN503:
 		return true
 	default:
 		return false
@@ -722,13 +767,13 @@ func (e UnavailableProblemStatus) Valid() bool {
 
 // Defines values for UnavailableProblemTitle.
 const (
-	ServiceUnavailable UnavailableProblemTitle = "Service unavailable"
+	UnavailableProblemTitleServiceUnavailable UnavailableProblemTitle = "Service unavailable"
 )
 
 // Valid indicates whether the value is a known member of the UnavailableProblemTitle enum.
 func (e UnavailableProblemTitle) Valid() bool {
 	switch e {
-	case ServiceUnavailable:
+	case UnavailableProblemTitleServiceUnavailable:
 		return true
 	default:
 		return false
@@ -737,13 +782,13 @@ func (e UnavailableProblemTitle) Valid() bool {
 
 // Defines values for UnavailableProblemType.
 const (
-	HttpsclinicopsDevproblemsunavailable UnavailableProblemType = "https://clinicops.dev/problems/unavailable"
+	UnavailableProblemTypeHttpsclinicopsDevproblemsunavailable UnavailableProblemType = "https://clinicops.dev/problems/unavailable"
 )
 
 // Valid indicates whether the value is a known member of the UnavailableProblemType enum.
 func (e UnavailableProblemType) Valid() bool {
 	switch e {
-	case HttpsclinicopsDevproblemsunavailable:
+	case UnavailableProblemTypeHttpsclinicopsDevproblemsunavailable:
 		return true
 	default:
 		return false
@@ -1180,6 +1225,27 @@ type NotFoundProblemTitle string
 // NotFoundProblemType defines model for NotFoundProblem.Type.
 type NotFoundProblemType string
 
+// OutageProblem defines model for OutageProblem.
+type OutageProblem struct {
+	Detail *string       `json:"detail,omitempty"`
+	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Instance The request id (X-Request-ID); quote it when reporting.
+	Instance string              `json:"instance"`
+	Status   OutageProblemStatus `json:"status"`
+	Title    OutageProblemTitle  `json:"title"`
+	Type     OutageProblemType   `json:"type"`
+}
+
+// OutageProblemStatus defines model for OutageProblem.Status.
+type OutageProblemStatus int
+
+// OutageProblemTitle defines model for OutageProblem.Title.
+type OutageProblemTitle string
+
+// OutageProblemType defines model for OutageProblem.Type.
+type OutageProblemType string
+
 // Outcome defines model for Outcome.
 type Outcome struct {
 	Band       nullable.Nullable[OutcomeBand] `json:"band"`
@@ -1437,6 +1503,9 @@ type BadRequest = BadRequestProblem
 
 // Conflict defines model for Conflict.
 type Conflict = ConflictProblem
+
+// DatabaseUnavailable defines model for DatabaseUnavailable.
+type DatabaseUnavailable = OutageProblem
 
 // Forbidden defines model for Forbidden.
 type Forbidden = ForbiddenProblem
@@ -4021,6 +4090,14 @@ type ListAdverseEventsResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListAdverseEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAdverseEvents
+type ListAdverseEventsResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListAdverseEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4032,6 +4109,8 @@ type ListAdverseEventsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListAdverseEventsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4040,6 +4119,8 @@ type ListAdverseEventsResponse struct {
 	Headers401 *ListAdverseEventsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListAdverseEventsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAdverseEventsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4060,6 +4141,11 @@ func (r ListAdverseEventsResponse) GetApplicationproblemJSON401() *Unauthorized 
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListAdverseEventsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAdverseEventsResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4142,6 +4228,14 @@ type RecordAdverseEventResponse422Headers struct {
 	XRequestID          string
 }
 
+// RecordAdverseEventResponse503Headers the declared response headers of an HTTP 503 response for RecordAdverseEvent
+type RecordAdverseEventResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type RecordAdverseEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4159,6 +4253,8 @@ type RecordAdverseEventResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RecordAdverseEventResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4173,6 +4269,8 @@ type RecordAdverseEventResponse struct {
 	Headers415 *RecordAdverseEventResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *RecordAdverseEventResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecordAdverseEventResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4208,6 +4306,11 @@ func (r RecordAdverseEventResponse) GetApplicationproblemJSON415() *UnsupportedM
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RecordAdverseEventResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RecordAdverseEventResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4260,6 +4363,14 @@ type GetLinkedCheckInResponse410Headers struct {
 	XRequestID          string
 }
 
+// GetLinkedCheckInResponse503Headers the declared response headers of an HTTP 503 response for GetLinkedCheckIn
+type GetLinkedCheckInResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type GetLinkedCheckInResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4269,12 +4380,16 @@ type GetLinkedCheckInResponse struct {
 	ApplicationproblemJSON404 *LinkNotFound
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *LinkExpired
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetLinkedCheckInResponse200Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetLinkedCheckInResponse404Headers
 	// Headers410 the parsed response headers for an HTTP 410 response
 	Headers410 *GetLinkedCheckInResponse410Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetLinkedCheckInResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4290,6 +4405,11 @@ func (r GetLinkedCheckInResponse) GetApplicationproblemJSON404() *LinkNotFound {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r GetLinkedCheckInResponse) GetApplicationproblemJSON410() *LinkExpired {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetLinkedCheckInResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4377,6 +4497,14 @@ type AnswerLinkedCheckInResponse422Headers struct {
 	XRequestID          string
 }
 
+// AnswerLinkedCheckInResponse503Headers the declared response headers of an HTTP 503 response for AnswerLinkedCheckIn
+type AnswerLinkedCheckInResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type AnswerLinkedCheckInResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4396,6 +4524,8 @@ type AnswerLinkedCheckInResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *AnswerLinkedCheckInResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4412,6 +4542,8 @@ type AnswerLinkedCheckInResponse struct {
 	Headers415 *AnswerLinkedCheckInResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *AnswerLinkedCheckInResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AnswerLinkedCheckInResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4452,6 +4584,11 @@ func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON415() *Unsupported
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AnswerLinkedCheckInResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4512,6 +4649,14 @@ type ListCheckInsResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListCheckInsResponse503Headers the declared response headers of an HTTP 503 response for ListCheckIns
+type ListCheckInsResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListCheckInsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4523,6 +4668,8 @@ type ListCheckInsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListCheckInsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4531,6 +4678,8 @@ type ListCheckInsResponse struct {
 	Headers401 *ListCheckInsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListCheckInsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCheckInsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4551,6 +4700,11 @@ func (r ListCheckInsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListCheckInsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCheckInsResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4647,6 +4801,14 @@ type RecordCheckInResponse422Headers struct {
 	XRequestID          string
 }
 
+// RecordCheckInResponse503Headers the declared response headers of an HTTP 503 response for RecordCheckIn
+type RecordCheckInResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type RecordCheckInResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4668,6 +4830,8 @@ type RecordCheckInResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RecordCheckInResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4686,6 +4850,8 @@ type RecordCheckInResponse struct {
 	Headers415 *RecordCheckInResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *RecordCheckInResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecordCheckInResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4731,6 +4897,11 @@ func (r RecordCheckInResponse) GetApplicationproblemJSON415() *UnsupportedMediaT
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RecordCheckInResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RecordCheckInResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4791,6 +4962,14 @@ type ListEscalationsResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListEscalationsResponse503Headers the declared response headers of an HTTP 503 response for ListEscalations
+type ListEscalationsResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListEscalationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4802,6 +4981,8 @@ type ListEscalationsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListEscalationsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4810,6 +4991,8 @@ type ListEscalationsResponse struct {
 	Headers401 *ListEscalationsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListEscalationsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEscalationsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4830,6 +5013,11 @@ func (r ListEscalationsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListEscalationsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListEscalationsResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4890,6 +5078,14 @@ type ListOutcomesResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListOutcomesResponse503Headers the declared response headers of an HTTP 503 response for ListOutcomes
+type ListOutcomesResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListOutcomesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4901,6 +5097,8 @@ type ListOutcomesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListOutcomesResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4909,6 +5107,8 @@ type ListOutcomesResponse struct {
 	Headers401 *ListOutcomesResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListOutcomesResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOutcomesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4929,6 +5129,11 @@ func (r ListOutcomesResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListOutcomesResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListOutcomesResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5011,6 +5216,14 @@ type RecordOutcomeResponse422Headers struct {
 	XRequestID          string
 }
 
+// RecordOutcomeResponse503Headers the declared response headers of an HTTP 503 response for RecordOutcome
+type RecordOutcomeResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type RecordOutcomeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5028,6 +5241,8 @@ type RecordOutcomeResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RecordOutcomeResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5042,6 +5257,8 @@ type RecordOutcomeResponse struct {
 	Headers415 *RecordOutcomeResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *RecordOutcomeResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecordOutcomeResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5077,6 +5294,11 @@ func (r RecordOutcomeResponse) GetApplicationproblemJSON415() *UnsupportedMediaT
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RecordOutcomeResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RecordOutcomeResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5144,6 +5366,14 @@ type GetContactResponse404Headers struct {
 	XRequestID          string
 }
 
+// GetContactResponse503Headers the declared response headers of an HTTP 503 response for GetContact
+type GetContactResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type GetContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5157,6 +5387,8 @@ type GetContactResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetContactResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5167,6 +5399,8 @@ type GetContactResponse struct {
 	Headers403 *GetContactResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetContactResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetContactResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5192,6 +5426,11 @@ func (r GetContactResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetContactResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5252,6 +5491,14 @@ type ListRecipientsResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListRecipientsResponse503Headers the declared response headers of an HTTP 503 response for ListRecipients
+type ListRecipientsResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListRecipientsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5263,6 +5510,8 @@ type ListRecipientsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListRecipientsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5271,6 +5520,8 @@ type ListRecipientsResponse struct {
 	Headers401 *ListRecipientsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListRecipientsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRecipientsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5291,6 +5542,11 @@ func (r ListRecipientsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListRecipientsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRecipientsResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5351,6 +5607,14 @@ type ListRemindersResponse403Headers struct {
 	XRequestID          string
 }
 
+// ListRemindersResponse503Headers the declared response headers of an HTTP 503 response for ListReminders
+type ListRemindersResponse503Headers struct {
+	RetryAfter          *string
+	XContentTypeOptions *string
+	XCorrelationID      string
+	XRequestID          string
+}
+
 type ListRemindersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5364,6 +5628,8 @@ type ListRemindersResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *DatabaseUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListRemindersResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -5372,6 +5638,8 @@ type ListRemindersResponse struct {
 	Headers401 *ListRemindersResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListRemindersResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRemindersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5394,6 +5662,11 @@ func (r ListRemindersResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListRemindersResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRemindersResponse) GetApplicationproblemJSON503() *DatabaseUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6060,6 +6333,13 @@ func ParseListAdverseEventsResponse(rsp *http.Response) (*ListAdverseEventsRespo
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -6166,6 +6446,37 @@ func ParseListAdverseEventsResponse(rsp *http.Response) (*ListAdverseEventsRespo
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAdverseEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6233,6 +6544,13 @@ func ParseRecordAdverseEventResponse(rsp *http.Response) (*RecordAdverseEventRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -6419,6 +6737,37 @@ func ParseRecordAdverseEventResponse(rsp *http.Response) (*RecordAdverseEventRes
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RecordAdverseEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6458,6 +6807,13 @@ func ParseGetLinkedCheckInResponse(rsp *http.Response) (*GetLinkedCheckInRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -6534,6 +6890,37 @@ func ParseGetLinkedCheckInResponse(rsp *http.Response) (*GetLinkedCheckInRespons
 			headers.XRequestID = value
 		}
 		response.Headers410 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetLinkedCheckInResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6608,6 +6995,13 @@ func ParseAnswerLinkedCheckInResponse(rsp *http.Response) (*AnswerLinkedCheckInR
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -6804,6 +7198,37 @@ func ParseAnswerLinkedCheckInResponse(rsp *http.Response) (*AnswerLinkedCheckInR
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers AnswerLinkedCheckInResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6850,6 +7275,13 @@ func ParseListCheckInsResponse(rsp *http.Response) (*ListCheckInsResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -6957,6 +7389,37 @@ func ParseListCheckInsResponse(rsp *http.Response) (*ListCheckInsResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListCheckInsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7038,6 +7501,13 @@ func ParseRecordCheckInResponse(rsp *http.Response) (*RecordCheckInResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -7272,6 +7742,37 @@ func ParseRecordCheckInResponse(rsp *http.Response) (*RecordCheckInResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RecordCheckInResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7318,6 +7819,13 @@ func ParseListEscalationsResponse(rsp *http.Response) (*ListEscalationsResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -7425,6 +7933,37 @@ func ParseListEscalationsResponse(rsp *http.Response) (*ListEscalationsResponse,
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListEscalationsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7471,6 +8010,13 @@ func ParseListOutcomesResponse(rsp *http.Response) (*ListOutcomesResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -7578,6 +8124,37 @@ func ParseListOutcomesResponse(rsp *http.Response) (*ListOutcomesResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOutcomesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7645,6 +8222,13 @@ func ParseRecordOutcomeResponse(rsp *http.Response) (*RecordOutcomeResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -7831,6 +8415,37 @@ func ParseRecordOutcomeResponse(rsp *http.Response) (*RecordOutcomeResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RecordOutcomeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7884,6 +8499,13 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8015,6 +8637,37 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8061,6 +8714,13 @@ func ParseListRecipientsResponse(rsp *http.Response) (*ListRecipientsResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8168,6 +8828,37 @@ func ParseListRecipientsResponse(rsp *http.Response) (*ListRecipientsResponse, e
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRecipientsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8216,6 +8907,13 @@ func ParseListRemindersResponse(rsp *http.Response) (*ListRemindersResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest DatabaseUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -8323,6 +9021,37 @@ func ParseListRemindersResponse(rsp *http.Response) (*ListRemindersResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRemindersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Content-Type-Options", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XContentTypeOptions = &value
+		}
+		if values := rsp.Header.Values("X-Correlation-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Correlation-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XCorrelationID = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
