@@ -100,7 +100,8 @@ func (w *walker) enrol(ctx context.Context, given string) error {
 	if err := w.do(ctx, "intake", "front desk registers, records consents, screens and requests a course",
 		func(ctx context.Context) error {
 			var err error
-			if *p, err = w.d.Register(ctx, NewPatient{FamilyName: "演示", GivenName: given, BirthDate: "1968-09-14", Sex: "female"}); err != nil {
+			if *p, err = w.d.Register(ctx, NewPatient{FamilyName: "演示", GivenName: given, BirthDate: "1968-09-14", Sex: "female",
+				Phone: "+8613800138000", PreferredLanguage: "zh-CN"}); err != nil {
 				return err
 			}
 			if err := w.d.ConsentToSMS(ctx, p.ID); err != nil {
@@ -146,6 +147,11 @@ func (w *walker) cycle(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
+	return w.releaseAndInfuse(ctx, n, din)
+}
+
+// releaseAndInfuse releases the cultured product and infuses it.
+func (w *walker) releaseAndInfuse(ctx context.Context, n int, din string) error {
 	if err := w.do(ctx, "scheduling", fmt.Sprintf("the culture ends; lab releases %s after QC", din), func(ctx context.Context) error {
 		_, err := w.d.Release(ctx, w.out.Patient.CourseID, n, din, GoodQC)
 		return err
@@ -155,6 +161,7 @@ func (w *walker) cycle(ctx context.Context, n int) error {
 	var infusion Appointment
 	if err := w.do(ctx, "scheduling", fmt.Sprintf("nurse scans bag %s against the patient and infuses (cycle %d)", din, n),
 		func(ctx context.Context) error {
+			var err error
 			infusion, err = w.d.Infuse(ctx, w.out.Patient, n, din)
 			return err
 		}); err != nil {
@@ -193,7 +200,20 @@ func (w *walker) drawAndCulture(ctx context.Context, n int) (string, error) {
 func (w *walker) happy(ctx context.Context) error {
 	p := w.out.Patient
 	for n := 1; n <= len(w.course.Cycles); n++ {
-		if err := w.cycle(ctx, n); err != nil {
+		if n == 1 {
+			// The first infusion's reminder goes out while the culture
+			// grows.
+			din, err := w.drawAndCulture(ctx, n)
+			if err != nil {
+				return err
+			}
+			if err := w.reminderBefore(ctx, n, "infusion"); err != nil {
+				return err
+			}
+			if err := w.releaseAndInfuse(ctx, n, din); err != nil {
+				return err
+			}
+		} else if err := w.cycle(ctx, n); err != nil {
 			return err
 		}
 		if n == 1 {
@@ -224,6 +244,60 @@ func (w *walker) happy(ctx context.Context) error {
 		return n == 3
 	})
 	return err
+}
+
+// reminderBefore moves the clock to the first reminder still to come of
+// the cycle's visit of that kind (48 or 24 hours before it, 2 hours before
+// an infusion, the preparation instructions before a draw) and waits for
+// follow-up to send it through the channel the patient consented to (SMS,
+// delivered to the log channel under make run). Any other outcome at its
+// time (skipped, failed) stops the journey.
+func (w *walker) reminderBefore(ctx context.Context, cycle int, kind string) error {
+	c, err := w.d.Course(ctx, w.out.Patient.CourseID)
+	if err != nil {
+		return err
+	}
+	visit, ok := c.Appointment(cycle, kind)
+	if !ok {
+		return fmt.Errorf("scheduling booked no %s in cycle %d", kind, cycle)
+	}
+	rs, err := w.d.Reminders(ctx, w.out.Patient.ID)
+	if err != nil {
+		return err
+	}
+	rs = slices.DeleteFunc(rs, func(r Reminder) bool {
+		return r.AppointmentID == nil || *r.AppointmentID != visit.ID || r.Status != "scheduled"
+	})
+	if len(rs) == 0 {
+		return fmt.Errorf("follow-up has no reminder to come for the %s of cycle %d", kind, cycle)
+	}
+	first := slices.MinFunc(rs, func(a, b Reminder) int { return a.DueAt.Compare(b.DueAt) })
+	what := fmt.Sprintf("the %s's %d-hour reminder", kind, int(visit.Start.Sub(first.DueAt).Round(time.Hour).Hours()))
+	if first.Kind == "draw_preparation" {
+		what = "the draw's preparation instructions"
+	}
+	if err := w.do(ctx, "followup", "the clock reaches "+what, func(ctx context.Context) error {
+		return w.d.AdvanceTo(ctx, first.DueAt.Add(time.Minute))
+	}); err != nil {
+		return err
+	}
+	rs, err = w.d.WaitReminders(ctx, "follow-up sends it by SMS (to the log channel under make run)", w.out.Patient.ID,
+		func(rs []Reminder) bool {
+			i := slices.IndexFunc(rs, func(r Reminder) bool { return r.ID == first.ID })
+			return i >= 0 && rs[i].Status != "scheduled"
+		})
+	if err != nil {
+		return err
+	}
+	sent := rs[slices.IndexFunc(rs, func(r Reminder) bool { return r.ID == first.ID })]
+	if sent.Status != "sent" {
+		reason := ""
+		if sent.Reason != nil {
+			reason = " (" + *sent.Reason + ")"
+		}
+		return fmt.Errorf("follow-up: %s is %s%s, not sent", what, sent.Status, reason)
+	}
+	return nil
 }
 
 func (w *walker) holdAndResume(ctx context.Context) error {
