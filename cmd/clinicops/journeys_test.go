@@ -44,6 +44,20 @@ func TestJourneys(t *testing.T) {
 	}
 }
 
+// TestDemoAgainOnTheSameSystem: `clinicops demo` walked twice against one
+// running system, as a person trying it would, passes both times (the
+// second patient has the same name and birth date: found when a fixed demo
+// phone number made intake refuse the second walk as a duplicate).
+func TestDemoAgainOnTheSameSystem(t *testing.T) {
+	t.Parallel()
+	d, monitor := startMonitoredJourney(t)
+	for i := range 2 {
+		var out bytes.Buffer
+		err := demo(context.Background(), d, "cancelled", monitor, &out)
+		require.NoError(t, err, "walk %d:\n%s", i+1, out.String())
+	}
+}
+
 // The happy path under a crash: the whole system (`clinicops dev` and its
 // PostgreSQL) is killed with SIGKILL just after the first infusion, while
 // its events are on their way to billing and follow-up, and started again

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -95,13 +96,18 @@ func (w *walker) do(ctx context.Context, service, what string, fn func(context.C
 	return nil
 }
 
+// demoPhone is a mobile number of its own for each walk: intake refuses a
+// second patient with the same name, birth date and phone, and the demo may
+// walk the same name again on the same system.
+func demoPhone() string { return fmt.Sprintf("+86139%08d", rand.IntN(100_000_000)) }
+
 func (w *walker) enrol(ctx context.Context, given string) error {
 	p := &w.out.Patient
 	if err := w.do(ctx, "intake", "front desk registers, records consents, screens and requests a course",
 		func(ctx context.Context) error {
 			var err error
 			if *p, err = w.d.Register(ctx, NewPatient{FamilyName: "演示", GivenName: given, BirthDate: "1968-09-14", Sex: "female",
-				Phone: "+8613800138000", PreferredLanguage: "zh-CN"}); err != nil {
+				Phone: demoPhone(), PreferredLanguage: "zh-CN"}); err != nil {
 				return err
 			}
 			if err := w.d.ConsentToSMS(ctx, p.ID); err != nil {
