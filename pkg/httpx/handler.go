@@ -44,8 +44,10 @@ func writeError(rw *responseRecorder, r *http.Request, err error) {
 	}
 	if pgdb.Unavailable(err) && ctx.Err() == nil {
 		// The database is down, restarting or offline: an outage the
-		// client may wait out, not a bug. Nothing was changed (a
-		// transaction that could not reach the database did not commit).
+		// client may wait out, not a bug. Almost always nothing was
+		// applied; only a connection lost while COMMIT was on its way
+		// leaves the outcome unknown, which is why a keyed POST is the
+		// safe retry.
 		log.WarnContext(ctx, "database unavailable",
 			slog.String("request_id", RequestIDFrom(ctx)),
 			slog.String("error", err.Error()))

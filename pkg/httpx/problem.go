@@ -300,10 +300,12 @@ func Unavailable(detail string) *Problem {
 
 // DatabaseUnavailable (503) answers a request the service could not serve
 // because its database is down, restarting or offline. Retry-After asks the
-// client to try again in a second or two; nothing was changed.
+// client to try again in a second or two. The request was most likely not
+// applied (unless the connection was lost during its commit): a keyed POST
+// retried under the same Idempotency-Key is answered once either way.
 func DatabaseUnavailable() *Problem {
 	p := newProblem(http.StatusServiceUnavailable, TypeUnavailable, "Service unavailable",
-		"the service's database is not reachable at the moment; nothing was changed, try again shortly", nil)
+		"the service's database is not reachable at the moment; the request was most likely not applied: try again shortly (a POST under the same Idempotency-Key)", nil)
 	p.header = http.Header{"Retry-After": {"2"}}
 	return p
 }

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"errors"
+	"net"
 
 	"github.com/lib/pq"
 	"github.com/nats-io/nats.go"
@@ -17,6 +18,12 @@ import (
 func transient(err error) bool {
 	if pgdb.Unavailable(err) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) {
+		return true
+	}
+	// Any network timeout (a handler's deadline included) is tried again
+	// rather than dead-lettered.
+	var netErr net.Error
+	if errors.As(err, &netErr) {
 		return true
 	}
 	var pqErr *pq.Error

@@ -32,6 +32,13 @@ func TestUnavailableTellsOutagesFromErrors(t *testing.T) {
 		{fmt.Errorf("begin tx: %w", driver.ErrBadConn), true},
 		{fmt.Errorf("begin tx: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), true},
 		{fmt.Errorf("exec: %w", syscall.EPIPE), true},
+		{&pq.Error{Code: "57P05"}, true},  // idle session timeout
+		{&pq.Error{Code: "53100"}, true},  // disk full
+		{&pq.Error{Code: "57014"}, false}, // statement timeout: the same query may time out again
+		{&pq.Error{Code: "08P01"}, false}, // protocol violation: a bug
+		{&pq.Error{Code: "53200"}, false}, // out of memory: may recur for the same input
+		{&pq.Error{Code: "57P04"}, false}, // database dropped
+		{fmt.Errorf("plan: %w", context.DeadlineExceeded), false},
 		{&pq.Error{Code: "55000", Routine: "LockAcquireExtended"}, false},
 		{&pq.Error{Code: "40001"}, false}, // a conflict: retried by the caller, not an outage
 		{&pq.Error{Code: "23505"}, false},

@@ -5102,7 +5102,7 @@ type GetAccountResponse404Headers struct {
 
 // GetAccountResponse503Headers the declared response headers of an HTTP 503 response for GetAccount
 type GetAccountResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5227,7 +5227,7 @@ type ListCancellationPoliciesResponse403Headers struct {
 
 // ListCancellationPoliciesResponse503Headers the declared response headers of an HTTP 503 response for ListCancellationPolicies
 type ListCancellationPoliciesResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5347,7 +5347,7 @@ type GetCancellationPolicyResponse404Headers struct {
 
 // GetCancellationPolicyResponse503Headers the declared response headers of an HTTP 503 response for GetCancellationPolicy
 type GetCancellationPolicyResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5491,7 +5491,7 @@ type PutCancellationPolicyResponse422Headers struct {
 
 // PutCancellationPolicyResponse503Headers the declared response headers of an HTTP 503 response for PutCancellationPolicy
 type PutCancellationPolicyResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5643,7 +5643,7 @@ type ListCreditNotesResponse403Headers struct {
 
 // ListCreditNotesResponse503Headers the declared response headers of an HTTP 503 response for ListCreditNotes
 type ListCreditNotesResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5792,7 +5792,7 @@ type IssueCreditNoteResponse422Headers struct {
 
 // IssueCreditNoteResponse503Headers the declared response headers of an HTTP 503 response for IssueCreditNote
 type IssueCreditNoteResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5944,7 +5944,7 @@ type ListInvoicesResponse403Headers struct {
 
 // ListInvoicesResponse503Headers the declared response headers of an HTTP 503 response for ListInvoices
 type ListInvoicesResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6071,7 +6071,7 @@ type GetInvoiceResponse404Headers struct {
 
 // GetInvoiceResponse503Headers the declared response headers of an HTTP 503 response for GetInvoice
 type GetInvoiceResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6232,7 +6232,7 @@ type VoidInvoiceResponse422Headers struct {
 
 // VoidInvoiceResponse503Headers the declared response headers of an HTTP 503 response for VoidInvoice
 type VoidInvoiceResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6386,7 +6386,7 @@ type CheckLedgerResponse403Headers struct {
 
 // CheckLedgerResponse503Headers the declared response headers of an HTTP 503 response for CheckLedger
 type CheckLedgerResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6522,7 +6522,7 @@ type RecordPaymentResponse422Headers struct {
 
 // RecordPaymentResponse503Headers the declared response headers of an HTTP 503 response for RecordPayment
 type RecordPaymentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6674,7 +6674,7 @@ type ListPriceListsResponse403Headers struct {
 
 // ListPriceListsResponse503Headers the declared response headers of an HTTP 503 response for ListPriceLists
 type ListPriceListsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6823,7 +6823,7 @@ type AddPriceListResponse422Headers struct {
 
 // AddPriceListResponse503Headers the declared response headers of an HTTP 503 response for AddPriceList
 type AddPriceListResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6982,7 +6982,7 @@ type GetPriceListResponse404Headers struct {
 
 // GetPriceListResponse503Headers the declared response headers of an HTTP 503 response for GetPriceList
 type GetPriceListResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7142,7 +7142,7 @@ type ClosePriceListResponse422Headers struct {
 
 // ClosePriceListResponse503Headers the declared response headers of an HTTP 503 response for ClosePriceList
 type ClosePriceListResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7332,7 +7332,7 @@ type RequestRefundResponse422Headers struct {
 
 // RequestRefundResponse503Headers the declared response headers of an HTTP 503 response for RequestRefund
 type RequestRefundResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7498,7 +7498,7 @@ type ApproveRefundResponse409Headers struct {
 
 // ApproveRefundResponse503Headers the declared response headers of an HTTP 503 response for ApproveRefund
 type ApproveRefundResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8610,10 +8610,10 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 		var headers GetAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8803,10 +8803,10 @@ func ParseListCancellationPoliciesResponse(rsp *http.Response) (*ListCancellatio
 		var headers ListCancellationPoliciesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8994,10 +8994,10 @@ func ParseGetCancellationPolicyResponse(rsp *http.Response) (*GetCancellationPol
 		var headers GetCancellationPolicyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9309,10 +9309,10 @@ func ParsePutCancellationPolicyResponse(rsp *http.Response) (*PutCancellationPol
 		var headers PutCancellationPolicyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9502,10 +9502,10 @@ func ParseListCreditNotesResponse(rsp *http.Response) (*ListCreditNotesResponse,
 		var headers ListCreditNotesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9824,10 +9824,10 @@ func ParseIssueCreditNoteResponse(rsp *http.Response) (*IssueCreditNoteResponse,
 		var headers IssueCreditNoteResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10017,10 +10017,10 @@ func ParseListInvoicesResponse(rsp *http.Response) (*ListInvoicesResponse, error
 		var headers ListInvoicesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10239,10 +10239,10 @@ func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
 		var headers GetInvoiceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10592,10 +10592,10 @@ func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) 
 		var headers VoidInvoiceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10752,10 +10752,10 @@ func ParseCheckLedgerResponse(rsp *http.Response) (*CheckLedgerResponse, error) 
 		var headers CheckLedgerResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -11074,10 +11074,10 @@ func ParseRecordPaymentResponse(rsp *http.Response) (*RecordPaymentResponse, err
 		var headers RecordPaymentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -11267,10 +11267,10 @@ func ParseListPriceListsResponse(rsp *http.Response) (*ListPriceListsResponse, e
 		var headers ListPriceListsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -11589,10 +11589,10 @@ func ParseAddPriceListResponse(rsp *http.Response) (*AddPriceListResponse, error
 		var headers AddPriceListResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -11811,10 +11811,10 @@ func ParseGetPriceListResponse(rsp *http.Response) (*GetPriceListResponse, error
 		var headers GetPriceListResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -12157,10 +12157,10 @@ func ParseClosePriceListResponse(rsp *http.Response) (*ClosePriceListResponse, e
 		var headers ClosePriceListResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -12479,10 +12479,10 @@ func ParseRequestRefundResponse(rsp *http.Response) (*RequestRefundResponse, err
 		var headers RequestRefundResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -12732,10 +12732,10 @@ func ParseApproveRefundResponse(rsp *http.Response) (*ApproveRefundResponse, err
 		var headers ApproveRefundResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string

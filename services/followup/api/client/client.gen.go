@@ -4092,7 +4092,7 @@ type ListAdverseEventsResponse403Headers struct {
 
 // ListAdverseEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAdverseEvents
 type ListAdverseEventsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4230,7 +4230,7 @@ type RecordAdverseEventResponse422Headers struct {
 
 // RecordAdverseEventResponse503Headers the declared response headers of an HTTP 503 response for RecordAdverseEvent
 type RecordAdverseEventResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4365,7 +4365,7 @@ type GetLinkedCheckInResponse410Headers struct {
 
 // GetLinkedCheckInResponse503Headers the declared response headers of an HTTP 503 response for GetLinkedCheckIn
 type GetLinkedCheckInResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4499,7 +4499,7 @@ type AnswerLinkedCheckInResponse422Headers struct {
 
 // AnswerLinkedCheckInResponse503Headers the declared response headers of an HTTP 503 response for AnswerLinkedCheckIn
 type AnswerLinkedCheckInResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4651,7 +4651,7 @@ type ListCheckInsResponse403Headers struct {
 
 // ListCheckInsResponse503Headers the declared response headers of an HTTP 503 response for ListCheckIns
 type ListCheckInsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4803,7 +4803,7 @@ type RecordCheckInResponse422Headers struct {
 
 // RecordCheckInResponse503Headers the declared response headers of an HTTP 503 response for RecordCheckIn
 type RecordCheckInResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4964,7 +4964,7 @@ type ListEscalationsResponse403Headers struct {
 
 // ListEscalationsResponse503Headers the declared response headers of an HTTP 503 response for ListEscalations
 type ListEscalationsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5080,7 +5080,7 @@ type ListOutcomesResponse403Headers struct {
 
 // ListOutcomesResponse503Headers the declared response headers of an HTTP 503 response for ListOutcomes
 type ListOutcomesResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5218,7 +5218,7 @@ type RecordOutcomeResponse422Headers struct {
 
 // RecordOutcomeResponse503Headers the declared response headers of an HTTP 503 response for RecordOutcome
 type RecordOutcomeResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5368,7 +5368,7 @@ type GetContactResponse404Headers struct {
 
 // GetContactResponse503Headers the declared response headers of an HTTP 503 response for GetContact
 type GetContactResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5493,7 +5493,7 @@ type ListRecipientsResponse403Headers struct {
 
 // ListRecipientsResponse503Headers the declared response headers of an HTTP 503 response for ListRecipients
 type ListRecipientsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5609,7 +5609,7 @@ type ListRemindersResponse403Headers struct {
 
 // ListRemindersResponse503Headers the declared response headers of an HTTP 503 response for ListReminders
 type ListRemindersResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6450,10 +6450,10 @@ func ParseListAdverseEventsResponse(rsp *http.Response) (*ListAdverseEventsRespo
 		var headers ListAdverseEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -6741,10 +6741,10 @@ func ParseRecordAdverseEventResponse(rsp *http.Response) (*RecordAdverseEventRes
 		var headers RecordAdverseEventResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -6894,10 +6894,10 @@ func ParseGetLinkedCheckInResponse(rsp *http.Response) (*GetLinkedCheckInRespons
 		var headers GetLinkedCheckInResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -7202,10 +7202,10 @@ func ParseAnswerLinkedCheckInResponse(rsp *http.Response) (*AnswerLinkedCheckInR
 		var headers AnswerLinkedCheckInResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -7393,10 +7393,10 @@ func ParseListCheckInsResponse(rsp *http.Response) (*ListCheckInsResponse, error
 		var headers ListCheckInsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -7746,10 +7746,10 @@ func ParseRecordCheckInResponse(rsp *http.Response) (*RecordCheckInResponse, err
 		var headers RecordCheckInResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -7937,10 +7937,10 @@ func ParseListEscalationsResponse(rsp *http.Response) (*ListEscalationsResponse,
 		var headers ListEscalationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8128,10 +8128,10 @@ func ParseListOutcomesResponse(rsp *http.Response) (*ListOutcomesResponse, error
 		var headers ListOutcomesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8419,10 +8419,10 @@ func ParseRecordOutcomeResponse(rsp *http.Response) (*RecordOutcomeResponse, err
 		var headers RecordOutcomeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8641,10 +8641,10 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		var headers GetContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8832,10 +8832,10 @@ func ParseListRecipientsResponse(rsp *http.Response) (*ListRecipientsResponse, e
 		var headers ListRecipientsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9025,10 +9025,10 @@ func ParseListRemindersResponse(rsp *http.Response) (*ListRemindersResponse, err
 		var headers ListRemindersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string

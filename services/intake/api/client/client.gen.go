@@ -4174,7 +4174,7 @@ type ListAuditResponse404Headers struct {
 
 // ListAuditResponse503Headers the declared response headers of an HTTP 503 response for ListAudit
 type ListAuditResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4340,7 +4340,7 @@ type CancelCourseResponse422Headers struct {
 
 // CancelCourseResponse503Headers the declared response headers of an HTTP 503 response for CancelCourse
 type CancelCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4502,7 +4502,7 @@ type SearchPatientsResponse403Headers struct {
 
 // SearchPatientsResponse503Headers the declared response headers of an HTTP 503 response for SearchPatients
 type SearchPatientsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4654,7 +4654,7 @@ type RegisterPatientResponse422Headers struct {
 
 // RegisterPatientResponse503Headers the declared response headers of an HTTP 503 response for RegisterPatient
 type RegisterPatientResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4816,7 +4816,7 @@ type GetPatientResponse404Headers struct {
 
 // GetPatientResponse503Headers the declared response headers of an HTTP 503 response for GetPatient
 type GetPatientResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -4997,7 +4997,7 @@ type UpdatePatientResponse428Headers struct {
 
 // UpdatePatientResponse503Headers the declared response headers of an HTTP 503 response for UpdatePatient
 type UpdatePatientResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5185,7 +5185,7 @@ type ListConsentsResponse404Headers struct {
 
 // ListConsentsResponse503Headers the declared response headers of an HTTP 503 response for ListConsents
 type ListConsentsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5352,7 +5352,7 @@ type RecordConsentResponse422Headers struct {
 
 // RecordConsentResponse503Headers the declared response headers of an HTTP 503 response for RecordConsent
 type RecordConsentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5554,7 +5554,7 @@ type WithdrawConsentResponse422Headers struct {
 
 // WithdrawConsentResponse503Headers the declared response headers of an HTTP 503 response for WithdrawConsent
 type WithdrawConsentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5724,7 +5724,7 @@ type ListCoursesResponse404Headers struct {
 
 // ListCoursesResponse503Headers the declared response headers of an HTTP 503 response for ListCourses
 type ListCoursesResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -5891,7 +5891,7 @@ type RequestCourseResponse422Headers struct {
 
 // RequestCourseResponse503Headers the declared response headers of an HTTP 503 response for RequestCourse
 type RequestCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6061,7 +6061,7 @@ type ListScreeningsResponse404Headers struct {
 
 // ListScreeningsResponse503Headers the declared response headers of an HTTP 503 response for ListScreenings
 type ListScreeningsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6228,7 +6228,7 @@ type RecordScreeningResponse422Headers struct {
 
 // RecordScreeningResponse503Headers the declared response headers of an HTTP 503 response for RecordScreening
 type RecordScreeningResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6375,7 +6375,7 @@ type ListProgramsResponse401Headers struct {
 
 // ListProgramsResponse503Headers the declared response headers of an HTTP 503 response for ListPrograms
 type ListProgramsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7353,10 +7353,10 @@ func ParseListAuditResponse(rsp *http.Response) (*ListAuditResponse, error) {
 		var headers ListAuditResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -7741,10 +7741,10 @@ func ParseCancelCourseResponse(rsp *http.Response) (*CancelCourseResponse, error
 		var headers CancelCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -7939,10 +7939,10 @@ func ParseSearchPatientsResponse(rsp *http.Response) (*SearchPatientsResponse, e
 		var headers SearchPatientsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8310,10 +8310,10 @@ func ParseRegisterPatientResponse(rsp *http.Response) (*RegisterPatientResponse,
 		var headers RegisterPatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -8553,10 +8553,10 @@ func ParseGetPatientResponse(rsp *http.Response) (*GetPatientResponse, error) {
 		var headers GetPatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9010,10 +9010,10 @@ func ParseUpdatePatientResponse(rsp *http.Response) (*UpdatePatientResponse, err
 		var headers UpdatePatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9246,10 +9246,10 @@ func ParseListConsentsResponse(rsp *http.Response) (*ListConsentsResponse, error
 		var headers ListConsentsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -9641,10 +9641,10 @@ func ParseRecordConsentResponse(rsp *http.Response) (*RecordConsentResponse, err
 		var headers RecordConsentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10029,10 +10029,10 @@ func ParseWithdrawConsentResponse(rsp *http.Response) (*WithdrawConsentResponse,
 		var headers WithdrawConsentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10265,10 +10265,10 @@ func ParseListCoursesResponse(rsp *http.Response) (*ListCoursesResponse, error) 
 		var headers ListCoursesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10660,10 +10660,10 @@ func ParseRequestCourseResponse(rsp *http.Response) (*RequestCourseResponse, err
 		var headers RequestCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -10896,10 +10896,10 @@ func ParseListScreeningsResponse(rsp *http.Response) (*ListScreeningsResponse, e
 		var headers ListScreeningsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -11291,10 +11291,10 @@ func ParseRecordScreeningResponse(rsp *http.Response) (*RecordScreeningResponse,
 		var headers RecordScreeningResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -11420,10 +11420,10 @@ func ParseListProgramsResponse(rsp *http.Response) (*ListProgramsResponse, error
 		var headers ListProgramsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string

@@ -6565,7 +6565,7 @@ type ListAppointmentsResponse403Headers struct {
 
 // ListAppointmentsResponse503Headers the declared response headers of an HTTP 503 response for ListAppointments
 type ListAppointmentsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6711,7 +6711,7 @@ type BookAppointmentResponse422Headers struct {
 
 // BookAppointmentResponse503Headers the declared response headers of an HTTP 503 response for BookAppointment
 type BookAppointmentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -6899,7 +6899,7 @@ type CancelAppointmentResponse422Headers struct {
 
 // CancelAppointmentResponse503Headers the declared response headers of an HTTP 503 response for CancelAppointment
 type CancelAppointmentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7075,7 +7075,7 @@ type CheckInResponse409Headers struct {
 
 // CheckInResponse503Headers the declared response headers of an HTTP 503 response for CheckIn
 type CheckInResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7245,7 +7245,7 @@ type CompleteAppointmentResponse422Headers struct {
 
 // CompleteAppointmentResponse503Headers the declared response headers of an HTTP 503 response for CompleteAppointment
 type CompleteAppointmentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7421,7 +7421,7 @@ type NoShowResponse409Headers struct {
 
 // NoShowResponse503Headers the declared response headers of an HTTP 503 response for NoShow
 type NoShowResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7590,7 +7590,7 @@ type RescheduleAppointmentResponse422Headers struct {
 
 // RescheduleAppointmentResponse503Headers the declared response headers of an HTTP 503 response for RescheduleAppointment
 type RescheduleAppointmentResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7751,7 +7751,7 @@ type GetCalendarResponse403Headers struct {
 
 // GetCalendarResponse503Headers the declared response headers of an HTTP 503 response for GetCalendar
 type GetCalendarResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -7896,7 +7896,7 @@ type AddClosureResponse422Headers struct {
 
 // AddClosureResponse503Headers the declared response headers of an HTTP 503 response for AddClosure
 type AddClosureResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8054,7 +8054,7 @@ type DeleteClosureResponse404Headers struct {
 
 // DeleteClosureResponse503Headers the declared response headers of an HTTP 503 response for DeleteClosure
 type DeleteClosureResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8193,7 +8193,7 @@ type PutHoursResponse422Headers struct {
 
 // PutHoursResponse503Headers the declared response headers of an HTTP 503 response for PutHours
 type PutHoursResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8344,7 +8344,7 @@ type GetCourseResponse404Headers struct {
 
 // GetCourseResponse503Headers the declared response headers of an HTTP 503 response for GetCourse
 type GetCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8505,7 +8505,7 @@ type CancelCourseResponse422Headers struct {
 
 // CancelCourseResponse503Headers the declared response headers of an HTTP 503 response for CancelCourse
 type CancelCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8702,7 +8702,7 @@ type HoldCourseResponse422Headers struct {
 
 // HoldCourseResponse503Headers the declared response headers of an HTTP 503 response for HoldCourse
 type HoldCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -8878,7 +8878,7 @@ type PlanCourseResponse409Headers struct {
 
 // PlanCourseResponse503Headers the declared response headers of an HTTP 503 response for PlanCourse
 type PlanCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9027,7 +9027,7 @@ type ResumeCourseResponse409Headers struct {
 
 // ResumeCourseResponse503Headers the declared response headers of an HTTP 503 response for ResumeCourse
 type ResumeCourseResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9168,7 +9168,7 @@ type GetCourseTimelineResponse404Headers struct {
 
 // GetCourseTimelineResponse503Headers the declared response headers of an HTTP 503 response for GetCourseTimeline
 type GetCourseTimelineResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9322,7 +9322,7 @@ type RegisterLotResponse422Headers struct {
 
 // RegisterLotResponse503Headers the declared response headers of an HTTP 503 response for RegisterLot
 type RegisterLotResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9481,7 +9481,7 @@ type GetPatientResponse404Headers struct {
 
 // GetPatientResponse503Headers the declared response headers of an HTTP 503 response for GetPatient
 type GetPatientResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9614,7 +9614,7 @@ type GetProductResponse404Headers struct {
 
 // GetProductResponse503Headers the declared response headers of an HTTP 503 response for GetProduct
 type GetProductResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9754,7 +9754,7 @@ type StartCultureResponse409Headers struct {
 
 // StartCultureResponse503Headers the declared response headers of an HTTP 503 response for StartCulture
 type StartCultureResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -9924,7 +9924,7 @@ type FailProductResponse422Headers struct {
 
 // FailProductResponse503Headers the declared response headers of an HTTP 503 response for FailProduct
 type FailProductResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -10121,7 +10121,7 @@ type ReleaseProductResponse422Headers struct {
 
 // ReleaseProductResponse503Headers the declared response headers of an HTTP 503 response for ReleaseProduct
 type ReleaseProductResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -10282,7 +10282,7 @@ type ListProtocolsResponse403Headers struct {
 
 // ListProtocolsResponse503Headers the declared response headers of an HTTP 503 response for ListProtocols
 type ListProtocolsResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -10405,7 +10405,7 @@ type GetProtocolResponse404Headers struct {
 
 // GetProtocolResponse503Headers the declared response headers of an HTTP 503 response for GetProtocol
 type GetProtocolResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -10565,7 +10565,7 @@ type PutProtocolResponse422Headers struct {
 
 // PutProtocolResponse503Headers the declared response headers of an HTTP 503 response for PutProtocol
 type PutProtocolResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -10726,7 +10726,7 @@ type ListResourcesResponse403Headers struct {
 
 // ListResourcesResponse503Headers the declared response headers of an HTTP 503 response for ListResources
 type ListResourcesResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -10871,7 +10871,7 @@ type AddResourceResponse422Headers struct {
 
 // AddResourceResponse503Headers the declared response headers of an HTTP 503 response for AddResource
 type AddResourceResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -11058,7 +11058,7 @@ type PatchResourceResponse422Headers struct {
 
 // PatchResourceResponse503Headers the declared response headers of an HTTP 503 response for PatchResource
 type PatchResourceResponse503Headers struct {
-	RetryAfter          *string
+	RetryAfter          string
 	XContentTypeOptions *string
 	XCorrelationID      string
 	XRequestID          string
@@ -12456,10 +12456,10 @@ func ParseListAppointmentsResponse(rsp *http.Response) (*ListAppointmentsRespons
 		var headers ListAppointmentsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -12785,10 +12785,10 @@ func ParseBookAppointmentResponse(rsp *http.Response) (*BookAppointmentResponse,
 		var headers BookAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -13138,10 +13138,10 @@ func ParseCancelAppointmentResponse(rsp *http.Response) (*CancelAppointmentRespo
 		var headers CancelAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -13398,10 +13398,10 @@ func ParseCheckInResponse(rsp *http.Response) (*CheckInResponse, error) {
 		var headers CheckInResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -13751,10 +13751,10 @@ func ParseCompleteAppointmentResponse(rsp *http.Response) (*CompleteAppointmentR
 		var headers CompleteAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -14011,10 +14011,10 @@ func ParseNoShowResponse(rsp *http.Response) (*NoShowResponse, error) {
 		var headers NoShowResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -14357,10 +14357,10 @@ func ParseRescheduleAppointmentResponse(rsp *http.Response) (*RescheduleAppointm
 		var headers RescheduleAppointmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -14548,10 +14548,10 @@ func ParseGetCalendarResponse(rsp *http.Response) (*GetCalendarResponse, error) 
 		var headers GetCalendarResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -14870,10 +14870,10 @@ func ParseAddClosureResponse(rsp *http.Response) (*AddClosureResponse, error) {
 		var headers AddClosureResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -15081,10 +15081,10 @@ func ParseDeleteClosureResponse(rsp *http.Response) (*DeleteClosureResponse, err
 		var headers DeleteClosureResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -15365,10 +15365,10 @@ func ParsePutHoursResponse(rsp *http.Response) (*PutHoursResponse, error) {
 		var headers PutHoursResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -15594,10 +15594,10 @@ func ParseGetCourseResponse(rsp *http.Response) (*GetCourseResponse, error) {
 		var headers GetCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -15947,10 +15947,10 @@ func ParseCancelCourseResponse(rsp *http.Response) (*CancelCourseResponse, error
 		var headers CancelCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -16300,10 +16300,10 @@ func ParseHoldCourseResponse(rsp *http.Response) (*HoldCourseResponse, error) {
 		var headers HoldCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -16560,10 +16560,10 @@ func ParsePlanCourseResponse(rsp *http.Response) (*PlanCourseResponse, error) {
 		var headers PlanCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -16820,10 +16820,10 @@ func ParseResumeCourseResponse(rsp *http.Response) (*ResumeCourseResponse, error
 		var headers ResumeCourseResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -17042,10 +17042,10 @@ func ParseGetCourseTimelineResponse(rsp *http.Response) (*GetCourseTimelineRespo
 		var headers GetCourseTimelineResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -17364,10 +17364,10 @@ func ParseRegisterLotResponse(rsp *http.Response) (*RegisterLotResponse, error) 
 		var headers RegisterLotResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -17586,10 +17586,10 @@ func ParseGetPatientResponse(rsp *http.Response) (*GetPatientResponse, error) {
 		var headers GetPatientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -17815,10 +17815,10 @@ func ParseGetProductResponse(rsp *http.Response) (*GetProductResponse, error) {
 		var headers GetProductResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -18075,10 +18075,10 @@ func ParseStartCultureResponse(rsp *http.Response) (*StartCultureResponse, error
 		var headers StartCultureResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -18428,10 +18428,10 @@ func ParseFailProductResponse(rsp *http.Response) (*FailProductResponse, error) 
 		var headers FailProductResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -18781,10 +18781,10 @@ func ParseReleaseProductResponse(rsp *http.Response) (*ReleaseProductResponse, e
 		var headers ReleaseProductResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -18972,10 +18972,10 @@ func ParseListProtocolsResponse(rsp *http.Response) (*ListProtocolsResponse, err
 		var headers ListProtocolsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -19194,10 +19194,10 @@ func ParseGetProtocolResponse(rsp *http.Response) (*GetProtocolResponse, error) 
 		var headers GetProtocolResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -19540,10 +19540,10 @@ func ParsePutProtocolResponse(rsp *http.Response) (*PutProtocolResponse, error) 
 		var headers PutProtocolResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -19731,10 +19731,10 @@ func ParseListResourcesResponse(rsp *http.Response) (*ListResourcesResponse, err
 		var headers ListResourcesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -20053,10 +20053,10 @@ func ParseAddResourceResponse(rsp *http.Response) (*AddResourceResponse, error) 
 		var headers AddResourceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
@@ -20399,10 +20399,10 @@ func ParsePatchResourceResponse(rsp *http.Response) (*PatchResourceResponse, err
 		var headers PatchResourceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		if values := rsp.Header.Values("X-Content-Type-Options"); len(values) > 0 {
 			var value string
