@@ -4,18 +4,19 @@ SHELL := /bin/bash
 
 # Workspace modules, from go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
-# Fuzz time per target (`make fuzz`; `make test` fuzzes each for 5 s: brief, they
-# guard decoders against regressions). Minimising is capped at 100 runs: Go
-# minimises every new interesting input for up to 60 s by default, which would
-# spend a target that runs each input through the service and Postgres
-# (FuzzMoneyWrites) on minimising alone.
+# `make fuzz` runs every fuzz target for FUZZTIME, except those in FUZZ_SKIP.
+# Minimising is capped at 100 runs: Go minimises every new interesting input for
+# up to 60 s by default, which would spend a target that runs each input through
+# the service and Postgres (FuzzMoneyWrites) on minimising alone.
 FUZZTIME ?= 10s
-# Targets `make test` does not fuzz (their seed corpora still run in every `go
-# test`): FuzzMoneyWrites drives the whole billing service, and fuzzing needs
-# its whole dependency tree (NATS server, River, Watermill) built again with
-# coverage instrumentation: 3 minutes on a fresh machine for 10 s of fuzzing.
-# `make fuzz` runs them.
 FUZZ_SKIP ?=
+# `make test` fuzzes briefly (the targets guard decoders against regressions)
+# and skips FuzzMoneyWrites: it drives the whole billing service, and fuzzing
+# needs that whole dependency tree (NATS server, River, Watermill) built again
+# with coverage instrumentation, 3 minutes on a fresh machine for seconds of
+# fuzzing. Its seed corpus still runs with the tests; `make fuzz` fuzzes it.
+TEST_FUZZTIME ?= 5s
+TEST_FUZZ_SKIP ?= FuzzMoneyWrites
 # Where `make run` keeps its data.
 DATA_DIR ?= .data
 
@@ -40,7 +41,7 @@ test: ## Run every module's tests with -race, the proto staleness check and brie
 	@# on a fresh machine).
 	@for m in $(MODULES); do (cd $$m && go vet -race ./...) || exit 1; done
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 10m ./...) || exit 1; done
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s FUZZ_SKIP=FuzzMoneyWrites
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ_SKIP="$(TEST_FUZZ_SKIP)"
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (except FUZZ_SKIP)

@@ -2,7 +2,6 @@ package pgdb_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -25,12 +24,16 @@ func TestPoolOutlivesARestartOfPostgres(t *testing.T) {
 	db, err := pgdb.Open(ctx, pg.DSN("postgres"), pgdb.PoolConfig{MaxOpenConns: 8})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	fill := func() {
-		var wg sync.WaitGroup
+	fill := func() { // 8 transactions open at once hold 8 connections, idle afterwards
+		var txs []*sqlx.Tx
 		for range 8 {
-			wg.Go(func() { _, _ = db.ExecContext(ctx, `SELECT pg_sleep(0.05)`) })
+			tx, err := db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			txs = append(txs, tx)
 		}
-		wg.Wait()
+		for _, tx := range txs {
+			require.NoError(t, tx.Rollback())
+		}
 		require.Equal(t, 8, db.Stats().Idle, "the pool holds 8 idle connections")
 	}
 	for _, crash := range []bool{false, true} {

@@ -36,7 +36,7 @@ func TestDatabaseOutageIsA503ThatChangesNothing(t *testing.T) {
 		_, err := admin.ExecContext(ctx, `ALTER DATABASE `+pq.QuoteIdentifier(name)+` WITH ALLOW_CONNECTIONS `+map[bool]string{true: "true", false: "false"}[on])
 		require.NoError(t, err)
 		if !on {
-			_, err = admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name)
+			_, err = admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = $1`, name)
 			require.NoError(t, err)
 		}
 	}

@@ -267,16 +267,18 @@ func (w *walker) reminderBefore(ctx context.Context, cycle int, kind string) err
 	if !ok {
 		return fmt.Errorf("scheduling booked no %s in cycle %d", kind, cycle)
 	}
-	rs, err := w.d.Reminders(ctx, w.out.Patient.ID)
+	pending := func(rs []Reminder) []Reminder {
+		return slices.DeleteFunc(rs, func(r Reminder) bool {
+			return r.AppointmentID == nil || *r.AppointmentID != visit.ID || r.Status != "scheduled"
+		})
+	}
+	// Follow-up learns of each booked visit from its own event.
+	rs, err := w.d.WaitReminders(ctx, fmt.Sprintf("follow-up has the %s's reminders", kind), w.out.Patient.ID,
+		func(rs []Reminder) bool { return len(pending(slices.Clone(rs))) > 0 })
 	if err != nil {
 		return err
 	}
-	rs = slices.DeleteFunc(rs, func(r Reminder) bool {
-		return r.AppointmentID == nil || *r.AppointmentID != visit.ID || r.Status != "scheduled"
-	})
-	if len(rs) == 0 {
-		return fmt.Errorf("follow-up has no reminder to come for the %s of cycle %d", kind, cycle)
-	}
+	rs = pending(rs)
 	first := slices.MinFunc(rs, func(a, b Reminder) int { return a.DueAt.Compare(b.DueAt) })
 	what := fmt.Sprintf("the %s's %d-hour reminder", kind, int(visit.Start.Sub(first.DueAt).Round(time.Hour).Hours()))
 	if first.Kind == "draw_preparation" {
