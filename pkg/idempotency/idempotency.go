@@ -49,8 +49,10 @@ const (
 		ON CONFLICT (principal, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now()
 			WHERE idempotency_keys.status = 0 AND idempotency_keys.created_at < $6
 		RETURNING status`
-	selectKey  = `SELECT request_hash, status, headers, body FROM idempotency_keys WHERE principal = $1 AND key = $2`
-	storeKey   = `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 WHERE principal = $1 AND key = $2`
+	selectKey = `SELECT request_hash, status, headers, body FROM idempotency_keys WHERE principal = $1 AND key = $2`
+	// storeKey fills in a claim (status 0) with its answer; an answer
+	// already stored is never overwritten.
+	storeKey   = `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 WHERE principal = $1 AND key = $2 AND status = 0`
 	releaseKey = `DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status = 0`
 	deleteOld  = `DELETE FROM idempotency_keys WHERE created_at < $1`
 )

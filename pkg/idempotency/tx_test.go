@@ -43,6 +43,13 @@ type txBundle struct {
 	fail    atomic.Bool   // the business transaction fails after its writes
 	refuse  atomic.Bool   // the use case refuses before any transaction
 	holdWin chan struct{} // if set, the winner waits here after its claim
+	// noClaim: the transaction skips ClaimTx, so AnswerTx claims the key
+	// itself; lateAfterFirst then holds every request but the first after
+	// its business write until the first one has committed.
+	noClaim        atomic.Bool
+	lateAfterFirst int32
+	arrived        atomic.Int32
+	firstCommitted chan struct{}
 }
 
 func setupTx(t *testing.T) *txBundle {
@@ -68,7 +75,22 @@ func setupTx(t *testing.T) *txBundle {
 			return httpx.Conflict("refused on purpose")
 		}
 		th := thing{ID: uuid.NewString(), Name: in.Name}
+		first := false
 		err := pgdb.InTx(ctx, b.db, nil, func(tx *sqlx.Tx) error {
+			if b.noClaim.Load() {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO things (id, name) VALUES ($1, $2)`, th.ID, th.Name); err != nil {
+					return err
+				}
+				if n := b.arrived.Add(1); n == 1 {
+					first = true
+					for b.arrived.Load() < b.lateAfterFirst {
+						time.Sleep(time.Millisecond)
+					}
+				} else {
+					<-b.firstCommitted
+				}
+				return idempotency.AnswerTx(ctx, tx, th)
+			}
 			if err := idempotency.ClaimTx(ctx, tx); err != nil {
 				return err
 			}
@@ -84,6 +106,9 @@ func setupTx(t *testing.T) *txBundle {
 			}
 			return idempotency.AnswerTx(ctx, tx, th)
 		})
+		if first {
+			close(b.firstCommitted)
+		}
 		if err != nil {
 			return err // ErrKeyTaken included: WrapTx replays instead
 		}
@@ -181,6 +206,36 @@ func TestTxConcurrentSameKeyWaitsThenReplays(t *testing.T) {
 		}
 	}
 	require.Equal(t, n-1, replays)
+}
+
+// TestTxAnswerWithoutClaimIsStillOnce: a repository that does not call
+// ClaimTx still gets one effect per key from AnswerTx, even when a duplicate
+// reaches AnswerTx after the first request committed its answer (the
+// duplicate had passed WrapTx's look-up while the first was in flight).
+// AnswerTx used to overwrite the committed answer and commit the duplicate:
+// 8 things for 8 requests.
+func TestTxAnswerWithoutClaimIsStillOnce(t *testing.T) {
+	t.Parallel()
+	b := setupTx(t)
+	const n = 8
+	b.noClaim.Store(true)
+	b.lateAfterFirst = n
+	b.firstCommitted = make(chan struct{})
+	bodies := make([]string, n)
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, body := b.post(t, "unclaimed", `{"name":"y"}`)
+			statuses[i], bodies[i] = r.StatusCode, body
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM things`), "exactly one effect")
+	for i := range n {
+		require.Equal(t, http.StatusCreated, statuses[i], bodies[i])
+		require.Equal(t, bodies[0], bodies[i], "every caller gets the first answer")
+	}
 }
 
 func TestTxServerErrorLeavesNoKey(t *testing.T) {
