@@ -1453,8 +1453,9 @@ type ListAppointmentsParams struct {
 type BookAppointmentParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1522,8 +1523,9 @@ type GetCalendarParams struct {
 type AddClosureParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1609,8 +1611,9 @@ type GetCourseTimelineParams struct {
 type RegisterLotParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1707,8 +1710,9 @@ type ListResourcesParams struct {
 type AddResourceParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/scheduling/internal/app"
 	"github.com/clinicops/clinicops/services/scheduling/internal/domain/calendar"
@@ -76,16 +77,24 @@ func (a ReferenceAdmin) PutProtocol(ctx context.Context, p protocol.Protocol, no
 	return created, err
 }
 
-// AddResource adds r.
+// AddResource adds r. A request with an Idempotency-Key under
+// idempotency.WrapTx claims its key first in the insert's transaction and
+// stores its answer (rendered from r) last, so a concurrent retry waits,
+// then replays it; idempotency.ErrKeyTaken is returned as it is.
 func (a ReferenceAdmin) AddResource(ctx context.Context, r app.ResourceView) error {
 	row := resourceViewRow{ID: r.ID, Kind: r.Kind, Name: r.Name, Active: r.Active, UpdatedAt: r.UpdatedAt.UTC()}
-	if _, err := a.DB.NamedExecContext(ctx, insertResource, row); err != nil {
-		if uniqueViolation(err) {
-			return app.ErrResourceNameTaken
+	return pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
+		if err := idempotency.ClaimTx(ctx, tx); err != nil {
+			return err
 		}
-		return fmt.Errorf("add resource: %w", err)
-	}
-	return nil
+		if _, err := tx.NamedExecContext(ctx, insertResource, row); err != nil {
+			if uniqueViolation(err) {
+				return app.ErrResourceNameTaken
+			}
+			return fmt.Errorf("add resource: %w", err)
+		}
+		return idempotency.AnswerTx(ctx, tx, r)
+	})
 }
 
 // PatchResource renames or (de)activates a resource.
@@ -118,15 +127,21 @@ func (a ReferenceAdmin) ReplaceHours(ctx context.Context, hours []calendar.Hours
 	})
 }
 
-// AddClosure closes a day.
+// AddClosure closes a day; a keyed request claims its key and stores its
+// answer (rendered from c) in the insert's transaction, as AddResource does.
 func (a ReferenceAdmin) AddClosure(ctx context.Context, c calendar.Closure) error {
-	if _, err := a.DB.ExecContext(ctx, insertClosure, c.Date.Format(time.DateOnly), c.Reason); err != nil {
-		if uniqueViolation(err) {
-			return app.ErrClosureExists
+	return pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
+		if err := idempotency.ClaimTx(ctx, tx); err != nil {
+			return err
 		}
-		return fmt.Errorf("add closure: %w", err)
-	}
-	return nil
+		if _, err := tx.ExecContext(ctx, insertClosure, c.Date.Format(time.DateOnly), c.Reason); err != nil {
+			if uniqueViolation(err) {
+				return app.ErrClosureExists
+			}
+			return fmt.Errorf("add closure: %w", err)
+		}
+		return idempotency.AnswerTx(ctx, tx, c)
+	})
 }
 
 // DeleteClosure reopens a day.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
@@ -35,10 +36,28 @@ func (s *Store) Tx(tx *sqlx.Tx) app.Repositories { return txRepositories{s: s, t
 // transaction Postgres aborted as a deadlock victim or a serialization
 // failure is run again, from the start, a few times: fn reads everything
 // it changes inside the transaction, so running it again is safe.
+//
+// A request with an Idempotency-Key under idempotency.WrapTx claims its key
+// first in each attempt's transaction and stores its answer last (rendered
+// by the handler's idempotency.RenderWith), so a keyed write is one commit:
+// a concurrent retry with the same key waits on the key before doing any
+// work, then replays the answer. The claim is in the attempt's
+// transaction, so a rolled-back attempt releases it with everything else.
+// A retry that finds the key answered gets idempotency.ErrKeyTaken,
+// returned as it is (WrapTx replays the answer). Without a key both are
+// no-ops.
 func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error { return fn(s.Tx(tx)) })
+		err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
+			if err := idempotency.ClaimTx(ctx, tx); err != nil {
+				return err
+			}
+			if err := fn(s.Tx(tx)); err != nil {
+				return err
+			}
+			return idempotency.AnswerTx(ctx, tx, answered{})
+		})
 		var conflict *app.ConflictError
 		if errors.As(err, &conflict) && conflict.With.ID == uuid.Nil && conflict.Refused.ID != uuid.Nil {
 			// Best effort: the refusal stands even when what it collides
@@ -50,6 +69,10 @@ func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
 		}
 	}
 }
+
+// answered is what Do hands idempotency.AnswerTx: the handler's renderer
+// reads the use case's result from its own closure, set by then.
+type answered = struct{}
 
 type txRepositories struct {
 	s  *Store

@@ -4,6 +4,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -56,7 +57,11 @@ type HTTP struct {
 
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
-	idem := h.Idempotency.Wrap
+	// A keyed creating POST claims its key and stores its answer in the use
+	// case's own transaction (one commit): each handler registers how it
+	// answers (idempotency.RenderWith) and the repositories call
+	// idempotency.ClaimTx first and AnswerTx last.
+	idem := h.Idempotency.WrapTx
 	rt.Handle("GET /v1/patients/{id}", h.getPatient, readers...)
 
 	rt.Handle("GET /v1/courses/{id}", h.getCourse, readers...)
@@ -298,6 +303,10 @@ func (h HTTP) bookAppointment(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	var a *appointment.Appointment
+	booked := func() (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, h.clock().appointment(appointmentView(a)), "ETag", httpx.ETag(a.Version()))
+	}
+	renderKeyed(r, booked)
 	err = h.UoW.Do(ctx, func(repos app.Repositories) error {
 		var err error
 		a, err = h.App.Book(ctx, repos, in)
@@ -312,8 +321,7 @@ func (h HTTP) bookAppointment(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return problem(err)
 	}
-	w.Header().Set("ETag", httpx.ETag(a.Version()))
-	return httpx.WriteJSON(w, http.StatusCreated, h.clock().appointment(appointmentView(a)))
+	return writeAnswer(w, booked)
 }
 
 func (h HTTP) rescheduleAppointment(w http.ResponseWriter, r *http.Request) error {
@@ -530,6 +538,10 @@ func (h HTTP) registerLot(w http.ResponseWriter, r *http.Request) error {
 	}
 	var l *product.Lot
 	var doses []*product.Product
+	registered := func() (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, h.clock().lot(l, in.Program, doses))
+	}
+	renderKeyed(r, registered)
 	if err := h.UoW.Do(ctx, func(repos app.Repositories) error {
 		var err error
 		l, doses, err = h.App.RegisterLot(ctx, repos, in)
@@ -537,7 +549,7 @@ func (h HTTP) registerLot(w http.ResponseWriter, r *http.Request) error {
 	}); err != nil {
 		return problem(err)
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, h.clock().lot(l, in.Program, doses))
+	return writeAnswer(w, registered)
 }
 
 // Protocols.
@@ -637,10 +649,14 @@ func (h HTTP) addResource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := app.ResourceView{ID: id, Kind: kind, Name: name, Active: active, UpdatedAt: h.now()}
+	added := func(v app.ResourceView) (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, h.clock().resource(v))
+	}
+	idempotency.RenderWith(r.Context(), added)
 	if err := h.Admin.AddResource(r.Context(), v); err != nil {
 		return problem(err)
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, h.clock().resource(v))
+	return writeAnswer(w, func() (idempotency.Answer, error) { return added(v) })
 }
 
 func (h HTTP) patchResource(w http.ResponseWriter, r *http.Request) error {
@@ -708,10 +724,14 @@ func (h HTTP) addClosure(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
+	closed := func(c calendar.Closure) (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, seed.ClosureJSON{Date: c.Date.Format(time.DateOnly), Reason: c.Reason})
+	}
+	idempotency.RenderWith(r.Context(), closed)
 	if err := h.Admin.AddClosure(r.Context(), c); err != nil {
 		return problem(err)
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, seed.ClosureJSON{Date: c.Date.Format(time.DateOnly), Reason: c.Reason})
+	return writeAnswer(w, func() (idempotency.Answer, error) { return closed(c) })
 }
 
 func (h HTTP) deleteClosure(w http.ResponseWriter, r *http.Request) error {
@@ -723,6 +743,35 @@ func (h HTTP) deleteClosure(w http.ResponseWriter, r *http.Request) error {
 		return problem(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Answers of the creating POSTs.
+
+// renderKeyed registers how a keyed request (idempotency.WrapTx) is answered
+// once its use case succeeded: render reads the result the handler's
+// closure holds by then. Store.Do stores the answer in the use case's own
+// transaction.
+func renderKeyed(r *http.Request, render func() (idempotency.Answer, error)) {
+	idempotency.RenderWith(r.Context(), func(struct{}) (idempotency.Answer, error) { return render() })
+}
+
+// writeAnswer sends the answer render gives. A creating POST answers
+// through the function it registered with idempotency.RenderWith, so that
+// without a key it writes the very bytes and headers a keyed request
+// stores and replays.
+func writeAnswer(w http.ResponseWriter, render func() (idempotency.Answer, error)) error {
+	a, err := render()
+	if err != nil {
+		return err
+	}
+	for k, vs := range a.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(a.Status)
+	if _, err := w.Write(a.Body); err != nil {
+		return fmt.Errorf("write response: %w", err)
+	}
 	return nil
 }
 
