@@ -65,12 +65,17 @@ func priceListJourney(t *testing.T, c *testharness.OpenAPIContract, course strin
 	bad(bill, get, "/v1/price-lists?colour=red", nil, 400)
 
 	first := list("contract", "C-1", day(2))
-	got := call(admin, post, "/v1/price-lists", first, 201, "Idempotency-Key", "pl-1").JSON(t)
+	keyed := call(admin, post, "/v1/price-lists", first, 201, "Idempotency-Key", "pl-1")
+	got := keyed.JSON(t)
 	require.Equal(t, day(2), got["valid_from"])
 	require.Nil(t, got["valid_to"])
 	require.EqualValues(t, 1_000_000, got["instalments"].([]any)[0].(map[string]any)["amount"].(map[string]any)["value"])
+	// The answer stored with the key (in the edit's transaction) is the list
+	// as stored, as a GET shows it, to the update time's last digit.
+	require.Equal(t, call(fd, get, "/v1/price-lists/contract/C-1/"+day(2), nil, 200).JSON(t), got)
 	replay := call(admin, post, "/v1/price-lists", first, 201, "Idempotency-Key", "pl-1")
 	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
+	require.Equal(t, string(keyed.Body), string(replay.Body), "the first answer, byte for byte")
 	call(fd, post, "/v1/price-lists", list("contract", "C-1", day(9)), 403)
 	call(bill, post, "/v1/price-lists", list("contract", "C-1", day(9)), 403)
 

@@ -115,51 +115,18 @@ func TestIdempotencyKeyUnderConcurrentRetries(t *testing.T) {
 	body, err := json.Marshal(newPatient("冯", "刚", "1958-03-03", "+8613300000002"))
 	require.NoError(t, err)
 
-	const n = 8
-	type answer struct {
-		status int
-		body   []byte
-		err    error
-	}
-	answers := make([]answer, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, err := http.NewRequest(http.MethodPost, "http://"+s.Runtime.Addr()+"/v1/patients", bytes.NewReader(body))
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+s.Tokens[httpx.RoleFrontDesk])
-			req.Header.Set("Idempotency-Key", "desk-retry")
-			resp, err := s.HTTP.Do(req)
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			defer func() { _ = resp.Body.Close() }()
-			answers[i].status = resp.StatusCode
-			answers[i].body, answers[i].err = io.ReadAll(resp.Body)
-		}()
-	}
-	wg.Wait()
-
 	ids := map[string]bool{}
-	for _, a := range answers {
-		require.NoError(t, a.err)
-		switch a.status {
+	for _, a := range sendAtOnce(t, s, httpx.RoleFrontDesk, "/v1/patients", body, "desk-retry", 8) {
+		switch a.Status {
 		case http.StatusCreated:
 			// The key rides in the registration's transaction: a
 			// concurrent retry waits for it and replays its answer, so
 			// every retry gets the 201 (no "in progress" 409).
 			var p map[string]any
-			require.NoError(t, json.Unmarshal(a.body, &p))
+			require.NoError(t, json.Unmarshal(a.Body, &p))
 			ids[p["id"].(string)] = true
 		default:
-			require.Failf(t, "unexpected answer", "%d %s", a.status, a.body)
+			require.Failf(t, "unexpected answer", "%d %s", a.Status, a.Body)
 		}
 	}
 	require.Len(t, ids, 1, "every success names the same patient")
@@ -173,6 +140,101 @@ func TestIdempotencyKeyUnderConcurrentRetries(t *testing.T) {
 		`SELECT count(*) FROM patients`: 1,
 		`SELECT count(*) FROM idempotency_keys WHERE key = 'desk-retry' AND status = 201`: 1,
 	})
+}
+
+// TestCourseRequestKeyUnderConcurrentRetries: eight retries of one course
+// request (the same key and body) sent at once request the course once,
+// publish its event once, and all get the same answer, seven of them marked
+// as replays; the key is stored by the course's own transaction.
+func TestCourseRequestKeyUnderConcurrentRetries(t *testing.T) {
+	t.Parallel()
+	s := startSeededIntake(t)
+	fd := httpx.RoleFrontDesk
+	p := created(t, s.Do(t, fd, http.MethodPost, "/v1/patients", newPatient("褚", "建国", "1961-07-07", "+8613300000003")))
+	base := "/v1/patients/" + p["id"].(string)
+	created(t, s.Do(t, fd, http.MethodPost, base+"/consents", treatmentConsent("nk-autologous")))
+	created(t, s.Do(t, fd, http.MethodPost, base+"/screenings", nkScreening(false)))
+	body, err := json.Marshal(nkCourse())
+	require.NoError(t, err)
+
+	const n = 8
+	answers := sendAtOnce(t, s, fd, base+"/courses", body, "course-retry", n)
+	first, replays := -1, 0
+	for i, a := range answers {
+		require.Equal(t, http.StatusCreated, a.Status, "a retry waits for the first and replays it (no 409): %s", a.Body)
+		if a.Header.Get(replayedHeader) == "true" {
+			replays++
+		} else {
+			require.Equal(t, -1, first, "only one answer is not a replay")
+			first = i
+		}
+	}
+	require.NotEqual(t, -1, first, "one request did the work")
+	require.Equal(t, n-1, replays, "every other request is answered by a replay")
+	for _, a := range answers {
+		require.Equal(t, string(answers[first].Body), string(a.Body), "the first answer, byte for byte")
+		for _, h := range []string{"Content-Type", "Location", "ETag", "X-Content-Type-Options"} {
+			require.Equal(t, answers[first].Header.Get(h), a.Header.Get(h), h)
+		}
+	}
+	// The stored answer is the one the handler writes without a key: the
+	// course as stored, as JSON, without Location or ETag.
+	var c map[string]any
+	require.NoError(t, json.Unmarshal(answers[first].Body, &c))
+	require.Equal(t, "requested", c["status"])
+	require.Equal(t, []map[string]any{c}, items(t, s.Do(t, fd, http.MethodGet, base+"/courses", nil)))
+	require.Equal(t, "application/json", answers[first].Header.Get("Content-Type"))
+	require.Empty(t, answers[first].Header.Get("Location"))
+	require.Empty(t, answers[first].Header.Get("ETag"))
+
+	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM courses`))
+	// The key row and the course row were written by one transaction.
+	require.Equal(t, 1, s.Count(t, `SELECT count(*) FROM courses c JOIN idempotency_keys k
+		ON k.key = 'course-retry' AND c.xmin = k.xmin`))
+	waitPublished(t, s, 4) // registered, consent, screening, course
+	requireOnceAfterIdle(t, s, 4, map[string]int{
+		`SELECT count(*) FROM courses`: 1,
+		`SELECT count(*) FROM idempotency_keys WHERE key = 'course-retry' AND status = 201`: 1,
+	})
+}
+
+// sendAtOnce sends n copies of one POST with the same Idempotency-Key, all
+// released together, and returns their answers.
+func sendAtOnce(t *testing.T, s *testharness.Service, role httpx.Role, path string, body []byte, key string, n int) []testharness.Response {
+	t.Helper()
+	answers := make([]testharness.Response, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequest(http.MethodPost, "http://"+s.Runtime.Addr()+path, bytes.NewReader(body))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+s.Tokens[role])
+			req.Header.Set("Idempotency-Key", key)
+			<-start
+			resp, err := s.HTTP.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer func() { _ = resp.Body.Close() }()
+			answers[i].Status, answers[i].Header = resp.StatusCode, resp.Header
+			answers[i].Body, errs[i] = io.ReadAll(resp.Body)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return answers
 }
 
 // relayIdle is how long the outbox must stay empty before a "once" check is

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 	"github.com/clinicops/clinicops/services/billing/internal/domain/policy"
@@ -115,10 +116,18 @@ func (a ReferenceAdmin) PriceList(ctx context.Context, program, version string, 
 }
 
 // EditPriceLists runs edit on the program and version's lists under their
-// lock and stores its result.
+// lock, stores its result and returns the lists as stored then. A request
+// with an Idempotency-Key (idempotency.WrapTx) claims it first, before the
+// lock, so that a concurrent retry waits on the key and then replays the
+// first answer instead of editing again, and stores its answer last: one
+// commit. Without a key both are no-ops.
 func (a ReferenceAdmin) EditPriceLists(ctx context.Context, program, version string, now time.Time,
-	edit func([]policy.PriceList) (app.PriceListEdit, error)) error {
-	return pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
+	edit func([]policy.PriceList) (app.PriceListEdit, error)) ([]app.StoredPriceList, error) {
+	var after []app.StoredPriceList
+	err := pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
+		if err := idempotency.ClaimTx(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, lockPriceLists, lockClassPriceLists, program, version); err != nil {
 			return fmt.Errorf("lock price lists %s/%s: %w", program, version, err)
 		}
@@ -168,8 +177,17 @@ func (a ReferenceAdmin) EditPriceLists(ctx context.Context, program, version str
 				return fmt.Errorf("add price list %s/%s: %w", program, version, err)
 			}
 		}
-		return nil
+		// Read back in the transaction: the answer shows the lists as
+		// stored (their update time to the database's precision).
+		if after, err = priceLists(ctx, tx, program, version); err != nil {
+			return err
+		}
+		return idempotency.AnswerTx(ctx, tx, after)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return after, nil
 }
 
 // Policies lists the stored cancellation policies.

@@ -56,10 +56,15 @@ type ReferenceAdmin interface {
 	// validFrom, or ErrUnknownPriceList.
 	PriceList(ctx context.Context, program, version string, validFrom time.Time) (StoredPriceList, error)
 	// EditPriceLists locks the program and version's lists (so two edits
-	// of them serialise), gives the stored ones to edit, and stores what
-	// edit returns in the same transaction.
+	// of them serialise), gives the stored ones to edit, stores what edit
+	// returns and returns the program and version's lists as stored then,
+	// all in one transaction. A request with an Idempotency-Key under
+	// idempotency.WrapTx claims its key first in that transaction and
+	// stores its answer last (rendered from those lists), or gets
+	// idempotency.ErrKeyTaken when a concurrent request with the key
+	// committed first.
 	EditPriceLists(ctx context.Context, program, version string, now time.Time,
-		edit func(stored []policy.PriceList) (PriceListEdit, error)) error
+		edit func(stored []policy.PriceList) (PriceListEdit, error)) ([]StoredPriceList, error)
 	// Policies lists the stored policies by program.
 	Policies(ctx context.Context) ([]StoredPolicy, error)
 	// Policy is the program's policy, or ErrUnknownPolicy.
@@ -86,9 +91,11 @@ type PriceLists struct {
 // starting that day is first closed the day before pl starts, in the same
 // transaction: the caller names the list it replaces, so a mistyped
 // version is an overlap refused rather than a list silently closed.
-func (p PriceLists) Add(ctx context.Context, pl policy.PriceList, supersedes time.Time) (policy.PriceList, error) {
+//
+// It returns the list as stored, read in the transaction that added it.
+func (p PriceLists) Add(ctx context.Context, pl policy.PriceList, supersedes time.Time) (StoredPriceList, error) {
 	today, now := p.Calendar.Today(), p.Calendar.Now()
-	err := p.Store.EditPriceLists(ctx, pl.Program, pl.ProtocolVersion, now, func(stored []policy.PriceList) (PriceListEdit, error) {
+	after, err := p.Store.EditPriceLists(ctx, pl.Program, pl.ProtocolVersion, now, func(stored []policy.PriceList) (PriceListEdit, error) {
 		var e PriceListEdit
 		if !supersedes.IsZero() {
 			i := indexFrom(stored, supersedes)
@@ -108,7 +115,23 @@ func (p PriceLists) Add(ctx context.Context, pl policy.PriceList, supersedes tim
 		e.Add = &pl
 		return e, nil
 	})
-	return pl, err
+	if err != nil {
+		return StoredPriceList{}, err
+	}
+	return AddedList(after, pl)
+}
+
+// AddedList is pl as stored, found among after, the lists EditPriceLists
+// returned for the edit that added it. Not finding it is a bug (a 500),
+// not a refusal.
+func AddedList(after []StoredPriceList, pl policy.PriceList) (StoredPriceList, error) {
+	for _, s := range after {
+		if s.Program == pl.Program && s.ProtocolVersion == pl.ProtocolVersion && s.ValidFrom.Equal(pl.ValidFrom) {
+			return s, nil
+		}
+	}
+	return StoredPriceList{}, fmt.Errorf("price list %s/%s from %s is not among the lists its edit stored",
+		pl.Program, pl.ProtocolVersion, pl.ValidFrom.Format(time.DateOnly))
 }
 
 // Close ends the list of the program and version starting on validFrom
@@ -117,7 +140,7 @@ func (p PriceLists) Add(ctx context.Context, pl policy.PriceList, supersedes tim
 func (p PriceLists) Close(ctx context.Context, program, version string, validFrom, validTo time.Time) (policy.PriceList, error) {
 	today, now := p.Calendar.Today(), p.Calendar.Now()
 	var out policy.PriceList
-	err := p.Store.EditPriceLists(ctx, program, version, now, func(stored []policy.PriceList) (PriceListEdit, error) {
+	_, err := p.Store.EditPriceLists(ctx, program, version, now, func(stored []policy.PriceList) (PriceListEdit, error) {
 		i := indexFrom(stored, validFrom)
 		if i < 0 {
 			return PriceListEdit{}, fmt.Errorf("%s/%s from %s: %w", program, version, validFrom.Format(time.DateOnly), ErrUnknownPriceList)

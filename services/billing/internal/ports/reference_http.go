@@ -34,7 +34,8 @@ func (h ReferenceHTTP) Routes(rt *httpx.Router) {
 	read := []httpx.Role{httpx.RoleBilling, httpx.RoleFrontDesk, httpx.RoleAdmin}
 	const list = "/v1/price-lists/{program}/{protocol_version}/{valid_from}"
 	rt.Handle("GET /v1/price-lists", h.listPriceLists, read...)
-	rt.Handle("POST /v1/price-lists", h.Idempotency.Wrap(h.addPriceList), httpx.RoleAdmin)
+	// The key rides in the edit's transaction (ReferenceAdmin.EditPriceLists).
+	rt.Handle("POST /v1/price-lists", h.Idempotency.WrapTx(h.addPriceList), httpx.RoleAdmin)
 	rt.Handle("GET "+list, h.getPriceList, read...)
 	rt.Handle("POST "+list+"/close", h.closePriceList, httpx.RoleAdmin)
 	rt.Handle("GET /v1/cancellation-policies", h.listPolicies, read...)
@@ -304,13 +305,19 @@ func (h ReferenceHTTP) addPriceList(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return referenceProblem(err, "valid_from")
 	}
-	ctx := r.Context()
-	if _, err := h.Lists.Add(ctx, pl, supersedes); err != nil {
-		return referenceProblem(err, "valid_from")
-	}
-	s, err := h.Store.PriceList(ctx, pl.Program, pl.ProtocolVersion, pl.ValidFrom)
+	// With an Idempotency-Key, the answer is rendered and stored in the
+	// edit's own transaction (idempotency.WrapTx), from the lists as stored
+	// there: the same list Add returns.
+	idempotency.RenderWith(r.Context(), func(after []app.StoredPriceList) (idempotency.Answer, error) {
+		s, err := app.AddedList(after, pl)
+		if err != nil {
+			return idempotency.Answer{}, err
+		}
+		return idempotency.JSON(http.StatusCreated, priceListView(s))
+	})
+	s, err := h.Lists.Add(r.Context(), pl, supersedes)
 	if err != nil {
-		return err
+		return referenceProblem(err, "valid_from")
 	}
 	return httpx.WriteJSON(w, http.StatusCreated, priceListView(s))
 }

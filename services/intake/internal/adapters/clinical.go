@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/messaging"
 	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
@@ -186,24 +187,55 @@ func toDomainCourse(r courseRow) *course.Course {
 // inPatientTx runs fn in a transaction holding the patient's row lock.
 func (r *Clinical) inPatientTx(ctx context.Context, patientID uuid.UUID, fn func(tx *sqlx.Tx) error) error {
 	return pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
-		var id uuid.UUID
-		if err := tx.GetContext(ctx, &id, lockPatient, patientID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return patient.ErrNotFound
-			}
-			return fmt.Errorf("lock patient: %w", err)
+		if err := lockPatientRow(ctx, tx, patientID); err != nil {
+			return err
 		}
 		return fn(tx)
 	})
 }
 
+// createInPatientTx is inPatientTx for a creating request, which may carry
+// an Idempotency-Key (idempotency.WrapTx): the key is claimed first, before
+// the patient's lock, so that a concurrent retry waits on the key and then
+// replays the first answer instead of creating the record again; the answer
+// is stored last, rendered from what fn returns, in the same commit. Without
+// a key both are no-ops.
+func (r *Clinical) createInPatientTx(ctx context.Context, patientID uuid.UUID, fn func(tx *sqlx.Tx) (any, error)) error {
+	return pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
+		if err := idempotency.ClaimTx(ctx, tx); err != nil {
+			return err
+		}
+		if err := lockPatientRow(ctx, tx, patientID); err != nil {
+			return err
+		}
+		created, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		return idempotency.AnswerTx(ctx, tx, created)
+	})
+}
+
+// lockPatientRow takes the patient's row lock; an unknown patient is
+// patient.ErrNotFound.
+func lockPatientRow(ctx context.Context, tx *sqlx.Tx, patientID uuid.UUID) error {
+	var id uuid.UUID
+	if err := tx.GetContext(ctx, &id, lockPatient, patientID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return patient.ErrNotFound
+		}
+		return fmt.Errorf("lock patient: %w", err)
+	}
+	return nil
+}
+
 // AddConsent stores a new consent and the events it recorded.
 func (r *Clinical) AddConsent(ctx context.Context, c *consent.Consent) error {
-	return r.inPatientTx(ctx, c.PatientID(), func(tx *sqlx.Tx) error {
+	return r.createInPatientTx(ctx, c.PatientID(), func(tx *sqlx.Tx) (any, error) {
 		if _, err := tx.NamedExecContext(ctx, insertConsent, toDBConsent(c)); err != nil {
-			return fmt.Errorf("insert consent: %w", err)
+			return nil, fmt.Errorf("insert consent: %w", err)
 		}
-		return writeEvents(ctx, tx, r.outbox, c.Events())
+		return c, writeEvents(ctx, tx, r.outbox, c.Events())
 	})
 }
 
@@ -275,11 +307,11 @@ func (r *Clinical) AddScreening(ctx context.Context, s *screening.Screening) err
 	if err != nil {
 		return err
 	}
-	return r.inPatientTx(ctx, s.PatientID(), func(tx *sqlx.Tx) error {
+	return r.createInPatientTx(ctx, s.PatientID(), func(tx *sqlx.Tx) (any, error) {
 		if _, err := tx.NamedExecContext(ctx, insertScreening, row); err != nil {
-			return fmt.Errorf("insert screening: %w", err)
+			return nil, fmt.Errorf("insert screening: %w", err)
 		}
-		return writeEvents(ctx, tx, r.outbox, s.Events())
+		return s, writeEvents(ctx, tx, r.outbox, s.Events())
 	})
 }
 
@@ -294,24 +326,24 @@ func (r *Clinical) Screenings(ctx context.Context, patientID uuid.UUID) ([]*scre
 func (r *Clinical) RequestCourse(ctx context.Context, patientID uuid.UUID,
 	fn func([]*consent.Consent, []*screening.Screening) (*course.Course, error)) (*course.Course, error) {
 	var out *course.Course
-	err := r.inPatientTx(ctx, patientID, func(tx *sqlx.Tx) error {
+	err := r.createInPatientTx(ctx, patientID, func(tx *sqlx.Tx) (any, error) {
 		consents, err := listConsents(ctx, tx, patientID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		screenings, err := listScreenings(ctx, tx, patientID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c, err := fn(consents, screenings)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tx.NamedExecContext(ctx, insertCourse, toDBCourse(c)); err != nil {
-			return fmt.Errorf("insert course: %w", err)
+			return nil, fmt.Errorf("insert course: %w", err)
 		}
 		out = c
-		return writeEvents(ctx, tx, r.outbox, c.Events())
+		return c, writeEvents(ctx, tx, r.outbox, c.Events())
 	})
 	return out, err
 }

@@ -16,7 +16,12 @@ import (
 // ClinicalRepository stores consents, screenings and courses. Every change
 // holds the patient's row lock (an unknown patient is patient.ErrNotFound)
 // and stores the aggregate with the events it recorded in one transaction;
-// an aggregate that recorded nothing is not written.
+// an aggregate that recorded nothing is not written. The creating methods
+// (AddConsent, AddScreening, RequestCourse) also claim a keyed request's
+// Idempotency-Key first in that transaction and store its answer last
+// (idempotency.ClaimTx, AnswerTx with the record created); they return
+// idempotency.ErrKeyTaken when a concurrent request with the key committed
+// first.
 type ClinicalRepository interface {
 	AddConsent(ctx context.Context, c *consent.Consent) error
 	// UpdateConsent: a consent not of that patient is consent.ErrNotFound.

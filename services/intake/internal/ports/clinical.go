@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/validation"
 	"github.com/clinicops/clinicops/services/intake/internal/app"
 	"github.com/clinicops/clinicops/services/intake/internal/domain/consent"
@@ -28,6 +29,9 @@ type Clinical struct {
 	Audit func(r *http.Request, action string, patientID uuid.UUID) error
 }
 
+// routes registers the routes; idem makes the creating POSTs idempotent
+// (idempotency.WrapTx: their repositories claim the key and store the answer
+// in the creating transaction).
 func (h Clinical) routes(rt *httpx.Router, idem func(httpx.HandlerFunc) httpx.HandlerFunc) {
 	rt.Handle("POST /v1/patients/{id}/consents", idem(h.recordConsent), frontDesk...)
 	rt.Handle("GET /v1/patients/{id}/consents", h.listConsents, readClinical...)
@@ -94,6 +98,11 @@ func (h Clinical) recordConsent(w http.ResponseWriter, r *http.Request) error {
 		}
 		in.SignedAt = t.UTC()
 	}
+	// With an Idempotency-Key, the answer is rendered and stored in the
+	// consent's own transaction (idempotency.WrapTx).
+	idempotency.RenderWith(r.Context(), func(c *consent.Consent) (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, toConsentResponse(c))
+	})
 	c, err := h.RecordConsent.Handle(r.Context(), id, in)
 	if err != nil {
 		return problem(err)
@@ -210,6 +219,9 @@ func (h Clinical) recordScreening(w http.ResponseWriter, r *http.Request) error 
 	if err := nulls.Err(); err != nil {
 		return problem(err)
 	}
+	idempotency.RenderWith(r.Context(), func(s *screening.Screening) (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, toScreeningResponse(s))
+	})
 	s, err := h.RecordScreening.Handle(r.Context(), id, req.Program, ind, answers)
 	if err != nil {
 		return problem(err)
@@ -281,6 +293,9 @@ func (h Clinical) requestCourse(w http.ResponseWriter, r *http.Request) error {
 	if err := l.Err(); err != nil {
 		return problem(err)
 	}
+	idempotency.RenderWith(r.Context(), func(c *course.Course) (idempotency.Answer, error) {
+		return idempotency.JSON(http.StatusCreated, toCourseResponse(c))
+	})
 	c, err := h.RequestCourse.Handle(r.Context(), id, in)
 	if err != nil {
 		return problem(err)

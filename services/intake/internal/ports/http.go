@@ -49,10 +49,12 @@ type HTTP struct {
 
 // Routes registers the routes with the roles each allows.
 func (h HTTP) Routes(rt *httpx.Router) {
-	idem := h.Idempotency.Wrap
-	// Registration, the front desk's busiest write, keeps its Idempotency-Key
-	// in the business transaction: one commit per registration.
-	rt.Handle("POST /v1/patients", h.Idempotency.WrapTx(h.registerPatient), frontDesk...)
+	// Every creating POST keeps its Idempotency-Key in the business
+	// transaction: one commit per request, and a concurrent retry waits for
+	// the first and replays its answer. The repositories claim the key and
+	// store the answer (PatientRepository.Add, the Clinical creators).
+	idem := h.Idempotency.WrapTx
+	rt.Handle("POST /v1/patients", idem(h.registerPatient), frontDesk...)
 	rt.Handle("GET /v1/patients", h.searchPatients, readPatients...)
 	rt.Handle("GET /v1/patients/{id}", h.getPatient, readPatients...)
 	rt.Handle("PATCH /v1/patients/{id}", h.updatePatient, frontDesk...)
