@@ -1598,8 +1598,9 @@ type ListCreditNotesParams struct {
 type IssueCreditNoteParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token. Required on payments (PaymentIdempotencyKey).
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token. Required on payments (PaymentIdempotencyKey).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1635,8 +1636,9 @@ type GetInvoiceParams struct {
 type VoidInvoiceParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token. Required on payments (PaymentIdempotencyKey).
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token. Required on payments (PaymentIdempotencyKey).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1690,8 +1692,9 @@ type ListPriceListsParams struct {
 type AddPriceListParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token. Required on payments (PaymentIdempotencyKey).
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token. Required on payments (PaymentIdempotencyKey).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1729,8 +1732,9 @@ type ClosePriceListParams struct {
 type RequestRefundParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token. Required on payments (PaymentIdempotencyKey).
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token. Required on payments (PaymentIdempotencyKey).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.

@@ -1577,7 +1577,8 @@ type ListAdverseEventsParams struct {
 type RecordAdverseEventParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1627,7 +1628,8 @@ type ListCheckInsParamsStatus string
 type RecordCheckInParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.
@@ -1668,7 +1670,8 @@ type ListOutcomesParams struct {
 type RecordOutcomeParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed and logged.

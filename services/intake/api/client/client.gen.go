@@ -1194,8 +1194,9 @@ type SearchPatientsParams struct {
 type RegisterPatientParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed, logged and used as the causation id of events.
@@ -1239,8 +1240,9 @@ type ListConsentsParams struct {
 type RecordConsentParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed, logged and used as the causation id of events.
@@ -1272,8 +1274,9 @@ type ListCoursesParams struct {
 type RequestCourseParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed, logged and used as the causation id of events.
@@ -1296,8 +1299,9 @@ type ListScreeningsParams struct {
 type RecordScreeningParams struct {
 	// IdempotencyKey Makes the POST safe to retry: the same key and request get the first
 	// answer again (`Idempotent-Replayed: true`); the same key with another
-	// request is a 422; a key still being answered is a 409. Kept at least
-	// 24 hours, per token.
+	// request is a 422; a retry sent while the first is still being
+	// answered waits for it, then gets its answer. Kept at least 24 hours,
+	// per token.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// XRequestID The caller's request id; echoed, logged and used as the causation id of events.
