@@ -11,8 +11,13 @@
 // constraints (a duplicate patient, say) are the guard there.
 //
 // That is three commits per request (claim, the handler's, answer). WrapTx
-// (tx.go) does the same in the handler's one business transaction; Wrap stays
-// for handlers whose repositories do not call ClaimTx and AnswerTx yet.
+// (tx.go) does the same in the handler's one business transaction, and
+// every keyed route of the four services uses it: a concurrent retry waits
+// for the first and replays its answer, and an outage in the middle of a
+// request leaves no claim behind. Wrap remains for a handler whose change
+// cannot be made in one transaction of its own (none today); its claim,
+// left behind when the database drops mid-request, makes retries a 409
+// until ClaimTimeout.
 package idempotency
 
 import (
