@@ -49,29 +49,11 @@ func (o *Outbox) WakeOnCommit(w *Wake) *Outbox {
 
 // Publish writes events about one aggregate into tx's outbox, in order.
 func (o *Outbox) Publish(ctx context.Context, tx *sqlx.Tx, aggregateID string, events ...proto.Message) error {
-	if len(events) == 0 {
-		return nil
+	keyed := make([]Keyed, len(events))
+	for i, ev := range events {
+		keyed[i] = Keyed{AggregateID: aggregateID, Event: ev}
 	}
-	pub, err := wsql.NewPublisher(wsql.TxFromStdSQL(tx.Tx), wsql.PublisherConfig{SchemaAdapter: outboxSchema{}}, nil)
-	if err != nil {
-		return fmt.Errorf("outbox publisher: %w", err)
-	}
-	now := o.now()
-	for _, ev := range events {
-		msg, err := newEventMessage(ctx, o.service, aggregateID, ev, now)
-		if err != nil {
-			return err
-		}
-		if err := pub.Publish(SubjectOf(ev), msg); err != nil {
-			return fmt.Errorf("outbox %s: %w", SubjectOf(ev), err)
-		}
-	}
-	if o.wake != nil {
-		// After the commit, never before: a relay woken earlier would read
-		// the outbox before the rows are visible and then sleep.
-		pgdb.AfterCommit(tx, o.wake.Poke)
-	}
-	return nil
+	return o.PublishMany(ctx, tx, keyed)
 }
 
 // Keyed is an event and the aggregate it is about, for PublishMany.
@@ -80,10 +62,12 @@ type Keyed struct {
 	Event       proto.Message
 }
 
-// PublishMany writes events about several aggregates in tx, as Publish
-// does, with one INSERT per subject rather than one per event: a caller
-// that records many changes in one transaction (followup's batched
-// reminders) pays one round trip.
+// PublishMany writes events about several aggregates into tx's outbox, in
+// order, with one INSERT per run of consecutive events of one subject: a
+// caller that records many changes in one transaction (followup's batched
+// reminders) pays one round trip per run, not per event. Runs, not all
+// events of a subject together, so that an aggregate's events keep their
+// order in the outbox.
 func (o *Outbox) PublishMany(ctx context.Context, tx *sqlx.Tx, events []Keyed) error {
 	if len(events) == 0 {
 		return nil
@@ -93,25 +77,23 @@ func (o *Outbox) PublishMany(ctx context.Context, tx *sqlx.Tx, events []Keyed) e
 		return fmt.Errorf("outbox publisher: %w", err)
 	}
 	now := o.now()
-	var subjects []string
-	bySubject := map[string][]*message.Message{}
-	for _, k := range events {
-		msg, err := newEventMessage(ctx, o.service, k.AggregateID, k.Event, now)
-		if err != nil {
-			return err
+	for start := 0; start < len(events); {
+		subject := SubjectOf(events[start].Event)
+		var run []*message.Message
+		for ; start < len(events) && SubjectOf(events[start].Event) == subject; start++ {
+			msg, err := newEventMessage(ctx, o.service, events[start].AggregateID, events[start].Event, now)
+			if err != nil {
+				return err
+			}
+			run = append(run, msg)
 		}
-		subject := SubjectOf(k.Event)
-		if _, ok := bySubject[subject]; !ok {
-			subjects = append(subjects, subject)
-		}
-		bySubject[subject] = append(bySubject[subject], msg)
-	}
-	for _, subject := range subjects {
-		if err := pub.Publish(subject, bySubject[subject]...); err != nil {
+		if err := pub.Publish(subject, run...); err != nil {
 			return fmt.Errorf("outbox %s: %w", subject, err)
 		}
 	}
 	if o.wake != nil {
+		// After the commit, never before: a relay woken earlier would read
+		// the outbox before the rows are visible and then sleep.
 		pgdb.AfterCommit(tx, o.wake.Poke)
 	}
 	return nil
