@@ -144,18 +144,6 @@ func sum(t *testing.T, cur string, ms ...journey.Money) journey.Money {
 
 func money(v int64, cur string) journey.Money { return journey.Money{Value: v, Currency: cur} }
 
-// cycleShare is billing's rule for what an infusion earns: the course
-// price split evenly over the course's cycles to the fen (the fen left
-// over to the earliest cycles), less the lab fee the culture earned.
-func cycleShare(pl journey.PriceList, cycles, cycle int) journey.Money {
-	n := int64(cycles)
-	share := pl.CoursePrice.Value / n
-	if int64(cycle) <= pl.CoursePrice.Value%n {
-		share++
-	}
-	return money(max(share-pl.LabFee.Value, 0), pl.Currency)
-}
-
 // applyBP is amount times bp/10000, rounded half to even (billing's
 // ApplyRateBP), for non-negative amounts.
 func applyBP(amount, bp int64) int64 {
@@ -228,7 +216,7 @@ func TestBillingJourneyToTheFirstInfusion(t *testing.T) {
 	infusion, err := d.Infuse(ctx, p, 1, din)
 	require.NoError(t, err)
 	require.Equal(t, "completed", infusion.Status)
-	earned := sum(t, cur, pl.LabFee, cycleShare(pl, len(course.Cycles), 1))
+	earned := sum(t, cur, pl.LabFee, journey.CycleShare(pl, len(course.Cycles), 1))
 	acct, err = d.WaitAccount(ctx, "billing recognises the infusion", p.ID,
 		func(a journey.Account) bool { return a.Balance.Revenue == earned })
 	require.NoError(t, err)

@@ -264,6 +264,11 @@ func storedHeaders(h http.Header) map[string]string {
 }
 
 // writeAnswer sends a, after the handler's other headers.
+// Write sends a. A handler that renders its answer as an Answer for
+// RenderWith writes it with Write when the request carries no key, so that
+// keyed and unkeyed requests get the very same bytes and headers.
+func Write(w http.ResponseWriter, a Answer) error { return writeAnswer(w, a, nil) }
+
 func writeAnswer(w http.ResponseWriter, a Answer, handlerHeader http.Header) error {
 	for k, vs := range handlerHeader {
 		w.Header()[k] = vs

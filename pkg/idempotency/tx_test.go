@@ -83,7 +83,11 @@ func setupTx(t *testing.T) *txBundle {
 				}
 				if n := b.arrived.Add(1); n == 1 {
 					first = true
+					deadline := time.Now().Add(15 * time.Second)
 					for b.arrived.Load() < b.lateAfterFirst {
+						if time.Now().After(deadline) {
+							return errors.New("the other requests never reached their business write")
+						}
 						time.Sleep(time.Millisecond)
 					}
 				} else {

@@ -259,11 +259,13 @@ func (r appointments) collision(ctx context.Context, a *appointment.Appointment,
 	return e
 }
 
-// Occupancy is what is booked in [from, to).
 // plannerLock is the advisory lock key planners take turns on
-// ("scheduling.planner").
+// ("scheduling.planner" in ASCII; far from the platform's keys in
+// pkg/pgdb/locks.go, which the same database carries).
 const plannerLock int64 = 0x7363686564706c6e
 
+// Occupancy is what is booked in [from, to), read once the planner's turn
+// has come (see below).
 func (r appointments) Occupancy(ctx context.Context, patientID uuid.UUID, from, to time.Time) (plan.Occupancy, error) {
 	occ := plan.Occupancy{Resources: map[uuid.UUID][]plan.Interval{}}
 	// Planners take turns: one reads what is booked and books its chain

@@ -4,7 +4,6 @@ package ports
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -765,14 +764,7 @@ func writeAnswer(w http.ResponseWriter, render func() (idempotency.Answer, error
 	if err != nil {
 		return err
 	}
-	for k, vs := range a.Header {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(a.Status)
-	if _, err := w.Write(a.Body); err != nil {
-		return fmt.Errorf("write response: %w", err)
-	}
-	return nil
+	return idempotency.Write(w, a)
 }
 
 // Errors.
