@@ -287,21 +287,21 @@ func (s *Sender) claim(ctx context.Context, tx *sqlx.Tx, set *claimSet, req clai
 	}
 	now := s.Now()
 	if invalid != "" {
-		return claim{done: true}, s.close(ctx, tx, r, reminder.Cancelled, invalid, nil, 0, now)
+		return claim{done: true}, s.close(ctx, tx, r, reminder.Cancelled, invalid, nil, now)
 	}
 	cr, found := set.contacts[r.PatientID]
 	who := toDomainContact(cr)
 	// Quiet hours where the patient is.
 	d := s.Policy.Decide(now, r.DueAt, visitStart(visit), s.zone(who.TimeZone))
 	if d.Skip != "" {
-		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, d.Skip, nil, 0, now)
+		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, d.Skip, nil, now)
 	}
 	if !d.DeferUntil.IsZero() {
 		return claim{deferUntil: d.DeferUntil}, nil
 	}
 	route, ch, reason := s.pick(who, found)
 	if reason != "" {
-		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, reason, nil, 0, now)
+		return claim{done: true}, s.close(ctx, tx, r, reminder.Skipped, reason, nil, now)
 	}
 	s.hook(Claimed, id)
 	c.attempt = 1
@@ -345,7 +345,7 @@ func (s *Sender) recover(ctx context.Context, tx *sqlx.Tx, c claim, visit *remin
 		return claim{}, fmt.Errorf("attempt unknown: %w", err)
 	}
 	failed := &followupv1.ReminderFailed{Status: string(reminder.Unknown), Channel: last.Channel, Error: msg}
-	return claim{done: true}, s.close(ctx, tx, r, reminder.Unknown, "outcome_unknown", failed, last.Attempt, now)
+	return claim{done: true}, s.close(ctx, tx, r, reminder.Unknown, "outcome_unknown", failed, now)
 }
 
 func (s *Sender) startAttempt(ctx context.Context, tx *sqlx.Tx, c claim, visitVersion int64, now time.Time) error {
@@ -423,7 +423,8 @@ func visitVersion(v *reminder.Visit) int64 {
 	return v.Version
 }
 
-// record stores what the channel answered.
+// record stores a failed send (sendErr is not nil): recordSent records the
+// sent ones of a batch together.
 func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error) (Result, error) {
 	id := c.reminder.ReminderID
 	var r reminderRow
@@ -431,12 +432,10 @@ func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error
 		return Result{}, fmt.Errorf("lock reminder: %w", err)
 	}
 	now := s.Now()
-	status, text := "sent", ""
+	var status, text string
 	var closeAs reminder.Status
 	var res Result
 	switch {
-	case sendErr == nil:
-		closeAs = reminder.Sent
 	case errors.Is(sendErr, app.ErrRefused):
 		status, text, closeAs = "refused", errText(sendErr), reminder.Failed
 	case errors.Is(sendErr, app.ErrOutcomeUnknown) && !c.ch.Idempotent():
@@ -458,15 +457,8 @@ func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error
 		return Result{}, errors.Join(err, fmt.Errorf("attempt %d of %s is no longer sending: %w", c.attempt, id, errGone))
 	}
 	if closeAs != "" {
-		var ev *followupv1.ReminderFailed
-		if closeAs != reminder.Sent {
-			ev = &followupv1.ReminderFailed{Status: string(closeAs), Channel: c.ch.Name(), Error: text}
-		}
-		reason := ""
-		if closeAs != reminder.Sent {
-			reason = status
-		}
-		if err := s.close(ctx, tx, r, closeAs, reason, ev, c.attempt, now); err != nil {
+		ev := &followupv1.ReminderFailed{Status: string(closeAs), Channel: c.ch.Name(), Error: text}
+		if err := s.close(ctx, tx, r, closeAs, status, ev, now); err != nil {
 			return Result{}, err
 		}
 	}
@@ -474,27 +466,15 @@ func (s *Sender) record(ctx context.Context, tx *sqlx.Tx, c claim, sendErr error
 	return res, nil
 }
 
-// close ends a reminder: its status and reason, its event (ReminderSent for
-// sent, failed when given).
+// close ends a reminder that was not sent (recordSent ends the sent ones):
+// its status and reason, and ReminderFailed when given.
 func (s *Sender) close(ctx context.Context, tx *sqlx.Tx, r reminderRow, status reminder.Status, reason string,
-	failed *followupv1.ReminderFailed, attempt int, now time.Time) error {
+	failed *followupv1.ReminderFailed, now time.Time) error {
 	var version int64
 	if err := s.stmts.Get(ctx, tx, &version, closeReminder, r.ReminderID, string(status), nullText(reason), now); err != nil {
 		return fmt.Errorf("close reminder %s as %s: %w", r.ReminderID, status, err)
 	}
-	switch {
-	case status == reminder.Sent:
-		ch := ""
-		if r.Channel.Valid {
-			ch = r.Channel.String
-		}
-		if err := s.Outbox.Publish(ctx, tx, r.ReminderID.String(), &followupv1.ReminderSent{
-			ReminderId: r.ReminderID.String(), Version: version, OccurredAt: timestamppb.New(now),
-			PatientId: r.PatientID.String(), AppointmentId: appointmentText(r.AppointmentID), Kind: r.Kind, Channel: ch,
-			Attempt: int32(attempt), DueAt: timestamppb.New(r.DueAt), SentAt: timestamppb.New(now)}); err != nil {
-			return err
-		}
-	case failed != nil:
+	if failed != nil {
 		var n int32
 		if err := s.stmts.Get(ctx, tx, &n, countAttempts, r.ReminderID); err != nil {
 			return fmt.Errorf("count attempts: %w", err)

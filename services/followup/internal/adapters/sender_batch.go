@@ -218,7 +218,6 @@ func (s *Sender) writeAttempts(ctx context.Context, tx *sqlx.Tx, started []start
 	attempts, versions := make([]int64, n), make([]int64, n)
 	for i, a := range started {
 		ids[i], attempts[i], channels[i], routes[i], versions[i] = a.c.reminder.ReminderID, int64(a.c.attempt), a.c.ch.Name(), a.c.route, a.visitVersion
-		s.hook(Claimed, a.c.reminder.ReminderID)
 	}
 	now := s.Now()
 	if _, err := s.stmts.Exec(ctx, tx, batchInsertAttempts, uuidArray(ids), pq.Array(attempts), pq.Array(channels),
