@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/clinicops/clinicops/pkg/httpx"
+	"github.com/clinicops/clinicops/pkg/pgdb"
 )
 
 // One commit per request
@@ -122,6 +123,25 @@ func ClaimTx(ctx context.Context, tx *sqlx.Tx) error {
 		return fmt.Errorf("idempotency claim: %w", err)
 	}
 	return nil
+}
+
+// InTx runs fn in one transaction (pgdb.InTx) that claims the request's key
+// first and stores the answer for what fn returns last: the one commit of a
+// keyed write under WrapTx, for a repository whose change is that
+// transaction. A concurrent retry waits on the key before fn does any work,
+// then replays the first answer; ErrKeyTaken is returned as it is. Without
+// a keyed request in ctx it is pgdb.InTx.
+func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) (any, error)) error {
+	return pgdb.InTx(ctx, db, nil, func(tx *sqlx.Tx) error {
+		if err := ClaimTx(ctx, tx); err != nil {
+			return err
+		}
+		result, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		return AnswerTx(ctx, tx, result)
+	})
 }
 
 // AnswerTx renders the answer for result (with the function given to

@@ -124,16 +124,13 @@ func (a ReferenceAdmin) PriceList(ctx context.Context, program, version string, 
 func (a ReferenceAdmin) EditPriceLists(ctx context.Context, program, version string, now time.Time,
 	edit func([]policy.PriceList) (app.PriceListEdit, error)) ([]app.StoredPriceList, error) {
 	var after []app.StoredPriceList
-	err := pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
+	err := idempotency.InTx(ctx, a.DB, func(tx *sqlx.Tx) (any, error) {
 		if _, err := tx.ExecContext(ctx, lockPriceLists, lockClassPriceLists, program, version); err != nil {
-			return fmt.Errorf("lock price lists %s/%s: %w", program, version, err)
+			return nil, fmt.Errorf("lock price lists %s/%s: %w", program, version, err)
 		}
 		stored, err := priceLists(ctx, tx, program, version)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		lists := make([]policy.PriceList, len(stored))
 		for i, s := range stored {
@@ -141,48 +138,48 @@ func (a ReferenceAdmin) EditPriceLists(ctx context.Context, program, version str
 		}
 		e, err := edit(lists)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, c := range e.Close {
 			if c.Program != program || c.ProtocolVersion != version || c.ValidTo.IsZero() {
-				return fmt.Errorf("close %s/%s from %s under the lock of %s/%s: %w", c.Program, c.ProtocolVersion,
+				return nil, fmt.Errorf("close %s/%s from %s under the lock of %s/%s: %w", c.Program, c.ProtocolVersion,
 					c.ValidFrom.Format(time.DateOnly), program, version, policy.ErrInvalid)
 			}
 			res, err := tx.ExecContext(ctx, closePriceList, program, version, c.ValidFrom.Format(time.DateOnly),
 				c.ValidTo.Format(time.DateOnly), now.UTC())
 			if err != nil {
-				return fmt.Errorf("close price list %s/%s: %w", program, version, err)
+				return nil, fmt.Errorf("close price list %s/%s: %w", program, version, err)
 			}
 			n, err := res.RowsAffected()
 			if err != nil {
-				return fmt.Errorf("close price list %s/%s: %w", program, version, err)
+				return nil, fmt.Errorf("close price list %s/%s: %w", program, version, err)
 			}
 			if n != 1 {
-				return fmt.Errorf("close price list %s/%s from %s: %w", program, version, c.ValidFrom.Format(time.DateOnly), app.ErrUnknownPriceList)
+				return nil, fmt.Errorf("close price list %s/%s from %s: %w", program, version, c.ValidFrom.Format(time.DateOnly), app.ErrUnknownPriceList)
 			}
 		}
 		if pl := e.Add; pl != nil {
 			if pl.Program != program || pl.ProtocolVersion != version {
-				return fmt.Errorf("add %s/%s under the lock of %s/%s: %w", pl.Program, pl.ProtocolVersion, program, version, policy.ErrInvalid)
+				return nil, fmt.Errorf("add %s/%s under the lock of %s/%s: %w", pl.Program, pl.ProtocolVersion, program, version, policy.ErrInvalid)
 			}
 			def, err := json.Marshal(seed.FromPriceList(*pl))
 			if err != nil {
-				return fmt.Errorf("price list definition: %w", err)
+				return nil, fmt.Errorf("price list definition: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, insertPriceList, program, version, pl.ValidFrom.Format(time.DateOnly), def, now.UTC()); err != nil {
 				if uniqueViolation(err) {
 					// Only a list stored without the lock (the seed) gets here.
-					return fmt.Errorf("a list from %s exists: %w", pl.ValidFrom.Format(time.DateOnly), policy.ErrOverlap)
+					return nil, fmt.Errorf("a list from %s exists: %w", pl.ValidFrom.Format(time.DateOnly), policy.ErrOverlap)
 				}
-				return fmt.Errorf("add price list %s/%s: %w", program, version, err)
+				return nil, fmt.Errorf("add price list %s/%s: %w", program, version, err)
 			}
 		}
 		// Read back in the transaction: the answer shows the lists as
 		// stored (their update time to the database's precision).
 		if after, err = priceLists(ctx, tx, program, version); err != nil {
-			return err
+			return nil, err
 		}
-		return idempotency.AnswerTx(ctx, tx, after)
+		return after, nil
 	})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
-	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/billing/internal/app"
 )
 
@@ -34,14 +33,8 @@ func (s *Store) Tx(tx *sqlx.Tx) app.Repositories { return txRepositories{tx: tx,
 // retry waits on the key, then replays the answer; without a key both are
 // no-ops.
 func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
-	return pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
-		if err := fn(s.Tx(tx)); err != nil {
-			return err
-		}
-		return idempotency.AnswerTx(ctx, tx, answered{})
+	return idempotency.InTx(ctx, s.DB, func(tx *sqlx.Tx) (any, error) {
+		return answered{}, fn(s.Tx(tx))
 	})
 }
 

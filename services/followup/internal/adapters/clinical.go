@@ -15,7 +15,6 @@ import (
 	"github.com/clinicops/clinicops/pkg/idempotency"
 	"github.com/clinicops/clinicops/pkg/jobs"
 	"github.com/clinicops/clinicops/pkg/messaging"
-	"github.com/clinicops/clinicops/pkg/pgdb"
 	"github.com/clinicops/clinicops/services/followup/internal/app"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/adverse"
 	"github.com/clinicops/clinicops/services/followup/internal/domain/checkin"
@@ -44,14 +43,8 @@ func (s *ClinicalStore) Tx(tx *sqlx.Tx) app.ClinicalRepositories { return clinic
 // Do runs fn in one transaction; a keyed request under idempotency.WrapTx
 // claims its key first and stores its answer last, in the same commit.
 func (s *ClinicalStore) Do(ctx context.Context, fn func(app.ClinicalRepositories) error) error {
-	return pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
-		if err := fn(s.Tx(tx)); err != nil {
-			return err
-		}
-		return idempotency.AnswerTx(ctx, tx, struct{}{})
+	return idempotency.InTx(ctx, s.DB, func(tx *sqlx.Tx) (any, error) {
+		return struct{}{}, fn(s.Tx(tx))
 	})
 }
 

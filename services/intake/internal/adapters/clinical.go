@@ -201,18 +201,11 @@ func (r *Clinical) inPatientTx(ctx context.Context, patientID uuid.UUID, fn func
 // is stored last, rendered from what fn returns, in the same commit. Without
 // a key both are no-ops.
 func (r *Clinical) createInPatientTx(ctx context.Context, patientID uuid.UUID, fn func(tx *sqlx.Tx) (any, error)) error {
-	return pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
+	return idempotency.InTx(ctx, r.db, func(tx *sqlx.Tx) (any, error) {
 		if err := lockPatientRow(ctx, tx, patientID); err != nil {
-			return err
+			return nil, err
 		}
-		created, err := fn(tx)
-		if err != nil {
-			return err
-		}
-		return idempotency.AnswerTx(ctx, tx, created)
+		return fn(tx)
 	})
 }
 

@@ -150,19 +150,13 @@ func (r *PatientRepository) Add(ctx context.Context, p *patient.Patient) error {
 	if err != nil {
 		return err
 	}
-	err = pgdb.InTx(ctx, r.db, nil, func(tx *sqlx.Tx) error {
-		// A request with an Idempotency-Key claims it first and stores its
-		// answer last, in this transaction (no-ops without a key).
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
+	// A request with an Idempotency-Key claims it first and stores its
+	// answer last, in this transaction (no-ops without a key).
+	err = idempotency.InTx(ctx, r.db, func(tx *sqlx.Tx) (any, error) {
 		if _, err := tx.NamedExecContext(ctx, insertPatient, row); err != nil {
-			return pgdb.MapError(err)
+			return nil, pgdb.MapError(err)
 		}
-		if err := writeEvents(ctx, tx, r.outbox, p.Events()); err != nil {
-			return err
-		}
-		return idempotency.AnswerTx(ctx, tx, p)
+		return p, writeEvents(ctx, tx, r.outbox, p.Events())
 	})
 	if err != nil {
 		if dup := r.duplicate(ctx, err, p); dup != nil {

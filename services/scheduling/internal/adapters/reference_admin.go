@@ -83,17 +83,14 @@ func (a ReferenceAdmin) PutProtocol(ctx context.Context, p protocol.Protocol, no
 // then replays it; idempotency.ErrKeyTaken is returned as it is.
 func (a ReferenceAdmin) AddResource(ctx context.Context, r app.ResourceView) error {
 	row := resourceViewRow{ID: r.ID, Kind: r.Kind, Name: r.Name, Active: r.Active, UpdatedAt: r.UpdatedAt.UTC()}
-	return pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
+	return idempotency.InTx(ctx, a.DB, func(tx *sqlx.Tx) (any, error) {
 		if _, err := tx.NamedExecContext(ctx, insertResource, row); err != nil {
 			if uniqueViolation(err) {
-				return app.ErrResourceNameTaken
+				return nil, app.ErrResourceNameTaken
 			}
-			return fmt.Errorf("add resource: %w", err)
+			return nil, fmt.Errorf("add resource: %w", err)
 		}
-		return idempotency.AnswerTx(ctx, tx, r)
+		return r, nil
 	})
 }
 
@@ -130,17 +127,14 @@ func (a ReferenceAdmin) ReplaceHours(ctx context.Context, hours []calendar.Hours
 // AddClosure closes a day; a keyed request claims its key and stores its
 // answer (rendered from c) in the insert's transaction, as AddResource does.
 func (a ReferenceAdmin) AddClosure(ctx context.Context, c calendar.Closure) error {
-	return pgdb.InTx(ctx, a.DB, nil, func(tx *sqlx.Tx) error {
-		if err := idempotency.ClaimTx(ctx, tx); err != nil {
-			return err
-		}
+	return idempotency.InTx(ctx, a.DB, func(tx *sqlx.Tx) (any, error) {
 		if _, err := tx.ExecContext(ctx, insertClosure, c.Date.Format(time.DateOnly), c.Reason); err != nil {
 			if uniqueViolation(err) {
-				return app.ErrClosureExists
+				return nil, app.ErrClosureExists
 			}
-			return fmt.Errorf("add closure: %w", err)
+			return nil, fmt.Errorf("add closure: %w", err)
 		}
-		return idempotency.AnswerTx(ctx, tx, c)
+		return c, nil
 	})
 }
 

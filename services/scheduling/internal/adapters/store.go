@@ -49,14 +49,8 @@ func (s *Store) Tx(tx *sqlx.Tx) app.Repositories { return txRepositories{s: s, t
 func (s *Store) Do(ctx context.Context, fn func(app.Repositories) error) error {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		err := pgdb.InTx(ctx, s.DB, nil, func(tx *sqlx.Tx) error {
-			if err := idempotency.ClaimTx(ctx, tx); err != nil {
-				return err
-			}
-			if err := fn(s.Tx(tx)); err != nil {
-				return err
-			}
-			return idempotency.AnswerTx(ctx, tx, answered{})
+		err := idempotency.InTx(ctx, s.DB, func(tx *sqlx.Tx) (any, error) {
+			return answered{}, fn(s.Tx(tx))
 		})
 		var conflict *app.ConflictError
 		if errors.As(err, &conflict) && conflict.With.ID == uuid.Nil && conflict.Refused.ID != uuid.Nil {
