@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinicops/clinicops/pkg/httpx"
 	"github.com/clinicops/clinicops/pkg/testharness"
+	"github.com/clinicops/clinicops/services/intake/api/client"
 	"github.com/clinicops/clinicops/services/intake/service"
 )
 
@@ -55,6 +56,20 @@ func TestDatabaseOutageIsA503ThatChangesNothing(t *testing.T) {
 		r = s.Do(t, httpx.RoleFrontDesk, http.MethodGet, "/v1/patients?q=nobody", nil)
 		require.Equal(t, http.StatusServiceUnavailable, r.Status, string(r.Body))
 	}
+	// The client generated from the document reads the outage as documented.
+	gc, err := client.NewClientWithResponses("http://"+s.Runtime.Addr(), client.WithHTTPClient(s.HTTP),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+s.Tokens[httpx.RoleFrontDesk])
+			return nil
+		}))
+	require.NoError(t, err)
+	q := "nobody"
+	search, err := gc.SearchPatientsWithResponse(ctx, &client.SearchPatientsParams{Q: &q})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, search.StatusCode())
+	require.NotNil(t, search.ApplicationproblemJSON503, string(search.Body))
+	require.EqualValues(t, 503, search.ApplicationproblemJSON503.Status)
+	require.Equal(t, "2", search.Headers503.RetryAfter)
 
 	online(true)
 	r := s.Do(t, httpx.RoleFrontDesk, http.MethodPost, "/v1/patients", validPatient(), key, "outage-1")
